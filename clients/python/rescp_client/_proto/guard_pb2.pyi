@@ -1,0 +1,146 @@
+import datetime
+
+from google.protobuf import duration_pb2 as _duration_pb2
+from google.protobuf import timestamp_pb2 as _timestamp_pb2
+from rescp_client._proto import enums_pb2 as _enums_pb2
+from google.protobuf.internal import containers as _containers
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class AllowRequest(_message.Message):
+    __slots__ = ("breaker", "limit", "key", "cost")
+    BREAKER_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    KEY_FIELD_NUMBER: _ClassVar[int]
+    COST_FIELD_NUMBER: _ClassVar[int]
+    breaker: str
+    limit: str
+    key: str
+    cost: int
+    def __init__(self, breaker: _Optional[str] = ..., limit: _Optional[str] = ..., key: _Optional[str] = ..., cost: _Optional[int] = ...) -> None: ...
+
+class AllowResponse(_message.Message):
+    __slots__ = ("allowed", "verdict", "breaker_state", "retry_after", "remaining", "permit")
+    ALLOWED_FIELD_NUMBER: _ClassVar[int]
+    VERDICT_FIELD_NUMBER: _ClassVar[int]
+    BREAKER_STATE_FIELD_NUMBER: _ClassVar[int]
+    RETRY_AFTER_FIELD_NUMBER: _ClassVar[int]
+    REMAINING_FIELD_NUMBER: _ClassVar[int]
+    PERMIT_FIELD_NUMBER: _ClassVar[int]
+    allowed: bool
+    verdict: _enums_pb2.Verdict
+    breaker_state: _enums_pb2.BreakerState
+    retry_after: _duration_pb2.Duration
+    remaining: int
+    permit: str
+    def __init__(self, allowed: _Optional[bool] = ..., verdict: _Optional[_Union[_enums_pb2.Verdict, str]] = ..., breaker_state: _Optional[_Union[_enums_pb2.BreakerState, str]] = ..., retry_after: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., remaining: _Optional[int] = ..., permit: _Optional[str] = ...) -> None: ...
+
+class RecordRequest(_message.Message):
+    __slots__ = ("breaker", "outcome", "duration", "permit", "error")
+    BREAKER_FIELD_NUMBER: _ClassVar[int]
+    OUTCOME_FIELD_NUMBER: _ClassVar[int]
+    DURATION_FIELD_NUMBER: _ClassVar[int]
+    PERMIT_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    breaker: str
+    outcome: _enums_pb2.Outcome
+    duration: _duration_pb2.Duration
+    permit: str
+    error: ReportRequest
+    def __init__(self, breaker: _Optional[str] = ..., outcome: _Optional[_Union[_enums_pb2.Outcome, str]] = ..., duration: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., permit: _Optional[str] = ..., error: _Optional[_Union[ReportRequest, _Mapping]] = ...) -> None: ...
+
+class RecordResponse(_message.Message):
+    __slots__ = ("breaker_state", "error")
+    BREAKER_STATE_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    breaker_state: _enums_pb2.BreakerState
+    error: ErrorRecord
+    def __init__(self, breaker_state: _Optional[_Union[_enums_pb2.BreakerState, str]] = ..., error: _Optional[_Union[ErrorRecord, _Mapping]] = ...) -> None: ...
+
+class ReportRequest(_message.Message):
+    __slots__ = ("operation", "error_type", "message", "user_id", "grpc_code", "http_status", "breaker", "context", "service")
+    class ContextEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    OPERATION_FIELD_NUMBER: _ClassVar[int]
+    ERROR_TYPE_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    GRPC_CODE_FIELD_NUMBER: _ClassVar[int]
+    HTTP_STATUS_FIELD_NUMBER: _ClassVar[int]
+    BREAKER_FIELD_NUMBER: _ClassVar[int]
+    CONTEXT_FIELD_NUMBER: _ClassVar[int]
+    SERVICE_FIELD_NUMBER: _ClassVar[int]
+    operation: str
+    error_type: str
+    message: str
+    user_id: str
+    grpc_code: int
+    http_status: int
+    breaker: str
+    context: _containers.ScalarMap[str, str]
+    service: str
+    def __init__(self, operation: _Optional[str] = ..., error_type: _Optional[str] = ..., message: _Optional[str] = ..., user_id: _Optional[str] = ..., grpc_code: _Optional[int] = ..., http_status: _Optional[int] = ..., breaker: _Optional[str] = ..., context: _Optional[_Mapping[str, str]] = ..., service: _Optional[str] = ...) -> None: ...
+
+class ReportResponse(_message.Message):
+    __slots__ = ("record",)
+    RECORD_FIELD_NUMBER: _ClassVar[int]
+    record: ErrorRecord
+    def __init__(self, record: _Optional[_Union[ErrorRecord, _Mapping]] = ...) -> None: ...
+
+class RecoveryAction(_message.Message):
+    __slots__ = ("type", "message")
+    TYPE_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    type: str
+    message: str
+    def __init__(self, type: _Optional[str] = ..., message: _Optional[str] = ...) -> None: ...
+
+class ErrorRecord(_message.Message):
+    __slots__ = ("error_id", "operation", "error_type", "message", "category", "severity", "user_message", "time", "acknowledged", "user_id", "action", "fingerprint", "context", "service", "breaker")
+    class ContextEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    ERROR_ID_FIELD_NUMBER: _ClassVar[int]
+    OPERATION_FIELD_NUMBER: _ClassVar[int]
+    ERROR_TYPE_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    CATEGORY_FIELD_NUMBER: _ClassVar[int]
+    SEVERITY_FIELD_NUMBER: _ClassVar[int]
+    USER_MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    TIME_FIELD_NUMBER: _ClassVar[int]
+    ACKNOWLEDGED_FIELD_NUMBER: _ClassVar[int]
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    ACTION_FIELD_NUMBER: _ClassVar[int]
+    FINGERPRINT_FIELD_NUMBER: _ClassVar[int]
+    CONTEXT_FIELD_NUMBER: _ClassVar[int]
+    SERVICE_FIELD_NUMBER: _ClassVar[int]
+    BREAKER_FIELD_NUMBER: _ClassVar[int]
+    error_id: str
+    operation: str
+    error_type: str
+    message: str
+    category: _enums_pb2.ErrorCategory
+    severity: _enums_pb2.Severity
+    user_message: str
+    time: _timestamp_pb2.Timestamp
+    acknowledged: bool
+    user_id: str
+    action: RecoveryAction
+    fingerprint: str
+    context: _containers.ScalarMap[str, str]
+    service: str
+    breaker: str
+    def __init__(self, error_id: _Optional[str] = ..., operation: _Optional[str] = ..., error_type: _Optional[str] = ..., message: _Optional[str] = ..., category: _Optional[_Union[_enums_pb2.ErrorCategory, str]] = ..., severity: _Optional[_Union[_enums_pb2.Severity, str]] = ..., user_message: _Optional[str] = ..., time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., acknowledged: _Optional[bool] = ..., user_id: _Optional[str] = ..., action: _Optional[_Union[RecoveryAction, _Mapping]] = ..., fingerprint: _Optional[str] = ..., context: _Optional[_Mapping[str, str]] = ..., service: _Optional[str] = ..., breaker: _Optional[str] = ...) -> None: ...

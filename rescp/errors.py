@@ -1,0 +1,113 @@
+"""One exception hierarchy for everything rescp refuses.
+
+Each class carries the `google.rpc.ErrorInfo` reason clients branch on; `rescp.server.status`
+maps the classes to gRPC codes and rich details in one table. Engines and stores raise these and
+nothing else crosses the servicer boundary.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}")
+"""What names of breakers, limits and features must match in full."""
+
+
+@dataclass(frozen=True, slots=True)
+class FieldViolation:
+    """One bad field: its path in the request (`config.window_size`) and what is wrong."""
+
+    field: str
+    description: str
+
+
+class RescpError(Exception):
+    """Base of every error rescp reports to callers."""
+
+    reason = "INTERNAL"
+
+
+class InvalidArgument(RescpError):
+    """The request is malformed; every bad field is named."""
+
+    reason = "INVALID_FIELD"
+
+    def __init__(self, violations: Iterable[FieldViolation], reason: str = "INVALID_FIELD") -> None:
+        self.violations = tuple(violations)
+        self.reason = reason
+        super().__init__("; ".join(f"{v.field}: {v.description}" for v in self.violations))
+
+    @classmethod
+    def one(cls, field: str, description: str) -> InvalidArgument:
+        return cls([FieldViolation(field, description)])
+
+    def under(self, prefix: str) -> InvalidArgument:
+        """The same violations with their field paths nested under `prefix`."""
+        return InvalidArgument(
+            (FieldViolation(f"{prefix}.{v.field}", v.description) for v in self.violations),
+            self.reason,
+        )
+
+
+class Violations:
+    """Collects field violations so a request reports all its bad fields at once."""
+
+    def __init__(self) -> None:
+        self._items: list[FieldViolation] = []
+
+    def check(self, ok: bool, field: str, description: str) -> None:
+        if not ok:
+            self._items.append(FieldViolation(field, description))
+
+    def name(self, value: str, field: str) -> None:
+        """Check that `value` is a valid resource name."""
+        self.check(NAME_PATTERN.fullmatch(value) is not None, field,
+                   "must match [A-Za-z0-9][A-Za-z0-9._:/-]{0,127}")
+
+    def raise_if_any(self) -> None:
+        if self._items:
+            raise InvalidArgument(self._items)
+
+
+def check_name(value: str, field: str) -> None:
+    """Raise InvalidArgument unless `value` is a valid resource name."""
+    if NAME_PATTERN.fullmatch(value) is None:
+        v = Violations()
+        v.name(value, field)
+        v.raise_if_any()
+
+
+class NotFound(RescpError):
+    """A named resource does not exist."""
+
+    def __init__(self, resource_type: str, name: str) -> None:
+        self.resource_type = resource_type
+        self.name = name
+        self.reason = f"{resource_type.upper()}_NOT_FOUND"
+        super().__init__(f"{resource_type} {name!r} not found")
+
+
+class StoreUnavailable(RescpError):
+    """The store failed; the operation may be retried."""
+
+    reason = "STORE_UNAVAILABLE"
+
+
+class SequenceOutOfRange(RescpError):
+    """A watch asked to resume from a sequence the event log no longer (or never) held."""
+
+    reason = "SEQUENCE_OUT_OF_RANGE"
+
+
+class SubscriberTooSlow(RescpError):
+    """A watcher's queue overflowed; it should resume from its last sequence."""
+
+    reason = "SUBSCRIBER_TOO_SLOW"
+
+
+class ShuttingDown(RescpError):
+    """The server is stopping; clients should reconnect."""
+
+    reason = "SHUTTING_DOWN"

@@ -1,6 +1,18 @@
-"""Helpers for tests of rescp and of code that uses it: a clock you move by hand."""
+"""Helpers for tests of rescp and of code that uses it: a clock you move by hand, and a real
+server on a free loopback port."""
 
 from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Coroutine
+from dataclasses import replace
+from typing import Any, TypeVar
+
+from rescp.config import Config
+from rescp.server.app import RunningServer, start
+
+T = TypeVar("T")
 
 
 class ManualClock:
@@ -18,3 +30,52 @@ class ManualClock:
             raise ValueError("a clock does not go backwards")
         self._now += seconds
         return self._now
+
+
+class ServerThread:
+    """A real rescp server on 127.0.0.1 and a free port, on its own event loop in a thread.
+
+    Tests talk to it over loopback with real clients, sync or async, from the main thread.
+    """
+
+    def __init__(self, config: Config | None = None, port: int = 0) -> None:
+        base = config or Config()
+        self.config = replace(base, server=replace(base.server, listen=f"127.0.0.1:{port}"))
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, name="rescp-server",
+                                        daemon=True)
+        self._running: RunningServer | None = None
+
+    @property
+    def target(self) -> str:
+        assert self._running is not None, "not started"
+        return f"127.0.0.1:{self._running.port}"
+
+    @property
+    def running(self) -> RunningServer:
+        assert self._running is not None, "not started"
+        return self._running
+
+    def call(self, coroutine: Coroutine[Any, Any, T], timeout: float = 10.0) -> T:
+        """Run a coroutine on the server's loop (e.g. to inspect the plane) and wait for it."""
+        return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result(timeout)
+
+    def start(self) -> ServerThread:
+        self._thread.start()
+        self._running = self.call(start(self.config))
+        return self
+
+    def stop(self, grace: float = 0.0) -> None:
+        if self._running is not None:
+            self.call(self._running.stop(grace), timeout=grace + 10)
+            self._running = None
+        if self._thread.is_alive():
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join(10)
+            self._loop.close()
+
+    def __enter__(self) -> ServerThread:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

@@ -1,0 +1,58 @@
+# rescp — `make help` lists every target. Everything runs from a local virtualenv (.venv) that
+# the first target needing it creates, so a fresh machine needs nothing but Python 3.11+.
+
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+SHARED := ../shared
+LISTEN ?= 0.0.0.0:50051
+CONFIG ?= examples/rescp.toml
+
+.DEFAULT_GOAL := help
+.PHONY: help install serve test lint typecheck proto proto-check contract bench clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-12s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml clients/python/pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev,bench]' -e 'clients/python'
+	touch $(STAMP)
+
+install: $(STAMP) ## create .venv with the server, the client and the dev tools
+
+serve: $(STAMP) ## run the server on $(LISTEN) with $(CONFIG)
+	$(VENV)/bin/rescp serve --listen $(LISTEN) --config $(CONFIG)
+
+test: $(STAMP) contract proto-check ## run the whole test suite (what CI runs)
+	$(PY) scripts/unasync.py --check
+	$(PY) -m pytest
+
+contract: $(STAMP) ## check the protos against the wire contract (needs ../shared)
+	@if [ -f $(SHARED)/tools/check_contract.py ]; then \
+		$(PY) $(SHARED)/tools/check_contract.py protos; \
+	else echo "contract: $(SHARED)/tools/check_contract.py not found, skipped"; fi
+
+lint: $(STAMP) ## ruff, and buf lint on the protos when buf is installed
+	$(VENV)/bin/ruff check rescp clients/python tests bench scripts
+	@if command -v buf >/dev/null; then cd protos && buf lint; \
+	else echo "buf not installed; proto lint skipped (see .ci/run)"; fi
+
+typecheck: $(STAMP) ## mypy --strict on rescp/ and clients/python/
+	$(VENV)/bin/mypy
+
+proto: $(STAMP) ## regenerate the Python stubs from protos/ (server and client copies)
+	$(PY) scripts/gen_proto.py
+	$(PY) scripts/unasync.py
+
+proto-check: $(STAMP) ## fail when the committed stubs differ from protos/
+	$(PY) scripts/gen_proto.py --check
+
+bench: $(STAMP) ## run the benchmarks; ratios first (see bench/README.md)
+	$(PY) -m bench
+
+clean: ## remove the virtualenv and caches
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	find . -name __pycache__ -prune -exec rm -rf {} +

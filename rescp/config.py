@@ -1,0 +1,201 @@
+"""The config file (TOML) -> validated settings and start-up resources.
+
+TOML because Python reads it with the standard library (tomllib), so the server needs no YAML
+dependency. Keys mirror the proto field names; durations are seconds. Unknown keys and bad
+values are reported all at once with their paths, so a typo never silently falls back to a
+default. The file only builds the frozen dataclasses the library uses (library config is not
+process config).
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any, TypeVar
+
+from rescp.engine.breaker import BreakerConfig
+from rescp.engine.health import Feature
+from rescp.engine.ratelimit import LimitConfig
+from rescp.enums import Algorithm, WindowType
+from rescp.errors import NAME_PATTERN, InvalidArgument
+from rescp.plane import PlaneSettings
+
+T = TypeVar("T")
+
+
+class ConfigError(ValueError):
+    """The config file is unreadable or invalid; the message lists every problem."""
+
+
+@dataclass(frozen=True, slots=True)
+class ServerSettings:
+    listen: str = "0.0.0.0:50051"
+    store: str = "memory"
+    grace: float = 5.0  # seconds in-flight RPCs get to finish on SIGTERM
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorSettings:
+    history: int = 1000  # error records kept; counts survive eviction
+    critical_window: float = 300.0  # an unacknowledged critical error this recent is CRITICAL
+
+
+@dataclass(frozen=True, slots=True)
+class EventSettings:
+    max_events: int = 10_000
+    max_age: float = 3600.0
+    max_lag: int = 1_000  # events a subscriber may fall behind before it is cut off
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    server: ServerSettings = ServerSettings()
+    default_breaker: BreakerConfig = BreakerConfig()
+    errors: ErrorSettings = ErrorSettings()
+    events: EventSettings = EventSettings()
+    plane: PlaneSettings = PlaneSettings()
+    breakers: dict[str, BreakerConfig] = field(default_factory=dict)
+    limits: tuple[LimitConfig, ...] = ()
+    features: tuple[Feature, ...] = ()
+
+
+class _Reader:
+    """Reads one TOML table, collecting problems and remembering which keys were used."""
+
+    def __init__(self, data: dict[str, Any], path: str, problems: list[str]) -> None:
+        self.data, self.path, self.problems = data, path, problems
+        self.used: set[str] = set()
+
+    def get(self, key: str, kind: type[T] | tuple[type, ...], default: T) -> T:
+        self.used.add(key)
+        if key not in self.data:
+            return default
+        value = self.data[key]
+        if not isinstance(value, kind) or isinstance(value, bool) != (kind is bool):
+            self.problems.append(f"{self.path}{key}: expected {_kind_name(kind)}")
+            return default
+        return value  # type: ignore[return-value]
+
+    def number(self, key: str, default: float) -> float:
+        return float(self.get(key, (int, float), default))
+
+    def table(self, key: str) -> _Reader:
+        return _Reader(self.get(key, dict, {}), f"{self.path}{key}.", self.problems)
+
+    def choice(self, key: str, enum: Any, default: Any) -> Any:
+        text = self.get(key, str, "")
+        if not text:
+            return default
+        try:
+            return enum[text.upper()]
+        except KeyError:
+            options = ", ".join(m.name.lower() for m in enum)
+            self.problems.append(f"{self.path}{key}: expected one of {options}")
+            return default
+
+    def finish(self) -> None:
+        for key in sorted(set(self.data) - self.used):
+            self.problems.append(f"{self.path}{key}: unknown key")
+
+    def build(self, make: type[T], **values: Any) -> T | None:
+        self.finish()
+        try:
+            return make(**values)
+        except InvalidArgument as error:
+            self.problems.extend(f"{self.path}{v.field}: {v.description}"
+                                 for v in error.violations)
+            return None
+
+
+def _kind_name(kind: type | tuple[type, ...]) -> str:
+    names = {int: "an integer", float: "a number", str: "a string", bool: "true or false",
+             dict: "a table", list: "a list"}
+    kinds = kind if isinstance(kind, tuple) else (kind,)
+    return " or ".join(names.get(k, k.__name__) for k in kinds)
+
+
+def _settings(reader: _Reader, make: type[T]) -> T:
+    default = make()
+    values = {f.name: (reader.number(f.name, getattr(default, f.name))
+                       if isinstance(getattr(default, f.name), float)
+                       else reader.get(f.name, type(getattr(default, f.name)),
+                                       getattr(default, f.name)))
+              for f in fields(make)}  # type: ignore[arg-type]
+    reader.finish()
+    return make(**values)
+
+
+def _breaker(r: _Reader, base: BreakerConfig, name: str | None = None) -> BreakerConfig | None:
+    if name is not None and NAME_PATTERN.fullmatch(name) is None:
+        r.problems.append(f"{r.path[:-1]}: not a valid breaker name")
+    return r.build(
+        BreakerConfig,
+        failure_threshold=r.get("failure_threshold", int, base.failure_threshold),
+        failure_rate_threshold=r.number("failure_rate_threshold", base.failure_rate_threshold),
+        slow_call_rate_threshold=r.number("slow_call_rate_threshold",
+                                          base.slow_call_rate_threshold),
+        slow_call_duration=r.number("slow_call_duration", base.slow_call_duration),
+        window_type=r.choice("window_type", WindowType, base.window_type),
+        window_size=r.get("window_size", int, base.window_size),
+        minimum_calls=r.get("minimum_calls", int, base.minimum_calls),
+        recovery_timeout=r.number("recovery_timeout", base.recovery_timeout),
+        half_open_permits=r.get("half_open_permits", int, base.half_open_permits),
+    )
+
+
+def _limit(name: str, r: _Reader) -> LimitConfig | None:
+    return r.build(LimitConfig, name=name, max_requests=r.get("max_requests", int, 0),
+                   window=r.number("window", 0.0),
+                   algorithm=r.choice("algorithm", Algorithm, Algorithm.SLIDING_WINDOW))
+
+
+def _feature(name: str, r: _Reader) -> Feature | None:
+    breakers = r.get("breakers", list, [])
+    if not all(isinstance(b, str) for b in breakers):
+        r.problems.append(f"{r.path}breakers: expected a list of strings")
+        breakers = []
+    return r.build(Feature, name=name, breakers=tuple(breakers),
+                   degraded_message=r.get("degraded_message", str, ""),
+                   fallback_available=r.get("fallback_available", bool, False))
+
+
+def parse(text: str, source: str = "config") -> Config:
+    """Parse and validate a config document; raise ConfigError listing every problem."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(f"{source}: {error}") from None
+    problems: list[str] = []
+    root = _Reader(data, "", problems)
+    defaults = root.table("defaults")
+    default_breaker = _breaker(defaults.table("breaker"), BreakerConfig()) or BreakerConfig()
+    defaults.finish()
+    breakers_table, limits_table, features_table = (
+        root.table("breakers"), root.table("limits"), root.table("features"))
+    config = Config(
+        server=_settings(root.table("server"), ServerSettings),
+        default_breaker=default_breaker,
+        errors=_settings(root.table("errors"), ErrorSettings),
+        events=_settings(root.table("events"), EventSettings),
+        plane=_settings(root.table("health"), PlaneSettings),
+        breakers={name: b for name in breakers_table.data
+                  if (b := _breaker(breakers_table.table(name), default_breaker, name))
+                  is not None},
+        limits=tuple(x for name in limits_table.data
+                     if (x := _limit(name, limits_table.table(name))) is not None),
+        features=tuple(x for name in features_table.data
+                       if (x := _feature(name, features_table.table(name))) is not None),
+    )
+    root.finish()
+    if problems:
+        raise ConfigError(f"{source} is invalid:\n  " + "\n  ".join(problems))
+    return config
+
+
+def load(path: str | Path) -> Config:
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as error:
+        raise ConfigError(f"cannot read {path}: {error.strerror}") from None
+    return parse(text, str(path))

@@ -1,0 +1,105 @@
+"""Build, serve and shut down the rescp server.
+
+Shutdown order (SIGTERM/SIGINT): every health status goes NOT_SERVING (pushed to watchers),
+event streams end with UNAVAILABLE so subscribers reconnect elsewhere, then the listener stops
+taking RPCs and in-flight ones get the grace period to finish, then the store closes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from dataclasses import dataclass
+
+import grpc
+from grpc_reflection.v1alpha import reflection
+
+from rescp.clock import Clock, SystemClock
+from rescp.config import Config
+from rescp.events import EventLog
+from rescp.plane import ControlPlane
+from rescp.server import admin, events, guard, health
+from rescp.store.base import Store, StoreListener
+from rescp.store.memory import MemoryStore
+
+log = logging.getLogger(__name__)
+
+MAX_REQUEST_BYTES = 64 * 1024
+SERVICES = (guard.SERVICE, admin.SERVICE, events.SERVICE, health.SERVICE)
+
+
+class StartupError(RuntimeError):
+    """The server could not start (a bad store name, a port in use)."""
+
+
+def make_store(config: Config, listener: StoreListener) -> Store:
+    if config.server.store != "memory":
+        raise StartupError(f"unknown store {config.server.store!r}; available: memory")
+    return MemoryStore(listener, config.default_breaker, error_history=config.errors.history,
+                       critical_window=config.errors.critical_window)
+
+
+@dataclass
+class RunningServer:
+    server: grpc.aio.Server
+    port: int
+    plane: ControlPlane
+    health: health.HealthServicer
+
+    async def stop(self, grace: float) -> None:
+        self.health.shut_down()
+        self.plane.events.close()
+        await self.server.stop(grace)
+        await self.plane.stop()
+
+
+async def start(config: Config, clock: Clock | None = None) -> RunningServer:
+    """Start serving `config` on config.server.listen (port 0 picks a free port)."""
+    log_ = EventLog(max_events=config.events.max_events, max_age=config.events.max_age,
+                    max_lag=config.events.max_lag)
+    plane = ControlPlane(lambda listener: make_store(config, listener), clock or SystemClock(),
+                         log_, config.plane)
+    health_servicer = health.HealthServicer(SERVICES[:-1])
+    plane.watch_breakers(health_servicer.breaker_changed)
+    for name, breaker in config.breakers.items():
+        await plane.put_breaker(name, breaker)
+    for limit in config.limits:
+        await plane.put_limit(limit)
+    for feature in config.features:
+        await plane.put_feature(feature)
+
+    server = grpc.aio.server(options=[
+        ("grpc.max_receive_message_length", MAX_REQUEST_BYTES),
+        ("grpc.so_reuseport", 0),
+        ("grpc.keepalive_permit_without_calls", 1),
+        ("grpc.http2.min_ping_interval_without_data_ms", 5_000),
+    ])
+    server.add_generic_rpc_handlers([
+        guard.GuardServicer(plane).handler(),
+        admin.AdminServicer(plane, config.default_breaker).handler(),
+        events.EventServicer(log_).handler(),
+        health_servicer.handler(),
+    ])
+    reflection.enable_server_reflection([*SERVICES, reflection.SERVICE_NAME], server)
+    try:
+        port = server.add_insecure_port(config.server.listen)
+    except RuntimeError as error:
+        raise StartupError(f"cannot listen on {config.server.listen}: {error}") from None
+    await server.start()
+    await plane.start()
+    return RunningServer(server, port, plane, health_servicer)
+
+
+async def serve(config: Config) -> None:
+    """Serve until SIGTERM or SIGINT, then shut down gracefully."""
+    running = await start(config)
+    log.info("rescp serving on %s (store %s)", config.server.listen, config.server.store)
+    stopping = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stopping.set)
+    await stopping.wait()
+    log.info("shutting down (grace %.1fs)", config.server.grace)
+    await running.stop(config.server.grace)
+    log.info("stopped")

@@ -1,0 +1,249 @@
+"""Proto <-> domain, with validation of everything that comes in.
+
+Decoders raise InvalidArgument naming every bad field by its path in the request; zero values
+that mean "default" are filled in here, so the domain only ever sees final values. Encoders are
+written for the hot path: plain constructor calls, durations set only when non-zero.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from enum import IntEnum
+from typing import TypeVar
+
+from google.protobuf.duration_pb2 import Duration
+from google.protobuf.timestamp_pb2 import Timestamp
+
+from rescp._proto import admin_pb2 as admin
+from rescp._proto import events_pb2 as events_pb
+from rescp._proto import guard_pb2 as guard
+from rescp.engine.breaker import BreakerConfig, Transition
+from rescp.engine.errorlog import ErrorRecord, ErrorReport
+from rescp.engine.health import Degradation, Feature
+from rescp.engine.ratelimit import LimitConfig
+from rescp.enums import Algorithm, BreakerState, EventType, Severity, WindowType
+from rescp.errors import Violations
+from rescp.events import Event, HealthChange, RateLimitExceeded
+from rescp.store.base import BreakerView
+
+MAX_KEY_LENGTH = 256
+MAX_TEXT = 4096
+MAX_SHORT_TEXT = 256
+MAX_CONTEXT_ENTRIES = 64
+
+# durations and times
+
+
+def duration_seconds(value: Duration, field: str, v: Violations) -> float:
+    """A non-negative duration in seconds; a negative or malformed one is a violation."""
+    ok = 0 <= value.seconds <= 315_576_000_000 and 0 <= value.nanos <= 999_999_999
+    v.check(ok, field, "must be a non-negative duration")
+    return value.seconds + value.nanos / 1e9 if ok else 0.0
+
+
+def to_duration(seconds: float) -> Duration:
+    return Duration(seconds=int(seconds), nanos=int(round((seconds % 1) * 1e9)) % 1_000_000_000)
+
+
+def to_timestamp(seconds: float) -> Timestamp:
+    whole = math.floor(seconds)
+    return Timestamp(seconds=whole, nanos=min(int(round((seconds - whole) * 1e9)), 999_999_999))
+
+
+E = TypeVar("E", bound=IntEnum)
+
+
+def enum_value(kind: type[E], number: int, field: str, v: Violations,
+               default: E | None) -> E | None:
+    """The domain enum for a wire number; 0 is `default`; an unknown number is a violation."""
+    if number == 0:
+        return default
+    try:
+        return kind(number)
+    except ValueError:
+        v.check(False, field, f"unknown {kind.__name__} {number}")
+        return default
+
+
+# breakers
+
+
+def breaker_config(msg: admin.BreakerConfig, default: BreakerConfig) -> BreakerConfig:
+    """A BreakerConfig from the wire: rules taken literally, zero tuning fields defaulted."""
+    v = Violations()
+    window_type = enum_value(WindowType, msg.window_type, "window_type", v, WindowType.COUNT)
+    assert window_type is not None
+    window_size = msg.window_size or default.window_size
+    minimum_calls = msg.minimum_calls or default.minimum_calls
+    if not msg.minimum_calls and window_type is WindowType.COUNT:
+        minimum_calls = min(minimum_calls, window_size)
+    recovery = default.recovery_timeout
+    if msg.HasField("recovery_timeout"):
+        recovery = duration_seconds(msg.recovery_timeout, "recovery_timeout", v)
+    slow = duration_seconds(msg.slow_call_duration, "slow_call_duration", v)
+    v.raise_if_any()
+    return BreakerConfig(
+        failure_threshold=msg.failure_threshold,
+        failure_rate_threshold=msg.failure_rate_threshold,
+        slow_call_rate_threshold=msg.slow_call_rate_threshold,
+        slow_call_duration=slow,
+        window_type=window_type,
+        window_size=window_size,
+        minimum_calls=minimum_calls,
+        recovery_timeout=recovery,
+        half_open_permits=msg.half_open_permits or 1,
+    )
+
+
+def encode_breaker_config(config: BreakerConfig) -> admin.BreakerConfig:
+    return admin.BreakerConfig(
+        failure_threshold=config.failure_threshold,
+        failure_rate_threshold=config.failure_rate_threshold,
+        slow_call_rate_threshold=config.slow_call_rate_threshold,
+        slow_call_duration=to_duration(config.slow_call_duration),
+        window_type=config.window_type,
+        window_size=config.window_size,
+        minimum_calls=config.minimum_calls,
+        recovery_timeout=to_duration(config.recovery_timeout),
+        half_open_permits=config.half_open_permits,
+    )
+
+
+def encode_breaker(view: BreakerView) -> admin.Breaker:
+    msg = admin.Breaker(
+        name=view.name, config=encode_breaker_config(view.config), state=view.state,
+        failure_count=view.failure_count, success_count=view.success_count,
+        state_since=to_timestamp(view.state_since), failure_rate=view.failure_rate,
+        slow_call_rate=view.slow_call_rate)
+    if view.last_failure_time is not None:
+        msg.last_failure_time.CopyFrom(to_timestamp(view.last_failure_time))
+    return msg
+
+
+# limits
+
+
+def limit_config(msg: admin.Limit) -> LimitConfig:
+    v = Violations()
+    algorithm = enum_value(Algorithm, msg.algorithm, "algorithm", v, Algorithm.SLIDING_WINDOW)
+    assert algorithm is not None
+    v.check(msg.HasField("window"), "window", "is required")
+    window = duration_seconds(msg.window, "window", v)
+    v.check(window > 0 or not msg.HasField("window"), "window", "must be positive")
+    v.check(msg.max_requests >= 1, "max_requests", "must be at least 1")
+    v.name(msg.name, "name")
+    v.raise_if_any()
+    return LimitConfig(name=msg.name, max_requests=msg.max_requests, window=window,
+                       algorithm=algorithm)
+
+
+def encode_limit(config: LimitConfig) -> admin.Limit:
+    return admin.Limit(name=config.name, algorithm=config.algorithm,
+                       max_requests=config.max_requests, window=to_duration(config.window))
+
+
+# features and degradation
+
+
+def feature(msg: admin.Feature) -> Feature:
+    return Feature(name=msg.name, breakers=tuple(msg.breakers),
+                   degraded_message=msg.degraded_message,
+                   fallback_available=msg.fallback_available)
+
+
+def encode_feature(value: Feature) -> admin.Feature:
+    return admin.Feature(name=value.name, breakers=value.breakers,
+                         degraded_message=value.degraded_message,
+                         fallback_available=value.fallback_available)
+
+
+def encode_affected(value: Degradation) -> list[admin.AffectedFeature]:
+    return [admin.AffectedFeature(feature=a.feature, status=a.status, message=a.message)
+            for a in value.affected_features]
+
+
+# errors
+
+
+def error_report(msg: guard.ReportRequest, prefix: str = "") -> ErrorReport:
+    v = Violations()
+    for field, limit in (("operation", MAX_SHORT_TEXT), ("error_type", MAX_SHORT_TEXT),
+                         ("user_id", MAX_SHORT_TEXT), ("service", MAX_SHORT_TEXT),
+                         ("message", MAX_TEXT)):
+        v.check(len(getattr(msg, field)) <= limit, prefix + field, f"at most {limit} characters")
+    v.check(bool(msg.error_type or msg.message), prefix + "error_type",
+            "error_type or message is required")
+    v.check(0 <= msg.grpc_code <= 16, prefix + "grpc_code", "must be a gRPC code, 0..16")
+    v.check(msg.http_status == 0 or 100 <= msg.http_status <= 599, prefix + "http_status",
+            "must be 0 or an HTTP status, 100..599")
+    if msg.breaker:
+        v.name(msg.breaker, prefix + "breaker")
+    v.check(len(msg.context) <= MAX_CONTEXT_ENTRIES, prefix + "context",
+            f"at most {MAX_CONTEXT_ENTRIES} entries")
+    v.check(all(len(k) <= MAX_SHORT_TEXT and len(x) <= MAX_TEXT for k, x in msg.context.items()),
+            prefix + "context", f"keys at most {MAX_SHORT_TEXT}, values {MAX_TEXT} characters")
+    v.raise_if_any()
+    return ErrorReport(operation=msg.operation, error_type=msg.error_type, message=msg.message,
+                       user_id=msg.user_id, grpc_code=msg.grpc_code,
+                       http_status=msg.http_status, breaker=msg.breaker,
+                       context=dict(msg.context), service=msg.service)
+
+
+def encode_record(record: ErrorRecord) -> guard.ErrorRecord:
+    return guard.ErrorRecord(
+        error_id=record.error_id, operation=record.operation, error_type=record.error_type,
+        message=record.message, category=record.category, severity=record.severity,
+        user_message=record.user_message, time=to_timestamp(record.time),
+        acknowledged=record.acknowledged, user_id=record.user_id,
+        action=guard.RecoveryAction(type=record.action_type, message=record.action_message),
+        fingerprint=record.fingerprint, context=record.context, service=record.service,
+        breaker=record.breaker)
+
+
+def encode_notification(record: ErrorRecord) -> admin.Notification:
+    return admin.Notification(
+        id=record.error_id, title=record.title, message=record.user_message,
+        severity=record.severity, time=to_timestamp(record.time),
+        action=guard.RecoveryAction(type=record.action_type, message=record.action_message))
+
+
+# events
+
+
+def event_types(numbers: Iterable[int]) -> frozenset[EventType]:
+    v = Violations()
+    types = set()
+    for i, number in enumerate(numbers):
+        try:
+            types.add(EventType(number))
+        except ValueError:
+            v.check(False, f"types[{i}]", f"unknown EventType {number}")
+    v.raise_if_any()
+    return frozenset(types)
+
+
+def encode_event(event: Event) -> bytes:
+    """The event's wire bytes, encoded once and cached on the event for every subscriber."""
+    if event.wire is None:
+        msg = events_pb.Event(sequence=event.sequence, time=to_timestamp(event.time))
+        payload = event.payload
+        if isinstance(payload, Transition):
+            msg.breaker_transition.CopyFrom(events_pb.BreakerTransition(
+                breaker=payload.breaker, from_state=payload.from_state,
+                to_state=payload.to_state, reason=payload.reason))
+        elif isinstance(payload, ErrorRecord):
+            msg.notification.CopyFrom(encode_notification(payload))
+        elif isinstance(payload, Degradation):
+            msg.degradation_change.CopyFrom(events_pb.DegradationChange(
+                is_degraded=payload.is_degraded, affected_features=encode_affected(payload),
+                open_circuits=payload.open_circuits))
+        elif isinstance(payload, HealthChange):
+            msg.health_change.CopyFrom(events_pb.HealthChange(
+                from_health=payload.from_health, to_health=payload.to_health))
+        elif isinstance(payload, RateLimitExceeded):
+            msg.rate_limit_exceeded.CopyFrom(events_pb.RateLimitExceeded(
+                limit=payload.limit, key=payload.key,
+                retry_after=to_duration(payload.retry_after), refused=payload.refused))
+        event.wire = msg.SerializeToString()
+    return event.wire

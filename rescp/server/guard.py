@@ -1,0 +1,71 @@
+"""GuardService: Allow, Record and Report — the hot path, kept to decode, call, encode."""
+
+from __future__ import annotations
+
+import grpc
+
+from rescp._proto import guard_pb2 as guard
+from rescp.enums import Outcome
+from rescp.errors import NAME_PATTERN, Violations
+from rescp.plane import ControlPlane
+from rescp.server import convert
+from rescp.server.rpc import service, unary
+
+SERVICE = "rescp.v1.GuardService"
+_name_ok = NAME_PATTERN.fullmatch
+
+
+class GuardServicer:
+    def __init__(self, plane: ControlPlane) -> None:
+        self._plane = plane
+
+    def handler(self) -> grpc.GenericRpcHandler:
+        return service(SERVICE, {
+            "Allow": unary(guard.AllowRequest, guard.AllowResponse, self.allow),
+            "Record": unary(guard.RecordRequest, guard.RecordResponse, self.record),
+            "Report": unary(guard.ReportRequest, guard.ReportResponse, self.report),
+        })
+
+    async def allow(self, request: guard.AllowRequest) -> guard.AllowResponse:
+        breaker, limit, key = request.breaker, request.limit, request.key
+        if ((breaker and not _name_ok(breaker)) or (limit and not _name_ok(limit))
+                or len(key) > convert.MAX_KEY_LENGTH):
+            v = Violations()
+            if breaker:
+                v.name(breaker, "breaker")
+            if limit:
+                v.name(limit, "limit")
+            v.check(len(key) <= convert.MAX_KEY_LENGTH, "key",
+                    f"at most {convert.MAX_KEY_LENGTH} characters")
+            v.raise_if_any()
+        result = await self._plane.allow(breaker, limit, key, request.cost or 1)
+        response = guard.AllowResponse(
+            allowed=result.allowed, verdict=result.verdict,
+            breaker_state=result.breaker_state or 0, remaining=result.remaining,
+            permit=result.permit)
+        if result.retry_after > 0:
+            response.retry_after.CopyFrom(convert.to_duration(result.retry_after))
+        return response
+
+    async def record(self, request: guard.RecordRequest) -> guard.RecordResponse:
+        v = Violations()
+        v.name(request.breaker, "breaker")
+        outcome = convert.enum_value(Outcome, request.outcome, "outcome", v, None)
+        v.check(outcome is not None or request.outcome != 0, "outcome",
+                "is required (SUCCESS, FAILURE or IGNORED)")
+        duration = convert.duration_seconds(request.duration, "duration", v)
+        v.check(len(request.permit) <= 64, "permit", "is not a permit Allow returned")
+        v.raise_if_any()
+        assert outcome is not None
+        error = (convert.error_report(request.error, "error.")
+                 if request.HasField("error") else None)
+        state, record = await self._plane.record(request.breaker, outcome, duration,
+                                                 request.permit, error)
+        response = guard.RecordResponse(breaker_state=state)
+        if record is not None:
+            response.error.CopyFrom(convert.encode_record(record))
+        return response
+
+    async def report(self, request: guard.ReportRequest) -> guard.ReportResponse:
+        record = await self._plane.report(convert.error_report(request))
+        return guard.ReportResponse(record=convert.encode_record(record))

@@ -1,0 +1,79 @@
+"""One table from rescp's exceptions to gRPC status codes and rich error details.
+
+Every error status carries a `google.rpc.ErrorInfo` (domain "rescp", an UPPER_SNAKE_CASE
+reason) as AIP-193 asks, plus `BadRequest` for bad fields and `ResourceInfo` for unknown
+resources, packed into `grpc-status-details-bin` by grpcio-status. Unexpected exceptions become
+INTERNAL with a fixed message: the traceback goes to the server log, never on the wire.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import NoReturn
+
+import grpc
+from google.protobuf import any_pb2
+from google.protobuf.message import Message
+from google.rpc import code_pb2, error_details_pb2, status_pb2
+from grpc_status import rpc_status
+
+from rescp import errors
+
+log = logging.getLogger(__name__)
+
+DOMAIN = "rescp"
+
+_CODES: dict[type[errors.RescpError], grpc.StatusCode] = {
+    errors.InvalidArgument: grpc.StatusCode.INVALID_ARGUMENT,
+    errors.NotFound: grpc.StatusCode.NOT_FOUND,
+    errors.StoreUnavailable: grpc.StatusCode.UNAVAILABLE,
+    errors.SequenceOutOfRange: grpc.StatusCode.OUT_OF_RANGE,
+    errors.SubscriberTooSlow: grpc.StatusCode.RESOURCE_EXHAUSTED,
+    errors.ShuttingDown: grpc.StatusCode.UNAVAILABLE,
+}
+
+
+def _pack(message: Message) -> any_pb2.Any:
+    packed = any_pb2.Any()
+    packed.Pack(message)
+    return packed
+
+
+def to_status(error: errors.RescpError) -> grpc.Status:
+    """The gRPC status (code, message, details in trailing metadata) for `error`."""
+    code = _CODES.get(type(error), grpc.StatusCode.INTERNAL)
+    details = []
+    metadata: dict[str, str] = {}
+    if isinstance(error, errors.InvalidArgument):
+        details.append(_pack(error_details_pb2.BadRequest(field_violations=[
+            error_details_pb2.BadRequest.FieldViolation(field=v.field, description=v.description)
+            for v in error.violations])))
+        metadata = {"fields": ",".join(dict.fromkeys(v.field for v in error.violations))}
+    elif isinstance(error, errors.NotFound):
+        details.append(_pack(error_details_pb2.ResourceInfo(
+            resource_type=error.resource_type, resource_name=error.name,
+            description=str(error))))
+        metadata = {"resourceType": error.resource_type, "resourceName": error.name}
+    details.insert(0, _pack(error_details_pb2.ErrorInfo(
+        reason=error.reason, domain=DOMAIN, metadata=metadata)))
+    status = status_pb2.Status(code=getattr(code_pb2, code.name), message=str(error),
+                               details=details)
+    return rpc_status.to_status(status)
+
+
+def internal() -> grpc.Status:
+    """The status for a bug: no detail of it leaves the server."""
+    error = errors.RescpError("internal error; see the server log")
+    return to_status(error)
+
+
+async def abort(context: grpc.aio.ServicerContext[object, object],
+                error: errors.RescpError) -> NoReturn:
+    await context.abort_with_status(to_status(error))
+    raise AssertionError("abort_with_status returned")  # pragma: no cover
+
+
+async def abort_internal(context: grpc.aio.ServicerContext[object, object]) -> NoReturn:
+    log.exception("internal error serving %s", context.peer())
+    await context.abort_with_status(internal())
+    raise AssertionError("abort_with_status returned")  # pragma: no cover

@@ -58,13 +58,18 @@ class Violations:
         self._items: list[FieldViolation] = []
 
     def check(self, ok: bool, field: str, description: str) -> None:
-        if not ok:
+        if not ok and all(v.field != field for v in self._items):
             self._items.append(FieldViolation(field, description))
 
     def name(self, value: str, field: str) -> None:
         """Check that `value` is a valid resource name."""
         self.check(NAME_PATTERN.fullmatch(value) is not None, field,
                    "must match [A-Za-z0-9][A-Za-z0-9._:/-]{0,127}")
+
+    def extend(self, violations: Iterable[FieldViolation]) -> None:
+        """Add violations of fields not already reported (one complaint per field is enough)."""
+        seen = {v.field for v in self._items}
+        self._items.extend(v for v in violations if v.field not in seen)
 
     def raise_if_any(self) -> None:
         if self._items:

@@ -8,7 +8,7 @@ written for the hot path: plain constructor calls, durations set only when non-z
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from enum import IntEnum
 from typing import TypeVar
 
@@ -23,7 +23,7 @@ from rescp.engine.errorlog import ErrorRecord, ErrorReport
 from rescp.engine.health import Degradation, Feature
 from rescp.engine.ratelimit import LimitConfig
 from rescp.enums import Algorithm, BreakerState, EventType, Severity, WindowType
-from rescp.errors import Violations
+from rescp.errors import InvalidArgument, Violations
 from rescp.events import Event, HealthChange, RateLimitExceeded
 from rescp.store.base import BreakerView
 
@@ -52,6 +52,17 @@ def to_timestamp(seconds: float) -> Timestamp:
 
 
 E = TypeVar("E", bound=IntEnum)
+T = TypeVar("T")
+
+
+def build(make: Callable[..., T], v: Violations, **values: object) -> T:
+    """`make(**values)`, reporting its violations together with those already in `v`."""
+    try:
+        result = make(**values)
+    except InvalidArgument as error:
+        v.extend(error.violations)
+    v.raise_if_any()
+    return result
 
 
 def enum_value(kind: type[E], number: int, field: str, v: Violations,
@@ -82,8 +93,8 @@ def breaker_config(msg: admin.BreakerConfig, default: BreakerConfig) -> BreakerC
     if msg.HasField("recovery_timeout"):
         recovery = duration_seconds(msg.recovery_timeout, "recovery_timeout", v)
     slow = duration_seconds(msg.slow_call_duration, "slow_call_duration", v)
-    v.raise_if_any()
-    return BreakerConfig(
+    return build(
+        BreakerConfig, v,
         failure_threshold=msg.failure_threshold,
         failure_rate_threshold=msg.failure_rate_threshold,
         slow_call_rate_threshold=msg.slow_call_rate_threshold,
@@ -131,11 +142,8 @@ def limit_config(msg: admin.Limit) -> LimitConfig:
     v.check(msg.HasField("window"), "window", "is required")
     window = duration_seconds(msg.window, "window", v)
     v.check(window > 0 or not msg.HasField("window"), "window", "must be positive")
-    v.check(msg.max_requests >= 1, "max_requests", "must be at least 1")
-    v.name(msg.name, "name")
-    v.raise_if_any()
-    return LimitConfig(name=msg.name, max_requests=msg.max_requests, window=window,
-                       algorithm=algorithm)
+    return build(LimitConfig, v, name=msg.name, max_requests=msg.max_requests,
+                 window=window if window > 0 else 1.0, algorithm=algorithm)
 
 
 def encode_limit(config: LimitConfig) -> admin.Limit:

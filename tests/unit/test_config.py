@@ -1,0 +1,71 @@
+"""The TOML config file: the shipped example, defaults, and errors reported all at once."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from rescp.config import Config, ConfigError, load, parse
+from rescp.engine.breaker import BreakerConfig
+from rescp.enums import Algorithm, WindowType
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "rescp.toml"
+
+
+def test_example_declares_the_seed_breakers_limit_and_features() -> None:
+    config = load(EXAMPLE)
+    assert config.breakers["dydx_api"].failure_threshold == 5
+    assert config.breakers["websocket"].failure_threshold == 3
+    orders = config.breakers["orders_db"]
+    assert (orders.window_type, orders.window_size, orders.half_open_permits) == (
+        WindowType.COUNT, 20, 2)
+    assert [(x.name, x.max_requests, x.window, x.algorithm) for x in config.limits] == [
+        ("api", 100, 60.0, Algorithm.SLIDING_WINDOW)]
+    features = {f.name: f for f in config.features}
+    assert features["real_time_updates"].fallback_available
+    assert features["trading"].breakers == ("dydx_api",)
+    assert config.server.listen == "0.0.0.0:50051" and config.server.store == "memory"
+
+
+def test_empty_document_is_all_defaults() -> None:
+    assert parse("") == Config()
+
+
+def test_defaults_apply_to_declared_breakers() -> None:
+    config = parse("[defaults.breaker]\nrecovery_timeout = 5\n[breakers.a]\n")
+    assert config.default_breaker.recovery_timeout == 5.0
+    assert config.breakers["a"] == BreakerConfig(recovery_timeout=5.0)
+
+
+def test_every_problem_is_reported_with_its_path() -> None:
+    text = """
+    [server]
+    grace = "long"
+    [breakers."bad name"]
+    [breakers.x]
+    failure_rate_threshold = 150
+    window_type = "sliding"
+    half_open_permits = true
+    [limits.l]
+    max_requests = 0
+    [features.f]
+    breakers = [1]
+    [typo]
+    """
+    with pytest.raises(ConfigError) as caught:
+        parse(text)
+    message = str(caught.value)
+    for expected in ("server.grace: expected", 'breakers.bad name: not a valid breaker name',
+                     "breakers.x.failure_rate_threshold", "breakers.x.window_type: expected one of",
+                     "breakers.x.half_open_permits: expected an integer",
+                     "limits.l.max_requests", "limits.l.window", "features.f.breakers",
+                     "typo: unknown key"):
+        assert expected in message
+
+
+def test_not_toml_and_missing_file() -> None:
+    with pytest.raises(ConfigError, match="config"):
+        parse("[unclosed")
+    with pytest.raises(ConfigError, match="cannot read"):
+        load("/nonexistent/rescp.toml")

@@ -182,10 +182,10 @@ def parse(text: str, source: str = "config") -> Config:
         breakers={name: b for name in breakers_table.data
                   if (b := _breaker(breakers_table.table(name), default_breaker, name))
                   is not None},
-        limits=tuple(x for name in limits_table.data
-                     if (x := _limit(name, limits_table.table(name))) is not None),
-        features=tuple(x for name in features_table.data
-                       if (x := _feature(name, features_table.table(name))) is not None),
+        limits=tuple(limit for name in limits_table.data
+                     if (limit := _limit(name, limits_table.table(name))) is not None),
+        features=tuple(feature for name in features_table.data
+                       if (feature := _feature(name, features_table.table(name))) is not None),
     )
     root.finish()
     if problems:

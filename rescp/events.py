@@ -170,7 +170,7 @@ class EventLog:
             await self._changed.wait()
 
     def trim(self, now: float) -> None:
-        """Drop events beyond max_events or older than max_age (the server calls this each second)."""
+        """Drop events beyond max_events or older than max_age (called each second)."""
         events = self._events
         cut = max(len(events) - self.max_events, 0)
         horizon = now - self.max_age

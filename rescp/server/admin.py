@@ -88,7 +88,7 @@ class AdminServicer:
             self, request: admin.TransitionBreakerRequest) -> admin.TransitionBreakerResponse:
         v = Violations()
         v.name(request.name, "name")
-        v.check(request.state in MANUAL_STATES, "state",
+        v.check(int(request.state) in MANUAL_STATES, "state",
                 "must be BREAKER_STATE_CLOSED, BREAKER_STATE_FORCED_OPEN or "
                 "BREAKER_STATE_DISABLED")
         v.raise_if_any()
@@ -187,7 +187,7 @@ class AdminServicer:
             self, _: admin.GetSystemHealthRequest) -> admin.GetSystemHealthResponse:
         h = await self._plane.system_health()
         return admin.GetSystemHealthResponse(
-            health=h.health, total_errors=h.total_errors, critical_errors=h.critical_errors,
+            health=convert.wire(h.health), total_errors=h.total_errors, critical_errors=h.critical_errors,
             open_circuits=h.open_circuits,
             circuit_breakers=[convert.encode_breaker(v) for v in h.breakers],
             sequence=h.sequence)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterable
 from enum import IntEnum
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from google.protobuf.duration_pb2 import Duration
 from google.protobuf.timestamp_pb2 import Timestamp
@@ -22,7 +22,7 @@ from rescp.engine.breaker import BreakerConfig, Transition
 from rescp.engine.errorlog import ErrorRecord, ErrorReport
 from rescp.engine.health import Degradation, Feature
 from rescp.engine.ratelimit import LimitConfig
-from rescp.enums import Algorithm, BreakerState, EventType, Severity, WindowType
+from rescp.enums import Algorithm, EventType, WindowType
 from rescp.errors import InvalidArgument, Violations
 from rescp.events import Event, HealthChange, RateLimitExceeded
 from rescp.store.base import BreakerView
@@ -43,16 +43,24 @@ def duration_seconds(value: Duration, field: str, v: Violations) -> float:
 
 
 def to_duration(seconds: float) -> Duration:
-    return Duration(seconds=int(seconds), nanos=int(round((seconds % 1) * 1e9)) % 1_000_000_000)
+    """A non-negative number of seconds as a Duration, to the nanosecond."""
+    whole, nanos = divmod(round(seconds * 1e9), 1_000_000_000)
+    return Duration(seconds=whole, nanos=nanos)
 
 
 def to_timestamp(seconds: float) -> Timestamp:
     whole = math.floor(seconds)
-    return Timestamp(seconds=whole, nanos=min(int(round((seconds - whole) * 1e9)), 999_999_999))
+    return Timestamp(seconds=whole, nanos=min(round((seconds - whole) * 1e9), 999_999_999))
 
 
 E = TypeVar("E", bound=IntEnum)
 T = TypeVar("T")
+
+
+def wire(value: IntEnum) -> Any:
+    """A domain enum for a generated message field: the numbers are the same, but the generated
+    stubs only accept their own enum types."""
+    return value.value
 
 
 def build(make: Callable[..., T], v: Violations, **values: object) -> T:
@@ -113,7 +121,7 @@ def encode_breaker_config(config: BreakerConfig) -> admin.BreakerConfig:
         failure_rate_threshold=config.failure_rate_threshold,
         slow_call_rate_threshold=config.slow_call_rate_threshold,
         slow_call_duration=to_duration(config.slow_call_duration),
-        window_type=config.window_type,
+        window_type=wire(config.window_type),
         window_size=config.window_size,
         minimum_calls=config.minimum_calls,
         recovery_timeout=to_duration(config.recovery_timeout),
@@ -123,7 +131,7 @@ def encode_breaker_config(config: BreakerConfig) -> admin.BreakerConfig:
 
 def encode_breaker(view: BreakerView) -> admin.Breaker:
     msg = admin.Breaker(
-        name=view.name, config=encode_breaker_config(view.config), state=view.state,
+        name=view.name, config=encode_breaker_config(view.config), state=wire(view.state),
         failure_count=view.failure_count, success_count=view.success_count,
         state_since=to_timestamp(view.state_since), failure_rate=view.failure_rate,
         slow_call_rate=view.slow_call_rate)
@@ -147,7 +155,7 @@ def limit_config(msg: admin.Limit) -> LimitConfig:
 
 
 def encode_limit(config: LimitConfig) -> admin.Limit:
-    return admin.Limit(name=config.name, algorithm=config.algorithm,
+    return admin.Limit(name=config.name, algorithm=wire(config.algorithm),
                        max_requests=config.max_requests, window=to_duration(config.window))
 
 
@@ -201,7 +209,8 @@ def error_report(msg: guard.ReportRequest, prefix: str = "") -> ErrorReport:
 def encode_record(record: ErrorRecord) -> guard.ErrorRecord:
     return guard.ErrorRecord(
         error_id=record.error_id, operation=record.operation, error_type=record.error_type,
-        message=record.message, category=record.category, severity=record.severity,
+        message=record.message, category=wire(record.category),
+        severity=wire(record.severity),
         user_message=record.user_message, time=to_timestamp(record.time),
         acknowledged=record.acknowledged, user_id=record.user_id,
         action=guard.RecoveryAction(type=record.action_type, message=record.action_message),
@@ -212,7 +221,7 @@ def encode_record(record: ErrorRecord) -> guard.ErrorRecord:
 def encode_notification(record: ErrorRecord) -> admin.Notification:
     return admin.Notification(
         id=record.error_id, title=record.title, message=record.user_message,
-        severity=record.severity, time=to_timestamp(record.time),
+        severity=wire(record.severity), time=to_timestamp(record.time),
         action=guard.RecoveryAction(type=record.action_type, message=record.action_message))
 
 
@@ -238,8 +247,8 @@ def encode_event(event: Event) -> bytes:
         payload = event.payload
         if isinstance(payload, Transition):
             msg.breaker_transition.CopyFrom(events_pb.BreakerTransition(
-                breaker=payload.breaker, from_state=payload.from_state,
-                to_state=payload.to_state, reason=payload.reason))
+                breaker=payload.breaker, from_state=wire(payload.from_state),
+                to_state=wire(payload.to_state), reason=payload.reason))
         elif isinstance(payload, ErrorRecord):
             msg.notification.CopyFrom(encode_notification(payload))
         elif isinstance(payload, Degradation):
@@ -248,7 +257,7 @@ def encode_event(event: Event) -> bytes:
                 open_circuits=payload.open_circuits))
         elif isinstance(payload, HealthChange):
             msg.health_change.CopyFrom(events_pb.HealthChange(
-                from_health=payload.from_health, to_health=payload.to_health))
+                from_health=wire(payload.from_health), to_health=wire(payload.to_health)))
         elif isinstance(payload, RateLimitExceeded):
             msg.rate_limit_exceeded.CopyFrom(events_pb.RateLimitExceeded(
                 limit=payload.limit, key=payload.key,

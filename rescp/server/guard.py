@@ -9,6 +9,7 @@ from rescp.enums import Outcome
 from rescp.errors import NAME_PATTERN, Violations
 from rescp.plane import ControlPlane
 from rescp.server import convert
+from rescp.server.convert import wire
 from rescp.server.rpc import service, unary
 
 SERVICE = "rescp.v1.GuardService"
@@ -40,8 +41,9 @@ class GuardServicer:
             v.raise_if_any()
         result = await self._plane.allow(breaker, limit, key, request.cost or 1)
         response = guard.AllowResponse(
-            allowed=result.allowed, verdict=result.verdict,
-            breaker_state=result.breaker_state or 0, remaining=result.remaining,
+            allowed=result.allowed, verdict=wire(result.verdict),
+            breaker_state=wire(result.breaker_state) if result.breaker_state else None,
+            remaining=result.remaining,
             permit=result.permit)
         if result.retry_after > 0:
             response.retry_after.CopyFrom(convert.to_duration(result.retry_after))
@@ -61,7 +63,7 @@ class GuardServicer:
                  if request.HasField("error") else None)
         state, record = await self._plane.record(request.breaker, outcome, duration,
                                                  request.permit, error)
-        response = guard.RecordResponse(breaker_state=state)
+        response = guard.RecordResponse(breaker_state=wire(state))
         if record is not None:
             response.error.CopyFrom(convert.encode_record(record))
         return response

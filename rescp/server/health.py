@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Iterable
+from typing import TypeAlias
 
 import grpc
 from grpc_health.v1 import health_pb2
@@ -20,7 +21,7 @@ from rescp.errors import NotFound, ShuttingDown
 from rescp.server.rpc import Context, server_stream, service, unary
 
 SERVICE = "grpc.health.v1.Health"
-Status = health_pb2.HealthCheckResponse.ServingStatus
+Status: TypeAlias = int  # a health_pb2.HealthCheckResponse.ServingStatus number
 SERVING = health_pb2.HealthCheckResponse.SERVING
 NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
 SERVICE_UNKNOWN = health_pb2.HealthCheckResponse.SERVICE_UNKNOWN

@@ -11,7 +11,7 @@ import uuid
 from rescp.engine.breaker import Breaker, BreakerConfig
 from rescp.engine.errorlog import ErrorLog, ErrorRecord, ErrorReport, build_record
 from rescp.engine.health import Feature
-from rescp.engine.ratelimit import Limiter, LimitConfig, LimitStatus, make_limiter
+from rescp.engine.ratelimit import LimitConfig, Limiter, LimitStatus, make_limiter
 from rescp.enums import BreakerState, Outcome, Severity, Verdict
 from rescp.errors import InvalidArgument, NotFound
 from rescp.store.base import AllowResult, BreakerView, ErrorSummary, HealthFacts, StoreListener

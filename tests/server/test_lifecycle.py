@@ -76,7 +76,7 @@ def test_signal_shuts_down_gracefully(process: tuple[subprocess.Popen[str], str]
 
 def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "rescp", *args], capture_output=True,
-                          text=True, timeout=30)
+                          text=True, timeout=30, check=False)
 
 
 def test_invalid_config_is_reported_with_every_problem(tmp_path: Path) -> None:

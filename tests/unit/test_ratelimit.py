@@ -142,6 +142,16 @@ def sliding_copy_allows(limiter: SlidingWindowLimiter, now: float) -> bool:
     return not limiter.status("k", now).is_limited
 
 
+def test_sliding_window_retry_after_survives_a_rounding_tie() -> None:
+    # now + (at - now) rounds to even below `at` here; retry_after must still get there
+    limiter = sliding(1, 1 + 2**-52)
+    clock = ManualClock(0.0)
+    limiter.acquire("k", 1, clock.now())
+    decision = limiter.acquire("k", 1, clock.advance(2**-53))
+    assert not decision.allowed
+    assert limiter.acquire("k", 1, clock.advance(decision.retry_after)).allowed
+
+
 def test_sliding_window_costs() -> None:
     clock = ManualClock(0.0)
     limiter = sliding(10, 10.0)
@@ -275,6 +285,14 @@ def test_token_bucket_retry_after_is_exact_near_time_zero() -> None:
             assert limiter.acquire("k", 2, now).allowed
 
 
+def test_token_bucket_is_exactly_full_a_window_after_it_was_emptied() -> None:
+    # 0.7 * 3 / 0.7 rounds to 2.9999999999999996: the level must not
+    limiter = bucket(3, 0.7)
+    limiter.acquire("k", 3, 0.0)
+    assert limiter.status("k", 0.7).remaining == 3
+    assert limiter.evict_idle(0.7) == 1
+
+
 def test_token_bucket_status_and_reset_at() -> None:
     clock = ManualClock(0.0)
     limiter = bucket(4, 8.0)  # a token every 2 s
@@ -293,7 +311,10 @@ def test_token_bucket_tolerates_a_clock_stepping_back() -> None:
     limiter = bucket(2, 2.0)
     limiter.acquire("k", 2, 100.0)
     assert not limiter.acquire("k", 1, 99.0).allowed
-    assert limiter.acquire("k", 1, 101.0) == LimitDecision(True, 0, 0.0, 0)  # no double refill
+    assert limiter.acquire("k", 1, 101.0) == LimitDecision(True, 0, 0.0, 0)
+    assert limiter.acquire("k", 1, 110.0) == LimitDecision(True, 1, 0.0, 0)
+    assert limiter.acquire("k", 1, 109.0).allowed  # the last token, as if at 110
+    assert not limiter.acquire("k", 1, 110.5).allowed  # 109..110 is not refilled again
 
 
 # --- alerts -------------------------------------------------------------------------------------

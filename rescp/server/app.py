@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import grpc
@@ -54,8 +55,13 @@ class RunningServer:
         await self.plane.stop()
 
 
-async def start(config: Config, clock: Clock | None = None) -> RunningServer:
-    """Start serving `config` on config.server.listen (port 0 picks a free port)."""
+async def start(config: Config, clock: Clock | None = None,
+                extra_handlers: Sequence[grpc.GenericRpcHandler] = ()) -> RunningServer:
+    """Start serving `config` on config.server.listen (port 0 picks a free port).
+
+    `extra_handlers` are served beside rescp's own on the same server (the benchmarks add a
+    bare Echo service to compare against on the very same stack).
+    """
     log_ = EventLog(max_events=config.events.max_events, max_age=config.events.max_age,
                     max_lag=config.events.max_lag)
     plane = ControlPlane(lambda listener: make_store(config, listener), clock or SystemClock(),
@@ -80,6 +86,7 @@ async def start(config: Config, clock: Clock | None = None) -> RunningServer:
         admin.AdminServicer(plane, config.default_breaker).handler(),
         events.EventServicer(log_).handler(),
         health_servicer.handler(),
+        *extra_handlers,
     ])
     reflection.enable_server_reflection([*SERVICES, reflection.SERVICE_NAME], server)
     try:
@@ -91,9 +98,10 @@ async def start(config: Config, clock: Clock | None = None) -> RunningServer:
     return RunningServer(server, port, plane, health_servicer)
 
 
-async def serve(config: Config) -> None:
+async def serve(config: Config,
+                extra_handlers: Sequence[grpc.GenericRpcHandler] = ()) -> None:
     """Serve until SIGTERM or SIGINT, then shut down gracefully."""
-    running = await start(config)
+    running = await start(config, extra_handlers=extra_handlers)
     log.info("rescp serving on %s (store %s)", config.server.listen, config.server.store)
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()

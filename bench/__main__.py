@@ -1,0 +1,91 @@
+"""`make bench`: every benchmark in one run, ratios first, then the details behind them.
+
+Usage: python -m bench [--quick]   (--quick: shorter rounds, for a smoke run)
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import platform
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from bench import engines, rpc
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def bench_server() -> Iterator[tuple[str, int]]:
+    """The benchmark server in its own process; yields (target, pid)."""
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "bench.server", str(port)])
+    target = f"127.0.0.1:{port}"
+    try:
+        with grpc.insecure_channel(target) as channel:
+            grpc.channel_ready_future(channel).result(timeout=20)
+            health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=5)
+        yield target, proc.pid
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+def machine() -> str:
+    cpu = "unknown cpu"
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    import os
+    return (f"{cpu}, {os.cpu_count()} cores; Python {platform.python_version()}, "
+            f"grpcio {grpc.__version__}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="short rounds (smoke run)")
+    args = parser.parse_args()
+    seconds, rounds, ops = (0.5, 2, 50_000) if args.quick else (3.0, 4, 200_000)
+
+    print(f"rescp bench, {time.strftime('%Y-%m-%d %H:%M')}: {machine()}", flush=True)
+    unary: dict[int, tuple[rpc.Load, rpc.Load]] = {}
+    with bench_server() as (target, pid):
+        for concurrency in (16, 64):
+            unary[concurrency] = asyncio.run(rpc.compare(target, pid, concurrency, rounds, seconds))
+    pairs = engines.measure(ops)
+
+    print("\nratios (higher is better) [target]")
+    for concurrency, (echo, allow) in unary.items():
+        print(f"  Allow vs Echo throughput, {concurrency:>2} in flight   "
+              f"{allow.throughput / echo.throughput:5.2f}x  [>= 0.9]")
+    for pair in pairs:
+        print(f"  {pair.name:<38} {pair.ratio:5.2f}x  [>= 3]  vs {pair.theirs}")
+
+    print("\nunary RPCs, client and server sharing the machine")
+    print(f"  {'':<22}{'calls/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'server CPU us/call':>20}")
+    for concurrency, loads in unary.items():
+        for name, load in zip(("Echo", "Allow"), loads, strict=True):
+            print(f"  {name + f', {concurrency} in flight':<22}{load.throughput:>10.0f}"
+                  f"{load.percentile(50):>9.2f}{load.percentile(99):>9.2f}"
+                  f"{load.cpu_us_per_call:>20.0f}")
+    print("\nengines in-process, microseconds per operation")
+    for pair in pairs:
+        print(f"  {pair.name:<38} rescp {pair.ours_us:7.3f}   {pair.theirs} {pair.theirs_us:7.3f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,92 @@
+"""Unary Allow vs a bare Echo on the same grpc.aio server, driven by the same grpc.aio client.
+
+Both methods get the same pre-serialized AllowRequest bytes and hand back raw bytes, so the
+client does identical work and the difference is what rescp does on the server. Rounds
+alternate Echo and Allow so drift on a shared machine hits both alike. Server CPU per call is
+read from /proc for the server process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import statistics
+import time
+from dataclasses import dataclass, field
+
+import grpc
+
+from rescp._proto import guard_pb2
+
+ECHO = "/rescp.bench.Echo/Echo"
+ALLOW = "/rescp.v1.GuardService/Allow"
+KEYS = 1000
+
+
+@dataclass
+class Load:
+    calls: int = 0
+    seconds: float = 0.0
+    cpu_seconds: float = 0.0
+    latencies: list[float] = field(default_factory=list)
+
+    @property
+    def throughput(self) -> float:
+        return self.calls / self.seconds
+
+    @property
+    def cpu_us_per_call(self) -> float:
+        return self.cpu_seconds / self.calls * 1e6
+
+    def percentile(self, q: float) -> float:
+        return statistics.quantiles(self.latencies, n=100)[int(q) - 1] * 1e3
+
+
+def process_cpu(pid: int) -> float:
+    """User + system CPU seconds of a process, from /proc."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def payloads() -> list[bytes]:
+    return [guard_pb2.AllowRequest(breaker="bench", limit="bench", key=f"user-{i}")
+            .SerializeToString() for i in range(KEYS)]
+
+
+async def drive(channel: grpc.aio.Channel, path: str, concurrency: int, seconds: float,
+                server_pid: int, into: Load) -> None:
+    call = channel.unary_unary(path)
+    bodies = payloads()
+    loop = asyncio.get_running_loop()
+    stop = loop.time() + seconds
+    latencies = into.latencies
+
+    async def worker(offset: int) -> int:
+        n = 0
+        while loop.time() < stop:
+            started = time.perf_counter()
+            await call(bodies[(offset + n) % KEYS])
+            latencies.append(time.perf_counter() - started)
+            n += 1
+        return n
+
+    cpu0, t0 = process_cpu(server_pid), time.perf_counter()
+    counts = await asyncio.gather(*(worker(i * 37) for i in range(concurrency)))
+    into.seconds += time.perf_counter() - t0
+    into.cpu_seconds += process_cpu(server_pid) - cpu0
+    into.calls += sum(counts)
+
+
+async def compare(target: str, server_pid: int, concurrency: int, rounds: int,
+                  seconds: float) -> tuple[Load, Load]:
+    """(echo, allow) measured in alternating rounds after a warm-up."""
+    echo, allow, scratch = Load(), Load(), Load()
+    async with grpc.aio.insecure_channel(target) as channel:
+        for path in (ECHO, ALLOW):
+            await drive(channel, path, concurrency, 0.5, server_pid, scratch)
+        for round_ in range(rounds):
+            order = [(ECHO, echo), (ALLOW, allow)]
+            for path, load in order if round_ % 2 == 0 else order[::-1]:
+                await drive(channel, path, concurrency, seconds, server_pid, load)
+    return echo, allow

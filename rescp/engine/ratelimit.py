@@ -17,8 +17,9 @@
   `EVICT_PER_INSERT` fresh keys from the front; `evict_idle` sweeps them all. A key untouched
   for a window is fresh, so the table only grows when every key in it was touched in the last
   window: it never holds more keys than the most ever touched within one window. Memory is
-  O(that + sliding-window entries still in their window): ~240 bytes per key with one entry at
-  a million keys, plus the key string (tests/unit/test_ratelimit_memory.py measures it).
+  O(that + sliding-window entries still in their window). At a million keys, each hit once:
+  ~240 B per key (sliding window) or ~190 B (bucket), plus the key string; about 37 B more
+  per further entry (tests/unit/test_ratelimit_memory.py measures it).
 - Evicting a fresh key never changes a later decision; it only forgets the key's refusals not
   yet carried by an alert, so its next refusal alerts as a first one (alert=1).
 Time is expected not to run backwards; if it does, a key treats it as standing still.

@@ -107,6 +107,11 @@ class EventLog:
         return self._first + len(self._events) - 1
 
     @property
+    def subscribers(self) -> int:
+        """Subscribers currently following the log."""
+        return len(self._subscribers)
+
+    @property
     def first_sequence(self) -> int:
         """The oldest retained event's sequence (last_sequence + 1 when none is retained)."""
         return self._first
@@ -115,12 +120,13 @@ class EventLog:
         event = Event(self.last_sequence + 1, now, payload, _TYPES[type(payload)])
         self._events.append(event)
         self._trim_count()
-        head = event.sequence
-        for sub in self._subscribers:
-            if sub.failure is None and head - sub.cursor + 1 > self.max_lag:
-                sub.failure = SubscriberTooSlow(
-                    f"subscriber fell more than {self.max_lag} events behind; "
-                    f"resume after sequence {sub.cursor - 1}")
+        oldest_allowed = event.sequence - self.max_lag + 1
+        behind = [sub for sub in self._subscribers if sub.cursor < oldest_allowed]
+        for sub in behind:  # cut off and forgotten at once, even if its writer is blocked
+            sub.failure = SubscriberTooSlow(
+                f"subscriber fell more than {self.max_lag} events behind; "
+                f"resume after sequence {sub.cursor - 1}")
+            self._subscribers.discard(sub)
         self._wake()
         return event
 
@@ -183,8 +189,8 @@ class EventLog:
         """Fail every subscriber with ShuttingDown and refuse new ones."""
         self._closed = True
         for sub in self._subscribers:
-            if sub.failure is None:
-                sub.failure = ShuttingDown("the server is shutting down; reconnect and resume")
+            sub.failure = ShuttingDown("the server is shutting down; reconnect and resume")
+        self._subscribers.clear()
         self._wake()
 
     def _read(self, sub: Subscription) -> list[Event]:

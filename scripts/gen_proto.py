@@ -36,7 +36,7 @@ def generate(into: Path) -> None:
     cmd = [sys.executable, "-m", "grpc_tools.protoc", f"-I{PROTOS}",
            f"--python_out={raw}", f"--pyi_out={raw}", *protos]
     subprocess.run(cmd, check=True, cwd=PROTOS)
-    for target, package in TARGETS.items():
+    for package in TARGETS.values():
         out = into / package
         out.mkdir()
         (out / "__init__.py").write_text(HEADER)
@@ -58,7 +58,8 @@ def differs(fresh: Path, committed: Path) -> list[str]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--check", action="store_true", help="fail if the committed files are stale")
+    parser.add_argument("--check", action="store_true",
+                        help="fail if the committed files are stale")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         generate(Path(tmp))

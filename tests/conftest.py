@@ -1,4 +1,4 @@
-"""Shared test settings: Hypothesis runs without deadlines, because CI machines are shared and noisy."""
+"""Shared test settings: Hypothesis runs without deadlines (CI machines are shared and noisy)."""
 
 from hypothesis import HealthCheck, settings
 

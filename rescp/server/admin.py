@@ -187,7 +187,7 @@ class AdminServicer:
             self, _: admin.GetSystemHealthRequest) -> admin.GetSystemHealthResponse:
         h = await self._plane.system_health()
         return admin.GetSystemHealthResponse(
-            health=convert.wire(h.health), total_errors=h.total_errors, critical_errors=h.critical_errors,
-            open_circuits=h.open_circuits,
+            health=convert.wire(h.health), total_errors=h.total_errors,
+            critical_errors=h.critical_errors, open_circuits=h.open_circuits,
             circuit_breakers=[convert.encode_breaker(v) for v in h.breakers],
             sequence=h.sequence)

@@ -26,6 +26,9 @@ from rescp.store.base import AllowResult, BreakerView, ErrorSummary, Store, Stor
 
 log = logging.getLogger(__name__)
 
+SWEEP_BUDGET = 10_000
+"""Idle rate-limit keys forgotten per limit per housekeeping tick: a few milliseconds of work."""
+
 BreakerStatusSink = Callable[[str, BreakerState | None], None]
 """Told every breaker's state as it changes (None when the breaker is deleted)."""
 
@@ -285,14 +288,11 @@ class ControlPlane(StoreListener):
         task.add_done_callback(self._tasks.discard)
 
     async def _housekeeping(self) -> None:
-        ticks = 0
         while True:
             await asyncio.sleep(self.settings.housekeeping_interval)
             now = self.clock.now()
             self.events.trim(now)
-            ticks += 1
-            if ticks % 10 == 0:
-                await self.store.evict_idle(now)
+            await self.store.sweep_idle(now, SWEEP_BUDGET)
             self._dirty = True
             try:
                 await self._settle()

@@ -171,16 +171,26 @@ class _Limiter(Generic[S]):
             raise InvalidArgument.one(
                 "cost", f"must be from 1 to the limit's max_requests ({self._cap})")
 
-    def _evict_front(self, now: float) -> None:
-        """Before adding a key, drop a few least-recently-touched keys if they are fresh."""
+    def sweep(self, now: float, budget: int) -> int:
+        """Drop fresh keys from the least-recently-touched end, stopping at the first busy key or
+        after `budget` keys; return how many were dropped.
+
+        Bounded work, so the server's housekeeping can return memory after traffic stops without
+        stalling (a full `evict_idle` of a million keys takes most of a second). A fresh key
+        behind a busy one waits for a later sweep: every key turns fresh within a window of its
+        last touch, so the front keeps moving.
+        """
         keys = self._keys
-        for _ in range(EVICT_PER_INSERT):
-            if not keys:
-                return
+        dropped = 0
+        while dropped < budget and keys:
             front = next(iter(keys))
             if not self._fresh(keys[front], now):
-                return
+                break
             del keys[front]
+            dropped += 1
+        if dropped > EVICT_PER_INSERT and len(keys) < dropped:
+            self._keys = OrderedDict(keys)  # let a table that shrank by half give memory back
+        return dropped
 
     def _alert(self, state: S, now: float) -> int:
         """Count a refusal; the first one, then at most one per window, raises an alert."""
@@ -252,7 +262,7 @@ class SlidingWindowLimiter(_Limiter[_Log]):
         keys = self._keys
         log = keys.get(key)
         if log is None:
-            self._evict_front(now)
+            self.sweep(now, EVICT_PER_INSERT)
             keys[key] = _Log(now, cost)
             return _new(LimitDecision, (True, self._cap - cost, 0.0, 0))
         keys.move_to_end(key)
@@ -306,7 +316,7 @@ class TokenBucketLimiter(_Limiter[_Bucket]):
         keys = self._keys
         bucket = keys.get(key)
         if bucket is None:
-            self._evict_front(now)
+            self.sweep(now, EVICT_PER_INSERT)
             keys[key] = _Bucket(float(self._cap - cost), now)
             return _new(LimitDecision, (True, self._cap - cost, 0.0, 0))
         keys.move_to_end(key)

@@ -127,9 +127,9 @@ class MemoryStore:
     async def limit_status(self, name: str, key: str, now: float) -> LimitStatus:
         return self._limiter(name).status(key, now)
 
-    async def evict_idle(self, now: float) -> None:
+    async def sweep_idle(self, now: float, budget: int) -> None:
         for limiter in self._limiters.values():
-            limiter.evict_idle(now)
+            limiter.sweep(now, budget)
 
     # features
 

@@ -406,7 +406,7 @@ def test_new_keys_evict_idle_ones_incrementally(algorithm: Algorithm) -> None:
 def test_eviction_never_changes_a_decision(algorithm: Algorithm) -> None:
     config = LimitConfig("a", 3, 1.0, algorithm)
     swept, kept = make_limiter(config), make_limiter(config)
-    kept._evict_front = lambda now: None  # type: ignore[method-assign]
+    kept.sweep = lambda now, budget: 0  # type: ignore[method-assign]
     clock = ManualClock(1_700_000_000.0)
     for i in range(3000):
         now = clock.advance((i * 7919 % 13) / 17)
@@ -428,3 +428,16 @@ def test_evict_idle_shrinks_the_table() -> None:
     assert limiter.evict_idle(1.0) == 1000
     assert limiter._keys is not table
     assert len(limiter) == 0
+
+
+def test_sweep_is_bounded_and_stops_at_the_first_busy_key() -> None:
+    limiter = sliding(1, 1.0)
+    for i in range(100):
+        limiter.acquire(f"old{i}", 1, 0.0)
+    limiter.acquire("busy", 1, 0.9)
+    for i in range(10):
+        limiter.acquire(f"behind{i}", 1, 0.0 if i % 2 else 0.95)
+    assert limiter.sweep(1.5, budget=40) == 40  # the budget bounds the work
+    assert limiter.sweep(1.5, budget=1000) == 60  # then it stops at "busy"
+    assert len(limiter) == 11
+    assert limiter.sweep(2.0, budget=1000) == 11  # a window later everything is fresh

@@ -1,0 +1,251 @@
+"""Models <-> protos, shared by both flavours: pure functions, no I/O.
+
+Requests are built from the keyword arguments users pass (float seconds, lower-case enum names);
+a bad enum name is refused here, before anything is sent, with the same InvalidArgumentError the
+server would raise. Responses become the frozen dataclasses of `models`. Enum values travel as
+their proto names, so every mapping is "PREFIX_" + upper-case of the user's word and back.
+"""
+
+from __future__ import annotations
+
+from typing import Any, TypedDict
+
+from google.protobuf.duration_pb2 import Duration
+from google.protobuf.internal.enum_type_wrapper import EnumTypeWrapper
+from google.protobuf.timestamp_pb2 import Timestamp
+
+from rescp_client._proto import admin_pb2 as admin
+from rescp_client._proto import enums_pb2 as enums
+from rescp_client._proto import guard_pb2 as guard
+from rescp_client.errors import BreakerOpenError, InvalidArgumentError, RateLimitedError
+from rescp_client.models import (
+    Admission,
+    AffectedFeature,
+    Breaker,
+    BreakerConfig,
+    BreakerState,
+    Degradation,
+    ErrorRecord,
+    ErrorSummary,
+    Feature,
+    Limit,
+    LimitStatus,
+    Notification,
+    RecoveryAction,
+    SystemHealth,
+)
+
+
+class BreakerFields(TypedDict, total=False):
+    """`put_breaker` keywords: any BreakerConfig field; durations in float seconds."""
+
+    failure_threshold: int
+    failure_rate_threshold: float
+    slow_call_rate_threshold: float
+    slow_call_duration: float
+    window_type: str  # "count" | "time"
+    window_size: int
+    minimum_calls: int
+    recovery_timeout: float
+    half_open_permits: int
+
+
+_DURATION_FIELDS = frozenset({"slow_call_duration", "recovery_timeout"})
+MANUAL_STATES = ("closed", "forced_open", "disabled")
+
+# scalars
+
+
+def duration(seconds: float) -> Duration:
+    value = Duration()
+    value.FromNanoseconds(round(seconds * 1e9))
+    return value
+
+
+def seconds(value: Duration) -> float:
+    return value.seconds + value.nanos / 1e9
+
+
+def epoch(value: Timestamp, present: bool) -> float | None:
+    """Float epoch seconds, or None when the field was never set."""
+    return value.seconds + value.nanos / 1e9 if present else None
+
+
+def enum_name(kind: EnumTypeWrapper, prefix: str, word: str, field: str,
+              allowed: tuple[str, ...] | None = None) -> str:
+    """The proto name for a user's lower-case word ("time" -> "WINDOW_TYPE_TIME")."""
+    words = allowed or tuple(k.removeprefix(prefix).lower() for k in kind.keys()  # noqa: SIM118 (an EnumTypeWrapper, not a dict)
+                             if not k.endswith("_UNSPECIFIED"))
+    if word not in words:
+        raise InvalidArgumentError.local(field, f"must be one of {', '.join(words)}")
+    return prefix + word.upper()
+
+
+def enum_word(kind: EnumTypeWrapper, prefix: str, number: int) -> str:
+    """The lower-case word for a proto enum value; "unknown" for a value newer than the client."""
+    try:
+        return kind.Name(number).removeprefix(prefix).lower()
+    except ValueError:
+        return "unknown"
+
+
+_STATES = {enums.BreakerState.Value(f"BREAKER_STATE_{s.name}"): s for s in BreakerState}
+
+
+def breaker_state(number: int) -> BreakerState | None:
+    """The state, or None when no breaker was consulted (UNSPECIFIED)."""
+    return _STATES.get(number)
+
+
+# requests
+
+
+def put_breaker(name: str, fields: BreakerFields) -> admin.PutBreakerRequest:
+    """No fields: the server's default config. Some: those, every other rule off."""
+    unknown = set(fields) - set(BreakerFields.__annotations__)
+    if unknown:
+        raise TypeError(f"put_breaker() got unexpected keyword arguments: {sorted(unknown)}")
+    if not fields:
+        return admin.PutBreakerRequest(name=name)
+    values: dict[str, Any] = dict(fields)
+    for key in _DURATION_FIELDS & values.keys():
+        values[key] = duration(values[key])
+    if "window_type" in values:
+        values["window_type"] = enum_name(enums.WindowType, "WINDOW_TYPE_",
+                                          values["window_type"], "config.window_type")
+    return admin.PutBreakerRequest(name=name, config=admin.BreakerConfig(**values))
+
+
+def transition(name: str, state: str) -> admin.TransitionBreakerRequest:
+    return admin.TransitionBreakerRequest(name=name, state=enum_name(
+        enums.BreakerState, "BREAKER_STATE_", str(state), "state", MANUAL_STATES))
+
+
+def put_limit(name: str, max_requests: int, window: float,
+              algorithm: str) -> admin.PutLimitRequest:
+    return admin.PutLimitRequest(limit=admin.Limit(
+        name=name, max_requests=max_requests, window=duration(window),
+        algorithm=enum_name(enums.Algorithm, "ALGORITHM_", algorithm, "limit.algorithm")))
+
+
+def notifications(min_severity: str | None, limit: int,
+                  include_acknowledged: bool) -> admin.ListNotificationsRequest:
+    """`min_severity` None means every severity."""
+    severity = ("SEVERITY_UNSPECIFIED" if min_severity is None else
+                enum_name(enums.Severity, "SEVERITY_", min_severity, "min_severity"))
+    return admin.ListNotificationsRequest(min_severity=severity, limit=limit,
+                                          include_acknowledged=include_acknowledged)
+
+
+def record(breaker: str, outcome: enums.Outcome, took: float, permit: str,
+           error: guard.ReportRequest | None) -> guard.RecordRequest:
+    request = guard.RecordRequest(breaker=breaker, outcome=outcome, duration=duration(took),
+                                  permit=permit)
+    if error is not None:
+        request.error.CopyFrom(error)
+    return request
+
+
+# responses
+
+
+def admission(response: guard.AllowResponse, request: guard.AllowRequest) -> Admission:
+    """What an AllowResponse grants, or the refusal it says, raised."""
+    state = breaker_state(response.breaker_state)
+    if response.allowed:
+        return Admission(checked=True, breaker_state=state,
+                         remaining=response.remaining if request.limit else None,
+                         permit=response.permit)
+    retry_after = seconds(response.retry_after)
+    if response.verdict == enums.VERDICT_RATE_LIMITED:
+        raise RateLimitedError(request.limit, request.key, retry_after)
+    raise BreakerOpenError(request.breaker, state.value if state else "open", retry_after)
+
+
+def breaker_config(msg: admin.BreakerConfig) -> BreakerConfig:
+    return BreakerConfig(
+        failure_threshold=msg.failure_threshold,
+        failure_rate_threshold=msg.failure_rate_threshold,
+        slow_call_rate_threshold=msg.slow_call_rate_threshold,
+        slow_call_duration=seconds(msg.slow_call_duration),
+        window_type=enum_word(enums.WindowType, "WINDOW_TYPE_", msg.window_type),
+        window_size=msg.window_size, minimum_calls=msg.minimum_calls,
+        recovery_timeout=seconds(msg.recovery_timeout),
+        half_open_permits=msg.half_open_permits)
+
+
+def _rate(value: float) -> float | None:
+    return None if value < 0 else value
+
+
+def breaker(msg: admin.Breaker) -> Breaker:
+    return Breaker(
+        name=msg.name, config=breaker_config(msg.config),
+        state=breaker_state(msg.state) or BreakerState.CLOSED,
+        failure_count=msg.failure_count, success_count=msg.success_count,
+        last_failure_time=epoch(msg.last_failure_time, msg.HasField("last_failure_time")),
+        state_since=epoch(msg.state_since, msg.HasField("state_since")),
+        failure_rate=_rate(msg.failure_rate), slow_call_rate=_rate(msg.slow_call_rate))
+
+
+def limit(msg: admin.Limit) -> Limit:
+    return Limit(name=msg.name, max_requests=msg.max_requests, window=seconds(msg.window),
+                 algorithm=enum_word(enums.Algorithm, "ALGORITHM_", msg.algorithm))
+
+
+def limit_status(msg: admin.GetLimitStatusResponse) -> LimitStatus:
+    return LimitStatus(is_rate_limited=msg.is_rate_limited, retry_after=seconds(msg.retry_after),
+                       remaining=msg.remaining,
+                       reset_time=epoch(msg.reset_time, msg.HasField("reset_time")))
+
+
+def feature(msg: admin.Feature) -> Feature:
+    return Feature(name=msg.name, breakers=tuple(msg.breakers),
+                   degraded_message=msg.degraded_message,
+                   fallback_available=msg.fallback_available)
+
+
+def degradation(msg: admin.GetDegradationResponse) -> Degradation:
+    return Degradation(
+        is_degraded=msg.is_degraded, open_circuits=tuple(msg.open_circuits),
+        affected_features=tuple(AffectedFeature(a.feature, a.status, a.message)
+                                for a in msg.affected_features),
+        fallback_available=msg.fallback_available, sequence=msg.sequence)
+
+
+def _action(msg: guard.RecoveryAction) -> RecoveryAction:
+    return RecoveryAction(type=msg.type, message=msg.message)
+
+
+def _severity(number: int) -> str:
+    return enum_word(enums.Severity, "SEVERITY_", number)
+
+
+def error_record(msg: guard.ErrorRecord) -> ErrorRecord:
+    return ErrorRecord(
+        error_id=msg.error_id, operation=msg.operation, error_type=msg.error_type,
+        message=msg.message,
+        category=enum_word(enums.ErrorCategory, "ERROR_CATEGORY_", msg.category),
+        severity=_severity(msg.severity), user_message=msg.user_message,
+        time=epoch(msg.time, msg.HasField("time")), acknowledged=msg.acknowledged,
+        user_id=msg.user_id, action=_action(msg.action), fingerprint=msg.fingerprint,
+        context=dict(msg.context), service=msg.service, breaker=msg.breaker)
+
+
+def notification(msg: admin.Notification) -> Notification:
+    return Notification(id=msg.id, title=msg.title, message=msg.message,
+                        severity=_severity(msg.severity),
+                        time=epoch(msg.time, msg.HasField("time")), action=_action(msg.action))
+
+
+def error_summary(msg: admin.GetErrorSummaryResponse) -> ErrorSummary:
+    return ErrorSummary(total_errors=msg.total_errors, error_counts=dict(msg.error_counts),
+                        recent_errors=tuple(error_record(r) for r in msg.recent_errors),
+                        errors_per_minute=msg.errors_per_minute)
+
+
+def system_health(msg: admin.GetSystemHealthResponse) -> SystemHealth:
+    return SystemHealth(
+        health=enum_word(enums.Health, "HEALTH_", msg.health), total_errors=msg.total_errors,
+        critical_errors=msg.critical_errors, open_circuits=msg.open_circuits,
+        circuit_breakers=tuple(breaker(b) for b in msg.circuit_breakers), sequence=msg.sequence)

@@ -1,0 +1,64 @@
+"""From a Python exception to what rescp is told about it; shared by both flavours.
+
+`report()` sends the ReportRequest built here, and `guard` attaches the very same request to its
+Record, so an error is described one way whichever path it takes. The server classifies it from
+the type name, the message, the gRPC code and the HTTP status, so those are taken from wherever
+common libraries keep them. Text is cut to the server's limits here: a long message must never
+turn a report into INVALID_ARGUMENT and lose the error.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import grpc
+
+from rescp_client._proto import enums_pb2 as enums
+from rescp_client._proto import guard_pb2 as guard
+from rescp_client.errors import StatusError
+
+MAX_TEXT = 4096
+MAX_SHORT_TEXT = 256
+MAX_CONTEXT_ENTRIES = 64
+
+
+def grpc_code(error: BaseException) -> int:
+    """The numeric gRPC code of a failed gRPC call (or of a rescp error), else 0."""
+    code = None
+    if isinstance(error, StatusError):
+        code = error.code
+    elif isinstance(error, grpc.RpcError):
+        code = getattr(error, "code", lambda: None)()
+    return int(code.value[0]) if isinstance(code, grpc.StatusCode) else 0
+
+
+def http_status(error: BaseException) -> int:
+    """The HTTP status an exception carries (`status_code`, `status`, or on `.response`)."""
+    response = getattr(error, "response", None)
+    for value in (getattr(error, "status_code", None), getattr(error, "status", None),
+                  getattr(response, "status_code", None), getattr(response, "status", None)):
+        if isinstance(value, int) and not isinstance(value, bool) and 100 <= value <= 599:
+            return value
+    return 0
+
+
+def report_request(error: BaseException, *, operation: str = "", user_id: str = "",
+                   context: Mapping[str, object] | None = None, service: str = "",
+                   breaker: str = "") -> guard.ReportRequest:
+    items = list((context or {}).items())[:MAX_CONTEXT_ENTRIES]
+    return guard.ReportRequest(
+        operation=operation[:MAX_SHORT_TEXT], error_type=type(error).__name__[:MAX_SHORT_TEXT],
+        message=str(error)[:MAX_TEXT], user_id=user_id[:MAX_SHORT_TEXT],
+        grpc_code=grpc_code(error), http_status=http_status(error), breaker=breaker,
+        context={str(k)[:MAX_SHORT_TEXT]: str(v)[:MAX_TEXT] for k, v in items},
+        service=service[:MAX_SHORT_TEXT])
+
+
+def outcome(error: BaseException | None, ignore: tuple[type[BaseException], ...]) -> enums.Outcome:
+    """SUCCESS, FAILURE for an Exception, IGNORED for `ignore` and for cancellation and exits
+    (a KeyboardInterrupt or a cancelled task says nothing about the upstream's health)."""
+    if error is None:
+        return enums.OUTCOME_SUCCESS
+    if isinstance(error, ignore) or not isinstance(error, Exception):
+        return enums.OUTCOME_IGNORED
+    return enums.OUTCOME_FAILURE

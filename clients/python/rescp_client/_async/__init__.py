@@ -1,0 +1,7 @@
+"""One flavour of the client (the module docstrings of its parts state the design)."""
+
+from ._guard import AsyncGuard
+from ._handles import AsyncBreakerHandle, AsyncLimiter
+from .client import AsyncClient
+
+__all__ = ["AsyncBreakerHandle", "AsyncClient", "AsyncGuard", "AsyncLimiter"]

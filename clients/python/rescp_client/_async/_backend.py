@@ -1,0 +1,111 @@
+"""The asyncio side of what the two flavours genuinely do differently; written by hand.
+
+`_sync/_backend.py` is its counterpart with the same names and signatures, so the generated
+code calls either without knowing which.
+
+- `ChannelSlot`: a grpc.aio channel belongs to the event loop it was made on, so it is opened on
+  first use, inside the loop that uses the client (which may be built outside any loop).
+- `Pending`: background calls (Records, Reports), each awaited in its own task, grouped per key
+  (a breaker) and bounded in number; the client waits for a key's calls before its next Allow
+  on that key, and for all of them (up to close_timeout, then cancels them) when it closes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from typing import Any, TypeVar
+
+import grpc
+from google.protobuf.message import Message
+
+log = logging.getLogger("rescp_client")
+
+Req = TypeVar("Req", bound=Message)
+
+
+class ChannelSlot:
+    """The channel, opened on first use inside the running loop."""
+
+    def __init__(self, target: str, options: Sequence[tuple[str, Any]]) -> None:
+        self._target = target
+        self._options = list(options)
+        self._channel: grpc.aio.Channel | None = None
+
+    def channel(self) -> grpc.aio.Channel:
+        if self._channel is None:
+            self._channel = grpc.aio.insecure_channel(self._target, options=self._options)
+        return self._channel
+
+    async def close(self) -> None:
+        if self._channel is not None:
+            await self._channel.close()
+
+
+class Pending:
+    """Background calls in flight, per key; at most `limit` at once, the rest dropped."""
+
+    def __init__(self, limit: int) -> None:
+        self._limit = limit
+        self._by_key: dict[str, set[asyncio.Task[None]]] = {}
+        self._count = 0
+        self.dropped = 0
+
+    def __len__(self) -> int:
+        return self._count
+
+    def start(self, key: str, method: grpc.aio.UnaryUnaryMultiCallable[Req, Any],
+              request: Req, within: float) -> bool:
+        """Send `request` in the background; False when it was dropped instead."""
+        if self._count >= self._limit:
+            self._drop(key, "too many calls pending")
+            return False
+        call = method(request, timeout=within, wait_for_ready=False)
+        task = asyncio.get_running_loop().create_task(self._finish(key, call))
+        self._by_key.setdefault(key, set()).add(task)
+        self._count += 1
+        task.add_done_callback(lambda done: self._forget(key, done))
+        return True
+
+    async def settle(self, key: str, within: float) -> bool:
+        """Wait up to `within` seconds for the calls of `key`; True when none is left."""
+        tasks = self._by_key.get(key)
+        if not tasks:
+            return True
+        _, left = await asyncio.wait(set(tasks), timeout=within)
+        return not left
+
+    async def flush(self, within: float) -> bool:
+        """Wait up to `within` seconds for every call; True when none is left."""
+        tasks = {task for tasks in self._by_key.values() for task in tasks}
+        if not tasks:
+            return True
+        _, left = await asyncio.wait(tasks, timeout=within)
+        return not left
+
+    async def cancel(self) -> None:
+        """Cut off every call still in flight; each is counted as dropped before this returns."""
+        tasks = [task for tasks in self._by_key.values() for task in tasks]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def _finish(self, key: str, call: grpc.aio.UnaryUnaryCall[Req, Any]) -> None:
+        try:
+            await call
+        except grpc.RpcError as error:
+            self._drop(key, error)
+
+    def _forget(self, key: str, task: asyncio.Task[None]) -> None:
+        tasks = self._by_key[key]
+        tasks.discard(task)
+        self._count -= 1
+        if not tasks:
+            del self._by_key[key]
+        if task.cancelled():
+            self._drop(key, "cancelled")
+
+    def _drop(self, key: str, why: object) -> None:
+        self.dropped += 1
+        log.debug("rescp: background call for %r dropped (%s)", key, why)

@@ -1,0 +1,106 @@
+"""The threaded side of what the two flavours genuinely do differently; written by hand, not
+generated (scripts/unasync.py leaves this file alone).
+
+Same names and signatures as `_async/_backend.py`:
+
+- `ChannelSlot`: a sync channel needs no loop, so it is opened at once; threads sharing the
+  client then never race to open it.
+- `Pending`: background calls as grpc futures, kept per key (a breaker) and bounded in number.
+  grpc runs done-callbacks on its own threads, so they live under a condition variable that
+  `settle` and `flush` wait on.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Sequence
+from typing import Any, TypeVar
+
+import grpc
+from google.protobuf.message import Message
+
+log = logging.getLogger("rescp_client")
+
+Req = TypeVar("Req", bound=Message)
+
+
+class ChannelSlot:
+    """The channel, opened at once."""
+
+    def __init__(self, target: str, options: Sequence[tuple[str, Any]]) -> None:
+        self._channel = grpc.insecure_channel(target, options=list(options))
+
+    def channel(self) -> grpc.Channel:
+        return self._channel
+
+    def close(self) -> None:
+        self._channel.close()
+
+
+class Pending:
+    """Background calls in flight, per key; at most `limit` at once, the rest dropped."""
+
+    def __init__(self, limit: int) -> None:
+        self._limit = limit
+        self._by_key: dict[str, set[grpc.Future[Any]]] = {}
+        self._count = 0
+        self._changed = threading.Condition()
+        self.dropped = 0
+
+    def __len__(self) -> int:
+        return self._count
+
+    def start(self, key: str, method: grpc.UnaryUnaryMultiCallable[Req, Any],
+              request: Req, within: float) -> bool:
+        """Send `request` in the background; False when it was dropped instead."""
+        with self._changed:
+            if self._count >= self._limit:
+                self._drop(key, "too many calls pending")
+                return False
+            future = method.future(request, timeout=within, wait_for_ready=False)
+            self._by_key.setdefault(key, set()).add(future)
+            self._count += 1
+        future.add_done_callback(lambda done: self._forget(key, done))
+        return True
+
+    def settle(self, key: str, within: float) -> bool:
+        """Wait up to `within` seconds for the calls of `key`; True when none is left."""
+        with self._changed:
+            return self._changed.wait_for(lambda: key not in self._by_key, within)
+
+    def flush(self, within: float) -> bool:
+        """Wait up to `within` seconds for every call; True when none is left."""
+        with self._changed:
+            return self._changed.wait_for(lambda: self._count == 0, within)
+
+    def cancel(self) -> None:
+        """Cut off every call still in flight; each is counted as dropped before this returns."""
+        with self._changed:
+            pending = [(key, future) for key, futures in self._by_key.items()
+                       for future in futures]
+        for key, future in pending:
+            future.cancel()
+            self._forget(key, future)
+
+    def _forget(self, key: str, future: grpc.Future[Any]) -> None:
+        """Count a finished call out, once: grpc's callback and `cancel` may both get here."""
+        if not future.done():
+            return
+        failure = "cancelled" if future.cancelled() else future.exception()
+        with self._changed:
+            futures = self._by_key.get(key)
+            if futures is None or future not in futures:
+                return
+            futures.discard(future)
+            if not futures:
+                del self._by_key[key]
+            self._count -= 1
+            if failure is not None:
+                self._drop(key, failure)
+            self._changed.notify_all()
+
+    def _drop(self, key: str, why: object) -> None:
+        """Count a lost call; the caller holds the lock."""
+        self.dropped += 1
+        log.debug("rescp: background call for %r dropped (%s)", key, why)

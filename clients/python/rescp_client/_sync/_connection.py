@@ -1,0 +1,55 @@
+# Generated from rescp_client/_async/_connection.py by scripts/unasync.py; do not edit.
+"""One channel to rescp and the unary calls made on it.
+
+Every grpc error leaves this module as a typed `StatusError` (`errors.from_rpc_error`), so no
+caller ever sees a bare `grpc.RpcError`. Multicallables are built once per RPC and reused. Calls
+wait for a connection (`wait_for_ready`) up to their deadline by default, so an admin call made
+while rescp restarts succeeds once it is back; the hot path asks them to fail fast instead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import grpc
+
+from rescp_client._rpc import Req, Resp, Rpc
+from rescp_client.errors import RescpError, from_rpc_error
+
+from ._backend import ChannelSlot
+
+
+class Connection:
+    """The channel, its multicallables, and typed errors."""
+
+    def __init__(self, target: str, options: Sequence[tuple[str, Any]]) -> None:
+        self._slot = ChannelSlot(target, options)
+        self._methods: dict[str, grpc.UnaryUnaryMultiCallable[Any, Any]] = {}
+        self.closed = False
+
+    def method(self, rpc: Rpc[Req, Resp]) -> grpc.UnaryUnaryMultiCallable[Req, Resp]:
+        if self.closed:
+            raise RescpError("the client is closed")
+        method = self._methods.get(rpc.path)
+        if method is None:
+            method = self._slot.channel().unary_unary(
+                rpc.path, request_serializer=rpc.request.SerializeToString,
+                response_deserializer=rpc.response.FromString)
+            self._methods[rpc.path] = method
+        return method
+
+    def call(
+            self, rpc: Rpc[Req, Resp], request: Req, within: float, *,
+            wait_for_ready: bool = True) -> Resp:
+        """Make one call with a deadline `within` seconds away."""
+        method = self.method(rpc)
+        try:
+            return method(request, timeout=within, wait_for_ready=wait_for_ready)
+        except grpc.RpcError as error:
+            raise from_rpc_error(error) from error
+
+    def close(self) -> None:
+        self.closed = True
+        self._methods.clear()
+        self._slot.close()

@@ -1,0 +1,64 @@
+# Generated from rescp_client/_async/_guard.py by scripts/unasync.py; do not edit.
+"""`guard(...)`: the hot path as a context manager and as a decorator.
+
+Entering asks rescp (one Allow) and raises the refusal, if any, before the block runs; leaving
+hands the outcome and the measured duration to the background and returns at once. An exception
+from the block is recorded as a failure with the error attached, then propagates unchanged.
+A guard object serves one block at a time; as a decorator it makes a fresh one per call, so a
+decorated function may run concurrently.
+"""
+
+from __future__ import annotations
+
+import functools
+import time
+from collections.abc import Callable
+from dataclasses import replace
+from types import TracebackType
+from typing import ParamSpec, TypeVar
+
+from rescp_client._spec import GuardSpec
+from rescp_client.errors import RescpError
+from rescp_client.models import Admission
+
+from ._hotpath import HotPath
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
+class Guard:
+    """Allow before the block, Record after it."""
+
+    def __init__(self, hot: HotPath, spec: GuardSpec) -> None:
+        self._hot = hot
+        self._spec = spec
+        self._admission: Admission | None = None
+        self._started = 0.0
+
+    def __enter__(self) -> Admission:
+        if self._admission is not None:
+            raise RescpError("this guard is already guarding a block; make one per block")
+        admission = self._hot.admit(self._spec)
+        self._admission = admission
+        self._started = time.perf_counter()
+        return admission
+
+    def __exit__(
+            self, kind: type[BaseException] | None, error: BaseException | None,
+            traceback: TracebackType | None) -> None:
+        admission, self._admission = self._admission, None
+        if admission is not None:
+            self._hot.finish(self._spec, admission, time.perf_counter() - self._started, error)
+
+    def __call__(self, fn: Callable[P, T]) -> Callable[P, T]:
+        """Guard every call of `fn`; the report's operation defaults to its qualified name."""
+        spec = self._spec if self._spec.operation else replace(self._spec,
+                                                               operation=fn.__qualname__)
+
+        @functools.wraps(fn)
+        def guarded(*args: P.args, **kwargs: P.kwargs) -> T:
+            with Guard(self._hot, spec):
+                return fn(*args, **kwargs)
+
+        return guarded

@@ -1,0 +1,100 @@
+# Generated from rescp_client/_async/_hotpath.py by scripts/unasync.py; do not edit.
+"""The hot path: one Allow before a guarded call, its Record sent in the background after it.
+
+- Budget: `admit` never takes longer than allow_timeout in all: first it waits for this
+  client's own earlier Records of the same breaker, then the Allow gets whatever is left as its
+  deadline and fails fast when no connection is up. When the budget runs out or rescp cannot
+  be reached, on_unavailable decides: "allow" lets the call through unchecked, "deny" raises
+  ControlPlaneUnavailable. Only transport failures count: the server's own answers (an unknown
+  limit, a bad name) are raised as the typed errors they are.
+- Order: a client never lets its Allow overtake its own earlier Record on the same breaker, so
+  two failures in a row open a failure_threshold=2 breaker before a third call is let in.
+- Bounds: at most max_pending background calls at once; the rest are dropped and counted.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+import grpc
+
+from rescp_client import _codec
+from rescp_client._rpc import ALLOW
+from rescp_client._spec import GuardSpec
+from rescp_client.errors import ControlPlaneUnavailable
+from rescp_client.models import Admission
+
+from ._backend import Pending
+from ._connection import Connection
+
+log = logging.getLogger("rescp_client")
+
+UNCHECKED = Admission(checked=False)
+
+
+class HotPath:
+    """Admits guarded calls and records their outcomes for one client."""
+
+    def __init__(self, connection: Connection, *, allow_timeout: float, record_timeout: float,
+                 deny: bool, service: str, max_pending: int) -> None:
+        self._conn = connection
+        self._allow_timeout = allow_timeout
+        self._record_timeout = record_timeout
+        self._deny = deny
+        self._service = service
+        self._pending = Pending(max_pending)
+
+    @property
+    def dropped(self) -> int:
+        return self._pending.dropped
+
+    @property
+    def pending(self) -> int:
+        return len(self._pending)
+
+    def admit(self, spec: GuardSpec) -> Admission:
+        """Ask rescp whether the call may run: an Admission, or a refusal raised."""
+        started = time.perf_counter()
+        settled = not spec.breaker or self._pending.settle(spec.breaker,
+                                                                 self._allow_timeout)
+        left = self._allow_timeout - (time.perf_counter() - started)
+        if not settled or left <= 0:
+            return self._unavailable(spec, ControlPlaneUnavailable(
+                grpc.StatusCode.DEADLINE_EXCEEDED,
+                f"allow_timeout spent waiting for earlier records of {spec.breaker!r}"))
+        request = spec.allow_request()
+        try:
+            response = self._conn.call(ALLOW, request, left, wait_for_ready=False)
+        except ControlPlaneUnavailable as error:
+            return self._unavailable(spec, error)
+        return _codec.admission(response, request)
+
+    def finish(self, spec: GuardSpec, admission: Admission, took: float,
+               error: BaseException | None) -> None:
+        """Send what follows the call in the background; never blocks, never raises."""
+        follow_up = spec.follow_up(admission, took, error, self._service)
+        if follow_up is None:
+            return
+        if self._conn.closed:
+            log.debug("rescp: client closed; outcome of %r not recorded", spec.breaker)
+            return
+        rpc, request = follow_up
+        self._pending.start(spec.breaker, self._conn.method(rpc), request, self._record_timeout)
+
+    def settle(self, breaker: str | None, within: float) -> bool:
+        """Wait up to `within` seconds for this client's Records of `breaker` (None: for all
+        background calls); True when none is left."""
+        if breaker is None:
+            return self._pending.flush(within)
+        return self._pending.settle(breaker, within)
+
+    def cancel(self) -> None:
+        """Cut off every background call still in flight (they count as dropped)."""
+        self._pending.cancel()
+
+    def _unavailable(self, spec: GuardSpec, error: ControlPlaneUnavailable) -> Admission:
+        if self._deny:
+            raise error
+        log.debug("rescp: %s; %r let through unchecked", error, spec.breaker or spec.limit)
+        return UNCHECKED

@@ -1,0 +1,225 @@
+# Generated from rescp_client/_async/client.py by scripts/unasync.py; do not edit.
+"""The client of rescp: configuration, the hot path, and the read side, over one channel.
+
+Written once for asyncio; `scripts/unasync.py` generates the blocking flavour from this file.
+The hot path (`guard`, `breaker(...).call`, `limiter(...).record_request`) is bounded by
+allow_timeout and follows on_unavailable when rescp is slow or down; every other method is
+bounded by timeout and raises ControlPlaneUnavailable when rescp cannot answer within it.
+Calls on a breaker, and reads of errors, health and degradation, first wait (within that same
+timeout) for this client's own background Records, so a client reads its own writes: two
+failed calls, then `get_breaker`, show both failures.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any, Literal, Unpack
+
+from rescp_client import _codec, _report, _rpc
+from rescp_client._codec import BreakerFields
+from rescp_client._proto import admin_pb2 as admin
+from rescp_client._rpc import Req, Resp, Rpc
+from rescp_client._spec import GuardSpec
+from rescp_client.models import (
+    Breaker,
+    Degradation,
+    ErrorRecord,
+    ErrorSummary,
+    Feature,
+    Limit,
+    LimitStatus,
+    Notification,
+    SystemHealth,
+)
+
+from ._connection import Connection
+from ._guard import Guard
+from ._handles import BreakerHandle, Limiter
+from ._hotpath import HotPath
+
+
+class Client:
+    """A client of one rescp server.
+
+    target: "host:port". on_unavailable: what the hot path does when rescp cannot answer within
+    allow_timeout seconds: "allow" the call unchecked, or "deny" it with ControlPlaneUnavailable.
+    timeout: seconds every other call may take. service: the default `service` of reports.
+    max_pending_records: background Records/Reports in flight before new ones are dropped.
+    close_timeout: seconds `close()` waits for them.
+    """
+
+    def __init__(self, target: str, *, on_unavailable: Literal["allow", "deny"] = "allow",
+                 allow_timeout: float = 0.05, timeout: float = 5.0, service: str = "",
+                 max_pending_records: int = 1000, close_timeout: float = 1.0,
+                 channel_options: Sequence[tuple[str, Any]] = ()) -> None:
+        if on_unavailable not in ("allow", "deny"):
+            raise ValueError(f"on_unavailable must be 'allow' or 'deny', not {on_unavailable!r}")
+        if allow_timeout <= 0 or timeout <= 0:
+            raise ValueError("allow_timeout and timeout must be positive")
+        self.target = target
+        self._timeout = timeout
+        self._service = service
+        self._close_timeout = close_timeout
+        self._conn = Connection(target, [*_rpc.CHANNEL_OPTIONS, *channel_options])
+        self._hot = HotPath(self._conn, allow_timeout=allow_timeout, record_timeout=timeout,
+                            deny=on_unavailable == "deny", service=service,
+                            max_pending=max_pending_records)
+
+    # lifecycle
+
+    def close(self) -> None:
+        """Wait up to close_timeout for background records (then cut them off), and close the
+        channel. Nothing of the client runs after this returns."""
+        if not self._conn.closed:
+            if not self._hot.settle(None, self._close_timeout):
+                self._hot.cancel()
+            self._conn.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def dropped_records(self) -> int:
+        """Background Records/Reports lost: over the cap, failed, or cut off by close()."""
+        return self._hot.dropped
+
+    @property
+    def pending_records(self) -> int:
+        """Background Records/Reports in flight now."""
+        return self._hot.pending
+
+    # the hot path
+
+    def guard(self, breaker: str = "", limit: str = "", key: str = "", cost: int = 1, *,
+              operation: str = "", user_id: str = "",
+              ignore: tuple[type[BaseException], ...] = ()) -> Guard:
+        """Allow before the block, Record after; a context manager and a decorator.
+
+        Exceptions in `ignore` count as neither success nor failure (OUTCOME_IGNORED).
+        """
+        return Guard(self._hot, GuardSpec(breaker, limit, key, cost, operation, user_id,
+                                               ignore))
+
+    def breaker(self, name: str) -> BreakerHandle:
+        return BreakerHandle(self, name)
+
+    def limiter(self, name: str) -> Limiter:
+        return Limiter(self, name)
+
+    def report(
+            self, error: BaseException, *, operation: str = "", user_id: str = "",
+            context: Mapping[str, object] | None = None, service: str | None = None,
+            breaker: str = "") -> ErrorRecord:
+        """File an error: rescp classifies, scrubs and stores it, and returns the record."""
+        request = _report.report_request(
+            error, operation=operation, user_id=user_id, context=context,
+            service=self._service if service is None else service, breaker=breaker)
+        return _codec.error_record((self._call(_rpc.REPORT, request)).record)
+
+    # breakers
+
+    def put_breaker(self, name: str, **fields: Unpack[BreakerFields]) -> Breaker:
+        """Create or replace a breaker. No fields: the server's default config; some: those,
+        with every rule not given off (durations in float seconds, window_type "count"|"time")."""
+        request = _codec.put_breaker(name, fields)
+        response = self._after_records(_rpc.PUT_BREAKER, request, name)
+        return _codec.breaker(response.breaker)
+
+    def get_breaker(self, name: str) -> Breaker:
+        request = admin.GetBreakerRequest(name=name)
+        response = self._after_records(_rpc.GET_BREAKER, request, name)
+        return _codec.breaker(response.breaker)
+
+    def list_breakers(self) -> list[Breaker]:
+        response = self._after_records(_rpc.LIST_BREAKERS, admin.ListBreakersRequest())
+        return [_codec.breaker(b) for b in response.breakers]
+
+    def delete_breaker(self, name: str) -> None:
+        request = admin.DeleteBreakerRequest(name=name)
+        self._after_records(_rpc.DELETE_BREAKER, request, name)
+
+    def transition_breaker(self, name: str, state: str) -> Breaker:
+        """Move a breaker by hand to "closed" (a reset), "forced_open" or "disabled"."""
+        request = _codec.transition(name, state)
+        response = self._after_records(_rpc.TRANSITION_BREAKER, request, name)
+        return _codec.breaker(response.breaker)
+
+    # limits
+
+    def put_limit(
+            self, name: str, *, max_requests: int, window: float,
+            algorithm: str = "sliding_window") -> Limit:
+        """Create or replace a limit: `max_requests` per `window` seconds per key
+        ("sliding_window" or "token_bucket"); every key starts afresh."""
+        request = _codec.put_limit(name, max_requests, window, algorithm)
+        return _codec.limit((self._call(_rpc.PUT_LIMIT, request)).limit)
+
+    def list_limits(self) -> list[Limit]:
+        response = self._call(_rpc.LIST_LIMITS, admin.ListLimitsRequest())
+        return [_codec.limit(x) for x in response.limits]
+
+    def delete_limit(self, name: str) -> None:
+        self._call(_rpc.DELETE_LIMIT, admin.DeleteLimitRequest(name=name))
+
+    def limit_status(self, name: str, key: str = "") -> LimitStatus:
+        """How `key` stands with the limit; takes no token."""
+        request = admin.GetLimitStatusRequest(limit=name, key=key)
+        return _codec.limit_status(self._call(_rpc.GET_LIMIT_STATUS, request))
+
+    # features and the read side
+
+    def put_feature(
+            self, name: str, *, breakers: Sequence[str], degraded_message: str = "",
+            fallback_available: bool = False) -> Feature:
+        """Create or replace a feature that degrades while any of `breakers` is open."""
+        request = admin.PutFeatureRequest(feature=admin.Feature(
+            name=name, breakers=list(breakers), degraded_message=degraded_message,
+            fallback_available=fallback_available))
+        return _codec.feature((self._call(_rpc.PUT_FEATURE, request)).feature)
+
+    def list_features(self) -> list[Feature]:
+        response = self._call(_rpc.LIST_FEATURES, admin.ListFeaturesRequest())
+        return [_codec.feature(f) for f in response.features]
+
+    def delete_feature(self, name: str) -> None:
+        self._call(_rpc.DELETE_FEATURE, admin.DeleteFeatureRequest(name=name))
+
+    def degradation(self) -> Degradation:
+        return _codec.degradation(
+            self._after_records(_rpc.GET_DEGRADATION, admin.GetDegradationRequest()))
+
+    def error_summary(self) -> ErrorSummary:
+        return _codec.error_summary(
+            self._after_records(_rpc.GET_ERROR_SUMMARY, admin.GetErrorSummaryRequest()))
+
+    def notifications(
+            self, min_severity: str | None = "high", limit: int = 10,
+            include_acknowledged: bool = False) -> list[Notification]:
+        """Stored errors at least `min_severity` severe (None: all), newest first."""
+        request = _codec.notifications(min_severity, limit, include_acknowledged)
+        response = self._after_records(_rpc.LIST_NOTIFICATIONS, request)
+        return [_codec.notification(n) for n in response.notifications]
+
+    def acknowledge(self, error_id: str) -> ErrorRecord:
+        request = admin.AcknowledgeErrorRequest(error_id=error_id)
+        return _codec.error_record((self._call(_rpc.ACKNOWLEDGE_ERROR, request)).record)
+
+    def system_health(self) -> SystemHealth:
+        return _codec.system_health(
+            self._after_records(_rpc.GET_SYSTEM_HEALTH, admin.GetSystemHealthRequest()))
+
+    def _call(self, rpc: Rpc[Req, Resp], request: Req) -> Resp:
+        return self._conn.call(rpc, request, self._timeout)
+
+    def _after_records(self, rpc: Rpc[Req, Resp], request: Req,
+                             breaker: str | None = None) -> Resp:
+        """A call that comes after this client's own background Records (of `breaker`, or all
+        of them), within the one timeout: a client reads its own writes."""
+        started = time.perf_counter()
+        self._hot.settle(breaker, self._timeout)
+        left = self._timeout - (time.perf_counter() - started)
+        return self._conn.call(rpc, request, max(left, 0.0))

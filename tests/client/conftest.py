@@ -1,0 +1,270 @@
+"""Fixtures for the client tests: a real rescp server per test, and each test run through both
+flavours of the client behind one blocking `Api`, so a behaviour is written down once.
+
+The asyncio flavour lives on an event loop in a helper thread (started with asyncio.run) for
+the whole test, so one AsyncClient keeps its channel and its background records across calls;
+`api.run(x)` awaits `x` there, and passes a plain value through (the blocking flavour).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import socket
+import threading
+import time
+from collections.abc import Awaitable, Callable, Coroutine, Iterator
+from concurrent import futures
+from pathlib import Path
+from typing import Any, TypeVar
+
+import grpc
+import pytest
+from rescp_client import Admission, AsyncClient, Client
+from rescp_client._proto import guard_pb2
+
+from rescp.config import Config, load
+from rescp.testing import ServerThread
+
+T = TypeVar("T")
+SEED_CONFIG = Path(__file__).resolve().parents[2] / "examples" / "rescp.toml"
+FLAVOURS = ["sync", "async"]
+
+
+@pytest.fixture
+def config() -> Config:
+    """The seed's config: dydx_api, websocket, orders_db, the "api" limit, two features."""
+    return load(SEED_CONFIG)
+
+
+@pytest.fixture
+def server(config: Config) -> Iterator[ServerThread]:
+    with ServerThread(config) as running:
+        yield running
+
+
+def free_port() -> int:
+    """A port nothing listens on (bound once by us, then released)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+    return port
+
+
+@pytest.fixture(name="free_port")
+def free_port_fixture() -> Callable[[], int]:
+    return free_port
+
+
+def eventually(check: Callable[[], T], within: float = 5.0, every: float = 0.01) -> T:
+    """`check()` once it stops raising AssertionError, polling for up to `within` seconds."""
+    deadline = time.monotonic() + within
+    while True:
+        try:
+            return check()
+        except AssertionError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(every)
+
+
+@pytest.fixture(name="eventually")
+def eventually_fixture() -> Callable[..., Any]:
+    return eventually
+
+
+class LoopThread:
+    """An event loop in a helper thread, run by asyncio.run until `stop()`."""
+
+    def __init__(self) -> None:
+        self._ready = threading.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stopping: asyncio.Event | None = None
+        self._thread = threading.Thread(target=asyncio.run, args=(self._main(),), daemon=True)
+        self._thread.start()
+        self._ready.wait(5)
+
+    async def _main(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._stopping = asyncio.Event()
+        self._ready.set()
+        await self._stopping.wait()
+
+    def run(self, coroutine: Coroutine[Any, Any, T], timeout: float = 30.0) -> T:
+        assert self._loop is not None
+        return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result(timeout)
+
+    def stop(self) -> None:
+        assert self._loop is not None and self._stopping is not None
+        self._loop.call_soon_threadsafe(self._stopping.set)
+        self._thread.join(10)
+
+
+async def _awaited(value: Awaitable[T]) -> T:
+    return await value
+
+
+class Api:
+    """A Client or an AsyncClient behind one blocking interface."""
+
+    def __init__(self, flavour: str, target: str, **options: Any) -> None:
+        self.flavour = flavour
+        self._loop = LoopThread() if flavour == "async" else None
+        self.client: Any = (Client if flavour == "sync" else AsyncClient)(target, **options)
+
+    def run(self, value: Any) -> Any:
+        """The value itself (sync flavour), or what it resolves to on the loop (async)."""
+        if self._loop is not None and inspect.isawaitable(value):
+            return self._loop.run(_awaited(value))
+        return value
+
+    def guarded(self, body: Callable[[], T], **spec: Any) -> T:
+        """`body()` inside `guard(**spec)`: `with` or `async with`, by flavour."""
+        if self._loop is None:
+            with self.client.guard(**spec):
+                return body()
+
+        async def in_loop() -> T:
+            async with self.client.guard(**spec):
+                return body()
+
+        return self._loop.run(in_loop())
+
+    def admit(self, **spec: Any) -> Admission:
+        """What entering `guard(**spec)` yields, around an empty block."""
+        if self._loop is None:
+            with self.client.guard(**spec) as admission:
+                return admission
+
+        async def in_loop() -> Admission:
+            async with self.client.guard(**spec) as admission:
+                return admission
+
+        return self._loop.run(in_loop())
+
+    def timed_guard(self, body: Callable[[], object] = lambda: None,
+                    **spec: Any) -> tuple[float, BaseException | None]:
+        """Seconds one guarded block took, entry to exit, measured inside the flavour's own
+        thread or loop, and what it raised."""
+        def timed() -> tuple[float, BaseException | None]:
+            started = time.perf_counter()
+            try:
+                with self.client.guard(**spec):
+                    body()
+            except Exception as error:
+                return time.perf_counter() - started, error
+            return time.perf_counter() - started, None
+
+        async def timed_async() -> tuple[float, BaseException | None]:
+            started = time.perf_counter()
+            try:
+                async with self.client.guard(**spec):
+                    body()
+            except Exception as error:
+                return time.perf_counter() - started, error
+            return time.perf_counter() - started, None
+
+        return timed() if self._loop is None else self._loop.run(timed_async())
+
+    def close(self) -> None:
+        self.run(self.client.close())
+        if self._loop is not None:
+            self._loop.stop()
+
+
+@pytest.fixture(params=FLAVOURS)
+def flavour(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+def make_api(flavour: str) -> Iterator[Callable[..., Api]]:
+    """Build Apis of this test's flavour against any target; all are closed afterwards."""
+    made: list[Api] = []
+
+    def make(target: str, **options: Any) -> Api:
+        made.append(Api(flavour, target, **options))
+        return made[-1]
+
+    yield make
+    for api in made:
+        api.close()
+
+
+@pytest.fixture
+def api(make_api: Callable[..., Api], server: ServerThread) -> Api:
+    """A client of this test's flavour, connected to this test's server."""
+    return make_api(server.target)
+
+
+@pytest.fixture
+def slow_records(server: ServerThread, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make the server take 5 ms over each Record (and none over an Allow), so an Allow sent
+    right after a Record would overtake it if the client let it."""
+    plane = server.running.plane
+    record = plane.record
+
+    async def slow_record(*args: Any, **kwargs: Any) -> Any:
+        await asyncio.sleep(0.005)
+        return await record(*args, **kwargs)
+
+    monkeypatch.setattr(plane, "record", slow_record)
+
+
+class FakeGuardServer:
+    """A GuardService that answers Allow (allowed) and Record after set delays, to play a slow
+    control plane; delays end early when the server stops, so no handler outlives a test."""
+
+    def __init__(self, allow_delay: float = 0.0, record_delay: float = 0.0) -> None:
+        self.allow_delay, self.record_delay = allow_delay, record_delay
+        self.records = 0
+        self._stopping = threading.Event()
+        self._pool = futures.ThreadPoolExecutor(max_workers=16)
+        self._server = grpc.server(self._pool, options=[("grpc.so_reuseport", 0)])
+        self._server.add_generic_rpc_handlers([grpc.method_handlers_generic_handler(
+            "rescp.v1.GuardService", {
+                "Allow": grpc.unary_unary_rpc_method_handler(
+                    self._allow, guard_pb2.AllowRequest.FromString,
+                    guard_pb2.AllowResponse.SerializeToString),
+                "Record": grpc.unary_unary_rpc_method_handler(
+                    self._record, guard_pb2.RecordRequest.FromString,
+                    guard_pb2.RecordResponse.SerializeToString)})])
+        self.port = self._server.add_insecure_port("127.0.0.1:0")
+        self.target = f"127.0.0.1:{self.port}"
+        self._server.start()
+
+    def _allow(self, request: guard_pb2.AllowRequest, _: object) -> guard_pb2.AllowResponse:
+        self._stopping.wait(self.allow_delay)
+        return guard_pb2.AllowResponse(allowed=True, verdict="VERDICT_ALLOWED", remaining=-1)
+
+    def _record(self, request: guard_pb2.RecordRequest, _: object) -> guard_pb2.RecordResponse:
+        self._stopping.wait(self.record_delay)
+        self.records += 1
+        return guard_pb2.RecordResponse(breaker_state="BREAKER_STATE_CLOSED")
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._server.stop(0).wait(5)
+        self._pool.shutdown(wait=True)
+
+
+@pytest.fixture
+def fake_server() -> Iterator[Callable[..., FakeGuardServer]]:
+    made: list[FakeGuardServer] = []
+
+    def make(**delays: float) -> FakeGuardServer:
+        made.append(FakeGuardServer(**delays))
+        return made[-1]
+
+    yield make
+    for fake in made:
+        fake.stop()
+
+
+@pytest.fixture
+def silent_listener() -> Iterator[str]:
+    """A TCP port that accepts connections (the kernel's backlog) and never says a word."""
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(64)
+        yield f"127.0.0.1:{listener.getsockname()[1]}"

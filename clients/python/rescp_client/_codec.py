@@ -73,9 +73,11 @@ def epoch(value: Timestamp, present: bool) -> float | None:
 
 def enum_name(kind: EnumTypeWrapper, prefix: str, word: str, field: str,
               allowed: tuple[str, ...] | None = None) -> str:
-    """The proto name for a user's lower-case word ("time" -> "WINDOW_TYPE_TIME")."""
-    words = allowed or tuple(k.removeprefix(prefix).lower() for k in kind.keys()  # noqa: SIM118 (an EnumTypeWrapper, not a dict)
-                             if not k.endswith("_UNSPECIFIED"))
+    """The proto name for a user's word ("time" -> "WINDOW_TYPE_TIME"), any case."""
+    word = str(word).lower()
+    names: list[str] = kind.keys()
+    words = allowed or tuple(n.removeprefix(prefix).lower() for n in names
+                             if not n.endswith("_UNSPECIFIED"))
     if word not in words:
         raise InvalidArgumentError.local(field, f"must be one of {', '.join(words)}")
     return prefix + word.upper()

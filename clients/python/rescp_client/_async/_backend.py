@@ -69,7 +69,8 @@ class Pending:
         return True
 
     async def settle(self, key: str, within: float) -> bool:
-        """Wait up to `within` seconds for the calls of `key`; True when none is left."""
+        """Wait up to `within` seconds for the calls of `key` started so far (not for those
+        other tasks start meanwhile); True when none of them is left."""
         tasks = self._by_key.get(key)
         if not tasks:
             return True
@@ -77,7 +78,7 @@ class Pending:
         return not left
 
     async def flush(self, within: float) -> bool:
-        """Wait up to `within` seconds for every call; True when none is left."""
+        """Wait up to `within` seconds for every call started so far; True when none is left."""
         tasks = {task for tasks in self._by_key.values() for task in tasks}
         if not tasks:
             return True

@@ -44,35 +44,39 @@ class Pending:
     def __init__(self, limit: int) -> None:
         self._limit = limit
         self._by_key: dict[str, set[grpc.Future[Any]]] = {}
-        self._count = 0
+        self._in_flight: set[grpc.Future[Any]] = set()
         self._changed = threading.Condition()
         self.dropped = 0
 
     def __len__(self) -> int:
-        return self._count
+        return len(self._in_flight)
 
     def start(self, key: str, method: grpc.UnaryUnaryMultiCallable[Req, Any],
               request: Req, within: float) -> bool:
         """Send `request` in the background; False when it was dropped instead."""
         with self._changed:
-            if self._count >= self._limit:
+            if len(self._in_flight) >= self._limit:
                 self._drop(key, "too many calls pending")
                 return False
             future = method.future(request, timeout=within, wait_for_ready=False)
             self._by_key.setdefault(key, set()).add(future)
-            self._count += 1
+            self._in_flight.add(future)
         future.add_done_callback(lambda done: self._forget(key, done))
         return True
 
     def settle(self, key: str, within: float) -> bool:
-        """Wait up to `within` seconds for the calls of `key`; True when none is left."""
+        """Wait up to `within` seconds for the calls of `key` started so far (not for those
+        other threads start meanwhile); True when none of them is left."""
         with self._changed:
-            return self._changed.wait_for(lambda: key not in self._by_key, within)
+            earlier = set(self._by_key.get(key, ()))
+            return self._changed.wait_for(
+                lambda: earlier.isdisjoint(self._by_key.get(key, ())), within)
 
     def flush(self, within: float) -> bool:
-        """Wait up to `within` seconds for every call; True when none is left."""
+        """Wait up to `within` seconds for every call started so far; True when none is left."""
         with self._changed:
-            return self._changed.wait_for(lambda: self._count == 0, within)
+            earlier = set(self._in_flight)
+            return self._changed.wait_for(lambda: earlier.isdisjoint(self._in_flight), within)
 
     def cancel(self) -> None:
         """Cut off every call still in flight; each is counted as dropped before this returns."""
@@ -95,7 +99,7 @@ class Pending:
             futures.discard(future)
             if not futures:
                 del self._by_key[key]
-            self._count -= 1
+            self._in_flight.discard(future)
             if failure is not None:
                 self._drop(key, failure)
             self._changed.notify_all()

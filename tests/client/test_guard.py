@@ -154,7 +154,7 @@ def test_the_decorator_guards_every_call(server, eventually) -> None:
             fetch(-1)
         eventually(lambda: _assert_counts(server, "decorated", failures=1, successes=1))
         [error] = client.error_summary().recent_errors
-        assert error.operation.endswith("fetch") and error.user_id == "user_7"
+        assert (error.operation, error.user_id) == ("fetch", "user_7")
 
 
 def test_the_async_decorator_guards_every_call(server, eventually) -> None:

@@ -3,6 +3,7 @@ cached fallback, error reports, the API rate limiter, degradation and breaker st
 
 from __future__ import annotations
 
+import functools
 import time
 
 import grpc
@@ -30,6 +31,7 @@ def call_breaker(api, name, fn, *args, **kwargs):
         return handle.call(fn, *args, **kwargs)
 
     def as_async(f):
+        @functools.wraps(f)
         async def run(*a, **k):
             return f(*a, **k)
         return run
@@ -70,6 +72,8 @@ def test_a_failed_call_with_a_fallback_is_still_recorded(api) -> None:
     assert call_breaker(api, "websocket", flaky, fallback=lambda: "polled") == "polled"
     status = api.run(api.client.breaker("websocket").get_status())
     assert (status["state"], status["failure_count"]) == ("closed", 1)
+    [error] = api.run(api.client.error_summary()).recent_errors
+    assert (error.operation, error.breaker, error.category) == ("flaky", "websocket", "network")
 
 
 def test_get_status_is_the_seed_dict(api) -> None:

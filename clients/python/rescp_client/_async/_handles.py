@@ -31,7 +31,7 @@ class AsyncBreakerHandle:
             fallback: Callable[..., Awaitable[T]] | None = None, **kwargs: Any) -> T:
         """`fn(*args, **kwargs)` under the breaker; refused or failed, `fallback(*args,
         **kwargs)` when given (the failure is still recorded), else the exception."""
-        operation = getattr(fn, "__qualname__", self.name)
+        operation = getattr(fn, "__name__", self.name)
         try:
             async with self._client.guard(breaker=self.name, operation=operation):
                 return await fn(*args, **kwargs)

@@ -52,9 +52,9 @@ class Guard:
             self._hot.finish(self._spec, admission, time.perf_counter() - self._started, error)
 
     def __call__(self, fn: Callable[P, T]) -> Callable[P, T]:
-        """Guard every call of `fn`; the report's operation defaults to its qualified name."""
+        """Guard every call of `fn`; the report's operation defaults to its name."""
         spec = self._spec if self._spec.operation else replace(self._spec,
-                                                               operation=fn.__qualname__)
+                                                               operation=fn.__name__)
 
         @functools.wraps(fn)
         def guarded(*args: P.args, **kwargs: P.kwargs) -> T:

@@ -32,7 +32,7 @@ class BreakerHandle:
             fallback: Callable[..., T] | None = None, **kwargs: Any) -> T:
         """`fn(*args, **kwargs)` under the breaker; refused or failed, `fallback(*args,
         **kwargs)` when given (the failure is still recorded), else the exception."""
-        operation = getattr(fn, "__qualname__", self.name)
+        operation = getattr(fn, "__name__", self.name)
         try:
             with self._client.guard(breaker=self.name, operation=operation):
                 return fn(*args, **kwargs)

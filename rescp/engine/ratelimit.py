@@ -98,10 +98,13 @@ _new = tuple.__new__
 
 
 def _delay(now: float, at: float) -> float:
-    """The smallest float step `d` with `now + d >= at`, so a clock advanced by it gets there."""
+    """A float step `d` with `now + d >= at`, so a clock advanced by it gets there; the smallest
+    one when `at - now` overshoots, so a clock advanced by less does not."""
     d = at - now
     while now + d < at:
         d = math.nextafter(d, math.inf)
+    if now + d > at and d > 0:
+        d = _boundary(lambda step: now + step >= at, 0.0, d)
     return d
 
 

@@ -63,6 +63,7 @@ def test_signal_shuts_down_gracefully(process: tuple[subprocess.Popen[str], str]
         health = health_pb2_grpc.HealthStub(channel).Watch(health_pb2.HealthCheckRequest())
         assert next(health).status == health_pb2.HealthCheckResponse.SERVING
         events = Stubs(channel).Watch(e.WatchRequest())
+        events.initial_metadata()  # subscribed before the signal
         proc.send_signal(sig)
         assert next(health).status == health_pb2.HealthCheckResponse.NOT_SERVING
         with pytest.raises(grpc.RpcError) as caught:

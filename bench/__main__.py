@@ -18,7 +18,7 @@ from contextlib import contextmanager
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from bench import engines, rpc
+from bench import engines, events, rpc
 
 
 def free_port() -> int:
@@ -60,12 +60,16 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="short rounds (smoke run)")
     args = parser.parse_args()
     seconds, rounds, ops = (0.5, 2, 50_000) if args.quick else (3.0, 4, 200_000)
+    replayed, flips = (5_000, 50) if args.quick else (20_000, 150)
 
     print(f"rescp bench, {time.strftime('%Y-%m-%d %H:%M')}: {machine()}", flush=True)
     unary: dict[int, tuple[rpc.Load, rpc.Load]] = {}
     with bench_server() as (target, pid):
         for concurrency in (16, 64):
             unary[concurrency] = asyncio.run(rpc.compare(target, pid, concurrency, rounds, seconds))
+        watched, pushed = asyncio.run(events.one_subscriber(target, replayed, rounds))
+        fanned = asyncio.run(events.fan_out(target, 100, replayed // 10))
+        delays = asyncio.run(events.latency(target, 100, flips))
     pairs = engines.measure(ops)
 
     print("\nratios (higher is better) [target]")
@@ -74,6 +78,10 @@ def main() -> None:
               f"{allow.throughput / echo.throughput:5.2f}x  [>= 0.9]")
     for pair in pairs:
         print(f"  {pair.name:<38} {pair.ratio:5.2f}x  [>= 3]  vs {pair.theirs}")
+    print(f"  {'Watch events/s, 1 subscriber, vs push':<38} "
+          f"{watched.per_second / pushed.per_second:5.2f}x  [>= 0.8]")
+    print(f"  {'transition -> delivery p99, 100 subs':<38} "
+          f"{events.percentile_ms(delays, 99):5.1f} ms [<= 50 ms]")
 
     print("\nunary RPCs, client and server sharing the machine")
     print(f"  {'':<22}{'calls/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'server CPU us/call':>20}")
@@ -82,6 +90,15 @@ def main() -> None:
             print(f"  {name + f', {concurrency} in flight':<22}{load.throughput:>10.0f}"
                   f"{load.percentile(50):>9.2f}{load.percentile(99):>9.2f}"
                   f"{load.cpu_us_per_call:>20.0f}")
+    print("\nevents")
+    print(f"  Watch replay, 1 subscriber   {watched.per_second:>9.0f} events/s in "
+          f"{watched.messages} messages ({watched.events / watched.messages:.0f} events each)")
+    print(f"  bare push, 1 subscriber      {pushed.per_second:>9.0f} events/s, one per message")
+    print(f"  fan-out to 100 subscribers   {fanned.per_second:>9.0f} deliveries/s "
+          f"({fanned.events} deliveries)")
+    print(f"  transition -> delivery, 100 subscribers: "
+          f"p50 {events.percentile_ms(delays, 50):.1f} ms, "
+          f"p99 {events.percentile_ms(delays, 99):.1f} ms over {len(delays)} deliveries")
     print("\nengines in-process, microseconds per operation")
     for pair in pairs:
         print(f"  {pair.name:<38} rescp {pair.ours_us:7.3f}   {pair.theirs} {pair.theirs_us:7.3f}")

@@ -18,7 +18,7 @@ import grpc
 
 from rescp._proto import guard_pb2
 
-ECHO = "/rescp.bench.Echo/Echo"
+ECHO = "/rescp.bench.Bare/Echo"
 ALLOW = "/rescp.v1.GuardService/Allow"
 KEYS = 1000
 

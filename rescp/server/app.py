@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import grpc
@@ -55,12 +55,15 @@ class RunningServer:
         await self.plane.stop()
 
 
+ExtraServices = Callable[[ControlPlane], Sequence[grpc.GenericRpcHandler]]
+
+
 async def start(config: Config, clock: Clock | None = None,
-                extra_handlers: Sequence[grpc.GenericRpcHandler] = ()) -> RunningServer:
+                extra: ExtraServices | None = None) -> RunningServer:
     """Start serving `config` on config.server.listen (port 0 picks a free port).
 
-    `extra_handlers` are served beside rescp's own on the same server (the benchmarks add a
-    bare Echo service to compare against on the very same stack).
+    `extra` builds more services to serve beside rescp's own on the same server (the
+    benchmarks add bare services to compare against on the very same stack).
     """
     log_ = EventLog(max_events=config.events.max_events, max_age=config.events.max_age,
                     max_lag=config.events.max_lag)
@@ -86,7 +89,7 @@ async def start(config: Config, clock: Clock | None = None,
         admin.AdminServicer(plane, config.default_breaker).handler(),
         events.EventServicer(log_).handler(),
         health_servicer.handler(),
-        *extra_handlers,
+        *(extra(plane) if extra else ()),
     ])
     reflection.enable_server_reflection([*SERVICES, reflection.SERVICE_NAME], server)
     try:
@@ -98,10 +101,9 @@ async def start(config: Config, clock: Clock | None = None,
     return RunningServer(server, port, plane, health_servicer)
 
 
-async def serve(config: Config,
-                extra_handlers: Sequence[grpc.GenericRpcHandler] = ()) -> None:
+async def serve(config: Config, extra: ExtraServices | None = None) -> None:
     """Serve until SIGTERM or SIGINT, then shut down gracefully."""
-    running = await start(config, extra_handlers=extra_handlers)
+    running = await start(config, extra=extra)
     log.info("rescp serving on %s (store %s)", config.server.listen, config.server.store)
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()

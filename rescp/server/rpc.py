@@ -22,20 +22,20 @@ Response = TypeVar("Response", bound=Message)
 Context = grpc.aio.ServicerContext[Any, Any]
 
 
-async def decode(request_type: type[Request], raw: bytes, context: Context) -> Request:
-    try:
-        return request_type.FromString(raw)
-    except DecodeError:
-        name = request_type.DESCRIPTOR.full_name
-        await abort(context, InvalidArgument.one("request", f"does not decode as {name}"))
+def undecodable(request_type: type[Message]) -> InvalidArgument:
+    name = request_type.DESCRIPTOR.full_name
+    return InvalidArgument.one("request", f"does not decode as {name}")
 
 
 def unary(request_type: type[Request], response_type: type[Response],
           method: Callable[[Request], Awaitable[Response]]) -> grpc.RpcMethodHandler[Any, Any]:
+    parse = request_type.FromString
+
     async def handle(raw: bytes, context: Context) -> Response:
-        request = await decode(request_type, raw, context)
         try:
-            return await method(request)
+            return await method(parse(raw))
+        except DecodeError:
+            await abort(context, undecodable(request_type))
         except RescpError as error:
             await abort(context, error)
         except Exception:
@@ -50,10 +50,11 @@ def server_stream(request_type: type[Request],
                   ) -> grpc.RpcMethodHandler[Any, Any]:
     """A server-streaming handler whose responses are already serialized bytes."""
     async def handle(raw: bytes, context: Context) -> AsyncIterator[bytes]:
-        request = await decode(request_type, raw, context)
         try:
-            async for chunk in method(request, context):
+            async for chunk in method(request_type.FromString(raw), context):
                 yield chunk
+        except DecodeError:
+            await abort(context, undecodable(request_type))
         except RescpError as error:
             await abort(context, error)
         except Exception:

@@ -69,3 +69,11 @@ def test_not_toml_and_missing_file() -> None:
         parse("[unclosed")
     with pytest.raises(ConfigError, match="cannot read"):
         load("/nonexistent/rescp.toml")
+
+
+def test_the_readme_config_block_is_valid() -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    block = readme.split("## The config file", 1)[1].split("```toml", 1)[1].split("```", 1)[0]
+    config = parse(block)
+    assert config.breakers["orders_db"].failure_rate_threshold == 50.0
+    assert config.events.max_lag == 1000

@@ -150,11 +150,13 @@ class Breaker:
     )
 
     def __init__(self, name: str, config: BreakerConfig, now: float,
-                 on_transition: TransitionListener | None = None) -> None:
+                 on_transition: TransitionListener | None = None, *, generation: int = 0) -> None:
+        """`generation` is the first one: a store that may recreate a deleted breaker starts the
+        new one where no permit of the old one can reach (e.g. at the creation time in µs)."""
         self._name = name
         self._listener = on_transition
         self._state = _CLOSED
-        self._generation = 0
+        self._generation = generation
         self._state_since = now
         self._failure_count = 0
         self._success_count = 0

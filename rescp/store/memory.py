@@ -169,8 +169,10 @@ class MemoryStore:
     # helpers
 
     def _create(self, name: str, now: float, config: BreakerConfig | None = None) -> Breaker:
+        # Generations start at the creation time in µs: a permit of a deleted namesake (whose
+        # generations started earlier and rose by one per transition) never looks current.
         cb = Breaker(name, config or self._default_breaker, now,
-                     self._listener.breaker_transitioned)
+                     self._listener.breaker_transitioned, generation=int(now * 1e6))
         self._breakers[name] = cb
         self._listener.breaker_created(name, cb.state)
         return cb

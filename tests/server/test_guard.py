@@ -173,3 +173,15 @@ def test_many_clients_hammering_one_limit_get_exactly_max_requests() -> None:
         for t in threads:
             t.join()
         assert sum(admitted) == 150 and len(admitted) == 8
+
+
+def test_permit_of_a_deleted_namesake_never_transitions(stubs: Stubs) -> None:
+    config = a.BreakerConfig(failure_threshold=1)
+    stubs.PutBreaker(a.PutBreakerRequest(name="phoenix", config=config))
+    old = stubs.Allow(g.AllowRequest(breaker="phoenix")).permit
+    stubs.DeleteBreaker(a.DeleteBreakerRequest(name="phoenix"))
+    stubs.PutBreaker(a.PutBreakerRequest(name="phoenix", config=config))
+    assert stubs.Record(g.RecordRequest(breaker="phoenix", outcome=FAILURE,
+                                        permit=old)).breaker_state == CLOSED
+    b = stubs.GetBreaker(a.GetBreakerRequest(name="phoenix")).breaker
+    assert (b.state, b.failure_count) == (CLOSED, 1)

@@ -28,11 +28,7 @@ class CountWindow:
         if size < 1:
             raise ValueError("a window holds at least one call")
         self._size = size
-        self._ring = bytearray()
-        self._pos = 0  # the oldest call once the ring is full
-        self._calls = 0
-        self._failures = 0
-        self._slow = 0
+        self.clear()
 
     @property
     def size(self) -> int:
@@ -65,10 +61,10 @@ class CountWindow:
 
     def clear(self) -> None:
         self._ring = bytearray()
-        self._pos = 0
-        self._calls = 0
-        self._failures = 0
-        self._slow = 0
+        self._pos: int = 0  # the oldest call once the ring is full
+        self._calls: int = 0
+        self._failures: int = 0
+        self._slow: int = 0
 
 
 class TimeWindow:
@@ -82,9 +78,7 @@ class TimeWindow:
         self._size = size
         # [second, calls, failures, slow calls], oldest first
         self._buckets: deque[list[int]] = deque()
-        self._calls = 0
-        self._failures = 0
-        self._slow = 0
+        self.clear()
 
     @property
     def size(self) -> int:
@@ -112,9 +106,9 @@ class TimeWindow:
 
     def clear(self) -> None:
         self._buckets.clear()
-        self._calls = 0
-        self._failures = 0
-        self._slow = 0
+        self._calls: int = 0
+        self._failures: int = 0
+        self._slow: int = 0
 
     def _expire(self, second: int) -> None:
         """Drop the buckets that fell out of a window ending at `second`."""

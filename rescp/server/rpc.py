@@ -9,7 +9,7 @@ without an interceptor on the hot path.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 import grpc
 from google.protobuf.message import DecodeError, Message
@@ -22,9 +22,15 @@ Response = TypeVar("Response", bound=Message)
 Context = grpc.aio.ServicerContext[Any, Any]
 
 
-def undecodable(request_type: type[Message]) -> InvalidArgument:
-    name = request_type.DESCRIPTOR.full_name
-    return InvalidArgument.one("request", f"does not decode as {name}")
+async def fail(context: Context, error: Exception, request_type: type[Message]) -> NoReturn:
+    """End the call with the status for `error` (call it while handling the exception, so a bug
+    is logged with its traceback)."""
+    if isinstance(error, DecodeError):
+        name = request_type.DESCRIPTOR.full_name
+        error = InvalidArgument.one("request", f"does not decode as {name}")
+    if isinstance(error, RescpError):
+        await abort(context, error)
+    await abort_internal(context)
 
 
 def unary(request_type: type[Request], response_type: type[Response],
@@ -34,12 +40,8 @@ def unary(request_type: type[Request], response_type: type[Response],
     async def handle(raw: bytes, context: Context) -> Response:
         try:
             return await method(parse(raw))
-        except DecodeError:
-            await abort(context, undecodable(request_type))
-        except RescpError as error:
-            await abort(context, error)
-        except Exception:
-            await abort_internal(context)
+        except Exception as error:
+            await fail(context, error, request_type)
 
     return grpc.unary_unary_rpc_method_handler(
         handle, response_serializer=response_type.SerializeToString)
@@ -53,12 +55,8 @@ def server_stream(request_type: type[Request],
         try:
             async for chunk in method(request_type.FromString(raw), context):
                 yield chunk
-        except DecodeError:
-            await abort(context, undecodable(request_type))
-        except RescpError as error:
-            await abort(context, error)
-        except Exception:
-            await abort_internal(context)
+        except Exception as error:
+            await fail(context, error, request_type)
 
     return grpc.unary_stream_rpc_method_handler(handle)
 

@@ -23,6 +23,10 @@ class CountWindow:
     """The last `size` calls, whenever they happened."""
 
     __slots__ = ("_calls", "_failures", "_pos", "_ring", "_size", "_slow")
+    _calls: int
+    _failures: int
+    _pos: int
+    _slow: int
 
     def __init__(self, size: int) -> None:
         if size < 1:
@@ -61,16 +65,19 @@ class CountWindow:
 
     def clear(self) -> None:
         self._ring = bytearray()
-        self._pos: int = 0  # the oldest call once the ring is full
-        self._calls: int = 0
-        self._failures: int = 0
-        self._slow: int = 0
+        self._pos = 0  # the oldest call once the ring is full
+        self._calls = 0
+        self._failures = 0
+        self._slow = 0
 
 
 class TimeWindow:
     """The calls of the last `size` whole seconds, the current one included."""
 
     __slots__ = ("_buckets", "_calls", "_failures", "_size", "_slow")
+    _calls: int
+    _failures: int
+    _slow: int
 
     def __init__(self, size: int) -> None:
         if size < 1:
@@ -106,9 +113,9 @@ class TimeWindow:
 
     def clear(self) -> None:
         self._buckets.clear()
-        self._calls: int = 0
-        self._failures: int = 0
-        self._slow: int = 0
+        self._calls = 0
+        self._failures = 0
+        self._slow = 0
 
     def _expire(self, second: int) -> None:
         """Drop the buckets that fell out of a window ending at `second`."""

@@ -8,6 +8,7 @@ their proto names, so every mapping is "PREFIX_" + upper-case of the user's word
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any, TypedDict
 
 from google.protobuf.duration_pb2 import Duration
@@ -16,6 +17,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from rescp_client._proto import admin_pb2 as admin
 from rescp_client._proto import enums_pb2 as enums
+from rescp_client._proto import events_pb2 as events
 from rescp_client._proto import guard_pb2 as guard
 from rescp_client.errors import BreakerOpenError, InvalidArgumentError, RateLimitedError
 from rescp_client.models import (
@@ -24,15 +26,22 @@ from rescp_client.models import (
     Breaker,
     BreakerConfig,
     BreakerState,
+    BreakerTransition,
     Degradation,
+    DegradationChange,
     ErrorRecord,
     ErrorSummary,
     Feature,
+    HealthChange,
     Limit,
     LimitStatus,
     Notification,
+    NotificationEvent,
+    RateLimitExceeded,
     RecoveryAction,
+    Snapshot,
     SystemHealth,
+    WatchEvent,
 )
 
 
@@ -66,9 +75,13 @@ def seconds(value: Duration) -> float:
     return value.seconds + value.nanos / 1e9
 
 
+def instant(value: Timestamp) -> float:
+    return value.seconds + value.nanos / 1e9
+
+
 def epoch(value: Timestamp, present: bool) -> float | None:
     """Float epoch seconds, or None when the field was never set."""
-    return value.seconds + value.nanos / 1e9 if present else None
+    return instant(value) if present else None
 
 
 def enum_name(kind: EnumTypeWrapper, prefix: str, word: str, field: str,
@@ -139,6 +152,31 @@ def notifications(min_severity: str | None, limit: int,
                                           include_acknowledged=include_acknowledged)
 
 
+def watch_request(types: Iterable[str] | None, min_severity: str | None,
+                  after_sequence: int | None) -> events.WatchRequest:
+    """What a watch asks for. `types` None or empty means every type (a lone string is one
+    type); `min_severity` None means every notification."""
+    wanted = (types,) if isinstance(types, str) else tuple(types or ())
+    severity = ("SEVERITY_UNSPECIFIED" if min_severity is None else
+                enum_name(enums.Severity, "SEVERITY_", min_severity, "min_severity"))
+    request = events.WatchRequest(min_severity=severity, types=[
+        enum_name(enums.EventType, "EVENT_TYPE_", word, f"types[{i}]")
+        for i, word in enumerate(wanted)])
+    if after_sequence is not None:
+        if after_sequence < 0:
+            raise InvalidArgumentError.local("after_sequence", "must be 0 or more")
+        request.after_sequence = after_sequence
+    return request
+
+
+def resumed(request: events.WatchRequest, after_sequence: int) -> events.WatchRequest:
+    """The same filter, asking for the events after `after_sequence`."""
+    again = events.WatchRequest()
+    again.CopyFrom(request)
+    again.after_sequence = after_sequence
+    return again
+
+
 def record(breaker: str, outcome: enums.Outcome, took: float, permit: str,
            error: guard.ReportRequest | None) -> guard.RecordRequest:
     request = guard.RecordRequest(breaker=breaker, outcome=outcome, duration=duration(took),
@@ -207,11 +245,14 @@ def feature(msg: admin.Feature) -> Feature:
                    fallback_available=msg.fallback_available)
 
 
+def _affected(features: Iterable[admin.AffectedFeature]) -> tuple[AffectedFeature, ...]:
+    return tuple(AffectedFeature(a.feature, a.status, a.message) for a in features)
+
+
 def degradation(msg: admin.GetDegradationResponse) -> Degradation:
     return Degradation(
         is_degraded=msg.is_degraded, open_circuits=tuple(msg.open_circuits),
-        affected_features=tuple(AffectedFeature(a.feature, a.status, a.message)
-                                for a in msg.affected_features),
+        affected_features=_affected(msg.affected_features),
         fallback_available=msg.fallback_available, sequence=msg.sequence)
 
 
@@ -246,8 +287,47 @@ def error_summary(msg: admin.GetErrorSummaryResponse) -> ErrorSummary:
                         errors_per_minute=msg.errors_per_minute)
 
 
+def _health(number: int) -> str:
+    return enum_word(enums.Health, "HEALTH_", number)
+
+
 def system_health(msg: admin.GetSystemHealthResponse) -> SystemHealth:
     return SystemHealth(
-        health=enum_word(enums.Health, "HEALTH_", msg.health), total_errors=msg.total_errors,
+        health=_health(msg.health), total_errors=msg.total_errors,
         critical_errors=msg.critical_errors, open_circuits=msg.open_circuits,
         circuit_breakers=tuple(breaker(b) for b in msg.circuit_breakers), sequence=msg.sequence)
+
+
+def event(msg: events.Event) -> WatchEvent | None:
+    """The typed event, or None for one this client cannot represent: a payload type added to
+    the protocol after it (an unknown oneof field) or a breaker state it does not know."""
+    at = msg.sequence, instant(msg.time)
+    match msg.WhichOneof("payload"):
+        case "breaker_transition":
+            t = msg.breaker_transition
+            states = breaker_state(t.from_state), breaker_state(t.to_state)
+            if states[0] is None or states[1] is None:
+                return None
+            return BreakerTransition(*at, t.breaker, states[0], states[1], t.reason)
+        case "notification":
+            return NotificationEvent(*at, notification(msg.notification))
+        case "degradation_change":
+            d = msg.degradation_change
+            return DegradationChange(*at, d.is_degraded, tuple(d.open_circuits),
+                                     _affected(d.affected_features))
+        case "health_change":
+            h = msg.health_change
+            return HealthChange(*at, _health(h.from_health), _health(h.to_health))
+        case "rate_limit_exceeded":
+            r = msg.rate_limit_exceeded
+            return RateLimitExceeded(*at, r.limit, r.key, seconds(r.retry_after), r.refused)
+    return None
+
+
+def snapshot(breakers: admin.ListBreakersResponse, health: admin.GetSystemHealthResponse,
+             degraded: admin.GetDegradationResponse) -> Snapshot:
+    """Three reads as one state; its sequence is the oldest of theirs, so watching after it
+    misses nothing any of them missed."""
+    return Snapshot(sequence=min(breakers.sequence, health.sequence, degraded.sequence),
+                    breakers=tuple(breaker(b) for b in breakers.breakers),
+                    health=system_health(health), degradation=degradation(degraded))

@@ -1,7 +1,8 @@
 """The RPCs the client calls and the channel it calls them on; shared by both flavours.
 
 There are no generated `_pb2_grpc` stubs: each RPC is a path plus its request and response
-types, and each flavour builds its multicallables from this table. The channel options make a
+types (unary, or server-streaming for Watch), and each flavour builds its multicallables from
+this table. The channel options make a
 client heal by itself: reconnect attempts every 1-2 s whatever happened before (grpc's default
 backoff grows to 120 s, so a client that saw rescp down for a while would stay blind long after
 it came back), and keepalive pings so a silently dropped connection is noticed.
@@ -13,7 +14,9 @@ from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 from google.protobuf.message import Message
+
 from rescp_client._proto import admin_pb2 as admin
+from rescp_client._proto import events_pb2 as events
 from rescp_client._proto import guard_pb2 as guard
 
 Req = TypeVar("Req", bound=Message)
@@ -32,7 +35,7 @@ CHANNEL_OPTIONS: tuple[tuple[str, int], ...] = (
 
 @dataclass(frozen=True, slots=True)
 class Rpc(Generic[Req, Resp]):
-    """One unary RPC: where it lives and what goes in and out."""
+    """One RPC: where it lives and what goes in and out."""
 
     path: str
     request: type[Req]
@@ -41,6 +44,7 @@ class Rpc(Generic[Req, Resp]):
 
 _GUARD = "/rescp.v1.GuardService/"
 _ADMIN = "/rescp.v1.AdminService/"
+_EVENTS = "/rescp.v1.EventService/"
 
 ALLOW = Rpc(_GUARD + "Allow", guard.AllowRequest, guard.AllowResponse)
 RECORD = Rpc(_GUARD + "Record", guard.RecordRequest, guard.RecordResponse)
@@ -74,3 +78,5 @@ ACKNOWLEDGE_ERROR = Rpc(_ADMIN + "AcknowledgeError", admin.AcknowledgeErrorReque
                         admin.AcknowledgeErrorResponse)
 GET_SYSTEM_HEALTH = Rpc(_ADMIN + "GetSystemHealth", admin.GetSystemHealthRequest,
                         admin.GetSystemHealthResponse)
+
+WATCH = Rpc(_EVENTS + "Watch", events.WatchRequest, events.WatchResponse)  # server-streaming

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import TypedDict
+from typing import ClassVar, TypedDict
 
 
 class BreakerState(StrEnum):
@@ -188,3 +188,86 @@ class SystemHealth:
     open_circuits: int
     circuit_breakers: tuple[Breaker, ...]  # those not CLOSED
     sequence: int
+
+
+# Events pushed by `watch()`: each carries its log `sequence` and `time` (float epoch seconds),
+# and `type`, the name `watch(types=...)` selects it by.
+
+
+@dataclass(frozen=True, slots=True)
+class BreakerTransition:
+    """A breaker changed state; `reason` is e.g. "failure_threshold", "recovery_timeout",
+    "trial_failed" or "manual"."""
+
+    type: ClassVar[str] = "breaker_transition"
+    sequence: int
+    time: float
+    breaker: str
+    from_state: BreakerState
+    to_state: BreakerState
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class NotificationEvent:
+    """An error was stored; `notification` is what `notifications()` would list for it."""
+
+    type: ClassVar[str] = "notification"
+    sequence: int
+    time: float
+    notification: Notification
+
+
+@dataclass(frozen=True, slots=True)
+class DegradationChange:
+    """The set of open circuits, and so of affected features, changed."""
+
+    type: ClassVar[str] = "degradation_change"
+    sequence: int
+    time: float
+    is_degraded: bool
+    open_circuits: tuple[str, ...]
+    affected_features: tuple[AffectedFeature, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class HealthChange:
+    """The system's health changed ("healthy" | "warning" | "critical")."""
+
+    type: ClassVar[str] = "health_change"
+    sequence: int
+    time: float
+    from_health: str
+    to_health: str
+
+
+@dataclass(frozen=True, slots=True)
+class RateLimitExceeded:
+    """A limit refused a key: raised on its first refusal and at most once more per window,
+    `refused` counting the refusals since the previous such event."""
+
+    type: ClassVar[str] = "rate_limit_exceeded"
+    sequence: int
+    time: float
+    limit: str
+    key: str
+    retry_after: float
+    refused: int
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """The state re-read when a watch could not resume where it was (OUT_OF_RANGE): the watch
+    goes on after `sequence`, the smallest of its reads, so an event after it may repeat what
+    the snapshot already shows, but none is lost."""
+
+    type: ClassVar[str] = "snapshot"
+    sequence: int
+    breakers: tuple[Breaker, ...]
+    health: SystemHealth
+    degradation: Degradation
+
+
+WatchEvent = (BreakerTransition | NotificationEvent | DegradationChange | HealthChange
+              | RateLimitExceeded | Snapshot)
+"""Anything `watch()` yields."""

@@ -3,7 +3,8 @@
 
 The client's logic is written once, for asyncio; this script rewrites each module of
 `_async` token by token (in the spirit of httpcore's scripts/unasync.py): `async def` -> `def`,
-`await x` -> `x`, `AsyncClient` -> `Client`, `grpc.aio.` -> `grpc.`, `Awaitable[T]` -> `T`, ...
+`await x` -> `x`, `AsyncClient` -> `Client`, `grpc.aio.` -> `grpc.`, `Awaitable[T]` -> `T`,
+`__anext__`/`anext(`/`aclose` -> `__next__`/`next(`/`close` ...
 What genuinely differs between the flavours lives in the hand-written `_backend.py` of each,
 which this script never touches. Every rule must fire at least once, so no rule outlives its
 use. `--check` writes nothing and exits 1 when the committed `_sync` differs from what it
@@ -27,9 +28,14 @@ HEADER = "# Generated from rescp_client/_async/{name} by scripts/unasync.py; do 
 SUBS = [
     (r"\basync def\b", "def"),
     (r"\basync with\b", "with"),
+    (r"\basync for\b", "for"),
     (r"\bawait ", ""),
     (r"\b__aenter__\b", "__enter__"),
     (r"\b__aexit__\b", "__exit__"),
+    (r"\b__aiter__\b", "__iter__"),
+    (r"\b__anext__\b", "__next__"),
+    (r"\banext\(", "next("),
+    (r"\baclose\b", "close"),
     (r"\bAsync([A-Z]\w*)", r"\1"),
     (r"\bcall_async\b", "call"),
     (r"\bgrpc\.aio\.", "grpc."),

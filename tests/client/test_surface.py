@@ -19,11 +19,13 @@ CLIENT = ROOT / "clients" / "python"
 
 EXPORTS = [
     "Admission", "AffectedFeature", "AsyncBreakerHandle", "AsyncClient", "AsyncGuard",
-    "AsyncLimiter", "Breaker", "BreakerConfig", "BreakerHandle", "BreakerOpenError",
-    "BreakerState", "BreakerStatus", "CallRefused", "Client", "ControlPlaneUnavailable",
-    "Degradation", "ErrorRecord", "ErrorSummary", "Feature", "FieldViolation", "Guard",
-    "InvalidArgumentError", "Limit", "LimitStatus", "Limiter", "NotFoundError", "Notification",
-    "RateLimitedError", "RecoveryAction", "RescpError", "StatusError", "SystemHealth",
+    "AsyncLimiter", "AsyncWatch", "Breaker", "BreakerConfig", "BreakerHandle",
+    "BreakerOpenError", "BreakerState", "BreakerStatus", "BreakerTransition", "CallRefused",
+    "Client", "ControlPlaneUnavailable", "Degradation", "DegradationChange", "ErrorRecord",
+    "ErrorSummary", "Feature", "FieldViolation", "Guard", "HealthChange", "InvalidArgumentError",
+    "Limit", "LimitStatus", "Limiter", "NotFoundError", "Notification", "NotificationEvent",
+    "RateLimitExceeded", "RateLimitedError", "RecoveryAction", "RescpError", "Snapshot",
+    "StatusError", "SystemHealth", "Watch", "WatchEvent",
 ]
 
 
@@ -43,9 +45,25 @@ def test_both_flavours_have_the_same_methods() -> None:
     sync, aio = rescp_client.Client, rescp_client.AsyncClient
     public = {n for n in dir(sync) if not n.startswith("_")}
     assert public == {n for n in dir(aio) if not n.startswith("_")}
-    for name in public - {"dropped_records", "pending_records", "guard", "breaker", "limiter"}:
+    for name in public - {"dropped_records", "pending_records", "guard", "breaker", "limiter",
+                          "watch"}:
         assert inspect.iscoroutinefunction(getattr(aio, name)), name
         assert not inspect.iscoroutinefunction(getattr(sync, name)), name
+
+
+def test_watches_iterate_in_their_flavour() -> None:
+    for name in ("__aiter__", "__anext__", "aclose", "__aenter__", "__aexit__"):
+        assert hasattr(rescp_client.AsyncWatch, name), name
+    for name in ("__iter__", "__next__", "close", "__enter__", "__exit__"):
+        assert hasattr(rescp_client.Watch, name), name
+    assert inspect.iscoroutinefunction(rescp_client.AsyncWatch.__anext__)
+    assert not inspect.iscoroutinefunction(rescp_client.Watch.__next__)
+    event_types = {cls.type for cls in (
+        rescp_client.BreakerTransition, rescp_client.NotificationEvent,
+        rescp_client.DegradationChange, rescp_client.HealthChange,
+        rescp_client.RateLimitExceeded)}
+    assert event_types == {"breaker_transition", "notification", "degradation_change",
+                           "health_change", "rate_limit_exceeded"}
 
 
 def test_bad_options_are_refused() -> None:

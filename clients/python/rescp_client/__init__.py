@@ -2,11 +2,18 @@
 
 `Client` (blocking) and `AsyncClient` (asyncio) have the same methods; the logic is written
 once for asyncio in `_async` and `_sync` is generated from it by scripts/unasync.py. Every value
-returned is a model from `rescp_client.models`; every error raised derives from `RescpError`.
+returned is a model from `rescp_client.models` (events from `watch()` included); every error
+raised derives from `RescpError`.
 """
 
-from rescp_client._async import AsyncBreakerHandle, AsyncClient, AsyncGuard, AsyncLimiter
-from rescp_client._sync import BreakerHandle, Client, Guard, Limiter
+from rescp_client._async import (
+    AsyncBreakerHandle,
+    AsyncClient,
+    AsyncGuard,
+    AsyncLimiter,
+    AsyncWatch,
+)
+from rescp_client._sync import BreakerHandle, Client, Guard, Limiter, Watch
 from rescp_client.errors import (
     BreakerOpenError,
     CallRefused,
@@ -25,15 +32,22 @@ from rescp_client.models import (
     BreakerConfig,
     BreakerState,
     BreakerStatus,
+    BreakerTransition,
     Degradation,
+    DegradationChange,
     ErrorRecord,
     ErrorSummary,
     Feature,
+    HealthChange,
     Limit,
     LimitStatus,
     Notification,
+    NotificationEvent,
+    RateLimitExceeded,
     RecoveryAction,
+    Snapshot,
     SystemHealth,
+    WatchEvent,
 )
 
 __all__ = [
@@ -43,30 +57,39 @@ __all__ = [
     "AsyncClient",
     "AsyncGuard",
     "AsyncLimiter",
+    "AsyncWatch",
     "Breaker",
     "BreakerConfig",
     "BreakerHandle",
     "BreakerOpenError",
     "BreakerState",
     "BreakerStatus",
+    "BreakerTransition",
     "CallRefused",
     "Client",
     "ControlPlaneUnavailable",
     "Degradation",
+    "DegradationChange",
     "ErrorRecord",
     "ErrorSummary",
     "Feature",
     "FieldViolation",
     "Guard",
+    "HealthChange",
     "InvalidArgumentError",
     "Limit",
     "LimitStatus",
     "Limiter",
     "NotFoundError",
     "Notification",
+    "NotificationEvent",
+    "RateLimitExceeded",
     "RateLimitedError",
     "RecoveryAction",
     "RescpError",
+    "Snapshot",
     "StatusError",
     "SystemHealth",
+    "Watch",
+    "WatchEvent",
 ]

@@ -2,6 +2,7 @@
 
 from ._guard import AsyncGuard
 from ._handles import AsyncBreakerHandle, AsyncLimiter
+from ._watch import AsyncWatch
 from .client import AsyncClient
 
-__all__ = ["AsyncBreakerHandle", "AsyncClient", "AsyncGuard", "AsyncLimiter"]
+__all__ = ["AsyncBreakerHandle", "AsyncClient", "AsyncGuard", "AsyncLimiter", "AsyncWatch"]

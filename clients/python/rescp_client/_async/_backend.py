@@ -8,21 +8,26 @@ code calls either without knowing which.
 - `Pending`: background calls (Records, Reports), each awaited in its own task, grouped per key
   (a breaker) and bounded in number; the client waits for a key's calls before its next Allow
   on that key, and for all of them (up to close_timeout, then cancels them) when it closes.
+- `Stream`: a server-streaming call (Watch) with typed errors. grpc.aio raises CancelledError
+  from a call that the channel's closing cut off; that becomes ControlPlaneUnavailable
+  (CANCELLED), so only a cancellation of the reading task itself propagates as one.
+- `ChannelSlot.pause`: a watch's backoff sleep, cut short when the client closes.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import Sequence
-from typing import Any, TypeVar
+from collections.abc import Iterator, Sequence
+from typing import Any, Generic
 
 import grpc
-from google.protobuf.message import Message
+
+from rescp_client._rpc import Req, Resp, Rpc
+from rescp_client.errors import ControlPlaneUnavailable, from_rpc_error
 
 log = logging.getLogger("rescp_client")
-
-Req = TypeVar("Req", bound=Message)
 
 
 class ChannelSlot:
@@ -32,15 +37,66 @@ class ChannelSlot:
         self._target = target
         self._options = list(options)
         self._channel: grpc.aio.Channel | None = None
+        self._closing = asyncio.Event()  # bound to a loop only once waited on
 
     def channel(self) -> grpc.aio.Channel:
         if self._channel is None:
             self._channel = grpc.aio.insecure_channel(self._target, options=self._options)
         return self._channel
 
+    def stream(self, rpc: Rpc[Req, Resp], request: Req) -> Stream[Resp]:
+        """Start a server-streaming call that fails fast when no connection is up."""
+        method = self.channel().unary_stream(
+            rpc.path, request_serializer=rpc.request.SerializeToString,
+            response_deserializer=rpc.response.FromString)
+        return Stream(method(request, wait_for_ready=False), rpc.response)
+
+    async def pause(self, seconds: float) -> None:
+        """Sleep `seconds`, or less when the client closes meanwhile."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._closing.wait(), seconds)
+
     async def close(self) -> None:
+        self._closing.set()
         if self._channel is not None:
             await self._channel.close()
+
+
+@contextlib.contextmanager
+def _typed_errors() -> Iterator[None]:
+    try:
+        yield
+    except grpc.RpcError as error:
+        raise from_rpc_error(error) from error
+    except asyncio.CancelledError:
+        task = asyncio.current_task()
+        if task is not None and task.cancelling():
+            raise  # this task was cancelled: not ours to swallow
+        raise ControlPlaneUnavailable(grpc.StatusCode.CANCELLED, "the call was cut off "
+                                      "(the client closed)") from None
+
+
+class Stream(Generic[Resp]):
+    """One server-streaming call, its errors typed."""
+
+    def __init__(self, call: grpc.aio.UnaryStreamCall[Any, Resp], response: type[Resp]) -> None:
+        self._call = call
+        self._response = response
+
+    async def subscribed(self) -> bool:
+        """Wait until the server has accepted the call (True) or the call has ended (False)."""
+        with _typed_errors():
+            await self._call.initial_metadata()
+        return not self._call.done()
+
+    async def read(self) -> Resp | None:
+        """The next response; None when the server ended the stream with OK."""
+        with _typed_errors():
+            response = await self._call.read()
+        return response if isinstance(response, self._response) else None
+
+    def cancel(self) -> None:
+        self._call.cancel()
 
 
 class Pending:

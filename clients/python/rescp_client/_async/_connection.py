@@ -1,9 +1,10 @@
-"""One channel to rescp and the unary calls made on it.
+"""One channel to rescp and the calls made on it.
 
 Every grpc error leaves this module as a typed `StatusError` (`errors.from_rpc_error`), so no
 caller ever sees a bare `grpc.RpcError`. Multicallables are built once per RPC and reused. Calls
 wait for a connection (`wait_for_ready`) up to their deadline by default, so an admin call made
-while rescp restarts succeeds once it is back; the hot path asks them to fail fast instead.
+while rescp restarts succeeds once it is back; the hot path asks them to fail fast instead, and
+so do streams (a watch paces its own reconnection, see `_watch`).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import grpc
 from rescp_client._rpc import Req, Resp, Rpc
 from rescp_client.errors import RescpError, from_rpc_error
 
-from ._backend import ChannelSlot
+from ._backend import ChannelSlot, Stream
 
 
 class Connection:
@@ -47,6 +48,16 @@ class Connection:
             return await method(request, timeout=within, wait_for_ready=wait_for_ready)
         except grpc.RpcError as error:
             raise from_rpc_error(error) from error
+
+    def stream(self, rpc: Rpc[Req, Resp], request: Req) -> Stream[Resp]:
+        """Start a server-streaming call; its errors are typed as they are read."""
+        if self.closed:
+            raise RescpError("the client is closed")
+        return self._slot.stream(rpc, request)
+
+    async def pause(self, seconds: float) -> None:
+        """Sleep `seconds`, or less when the client closes meanwhile."""
+        await self._slot.pause(seconds)
 
     async def close(self) -> None:
         self.closed = True

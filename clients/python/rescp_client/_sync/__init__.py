@@ -3,6 +3,7 @@
 
 from ._guard import Guard
 from ._handles import BreakerHandle, Limiter
+from ._watch import Watch
 from .client import Client
 
-__all__ = ["BreakerHandle", "Client", "Guard", "Limiter"]
+__all__ = ["BreakerHandle", "Client", "Guard", "Limiter", "Watch"]

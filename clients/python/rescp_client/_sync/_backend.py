@@ -8,6 +8,9 @@ Same names and signatures as `_async/_backend.py`:
 - `Pending`: background calls as grpc futures, kept per key (a breaker) and bounded in number.
   grpc runs done-callbacks on its own threads, so they live under a condition variable that
   `settle` and `flush` wait on.
+- `Stream`: a server-streaming call (Watch) with typed errors; cancelling it, or closing the
+  channel, from any thread ends a `read` blocked in another with CANCELLED.
+- `ChannelSlot.pause`: a watch's backoff sleep, cut short when the client closes.
 """
 
 from __future__ import annotations
@@ -15,14 +18,15 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Sequence
-from typing import Any, TypeVar
+from typing import Any, Generic
 
 import grpc
 from google.protobuf.message import Message
 
-log = logging.getLogger("rescp_client")
+from rescp_client._rpc import Req, Resp, Rpc
+from rescp_client.errors import from_rpc_error
 
-Req = TypeVar("Req", bound=Message)
+log = logging.getLogger("rescp_client")
 
 
 class ChannelSlot:
@@ -30,12 +34,47 @@ class ChannelSlot:
 
     def __init__(self, target: str, options: Sequence[tuple[str, Any]]) -> None:
         self._channel = grpc.insecure_channel(target, options=list(options))
+        self._closing = threading.Event()
 
     def channel(self) -> grpc.Channel:
         return self._channel
 
+    def stream(self, rpc: Rpc[Req, Resp], request: Req) -> Stream[Resp]:
+        """Start a server-streaming call that fails fast when no connection is up."""
+        method = self._channel.unary_stream(
+            rpc.path, request_serializer=rpc.request.SerializeToString,
+            response_deserializer=rpc.response.FromString)
+        return Stream(method, request)
+
+    def pause(self, seconds: float) -> None:
+        """Sleep `seconds`, or less when the client closes meanwhile."""
+        self._closing.wait(seconds)
+
     def close(self) -> None:
+        self._closing.set()
         self._channel.close()
+
+
+class Stream(Generic[Resp]):
+    """One server-streaming call, its errors typed."""
+
+    def __init__(self, method: grpc.UnaryStreamMultiCallable[Any, Resp], request: Message) -> None:
+        self._call = method(request, wait_for_ready=False)
+
+    def subscribed(self) -> bool:
+        """Wait until the server has accepted the call (True) or the call has ended (False)."""
+        self._call.initial_metadata()
+        return self._call.is_active()
+
+    def read(self) -> Resp | None:
+        """The next response; None when the server ended the stream with OK."""
+        try:
+            return next(self._call, None)
+        except grpc.RpcError as error:
+            raise from_rpc_error(error) from error
+
+    def cancel(self) -> None:
+        self._call.cancel()
 
 
 class Pending:

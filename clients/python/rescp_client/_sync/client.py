@@ -7,13 +7,14 @@ allow_timeout and follows on_unavailable when rescp is slow or down; every other
 bounded by timeout and raises ControlPlaneUnavailable when rescp cannot answer within it.
 Calls on a breaker, and reads of errors, health and degradation, first wait (within that same
 timeout) for this client's own background Records, so a client reads its own writes: two
-failed calls, then `get_breaker`, show both failures.
+failed calls, then `get_breaker`, show both failures. `watch` is the exception to both bounds:
+it follows the event log for ever, riding out outages (`_watch`).
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Literal, Unpack
 
 from rescp_client import _codec, _report, _rpc
@@ -37,6 +38,7 @@ from ._connection import Connection
 from ._guard import Guard
 from ._handles import BreakerHandle, Limiter
 from ._hotpath import HotPath
+from ._watch import Watch
 
 
 class Client:
@@ -211,6 +213,23 @@ class Client:
     def system_health(self) -> SystemHealth:
         return _codec.system_health(
             self._after_records(_rpc.GET_SYSTEM_HEALTH, admin.GetSystemHealthRequest()))
+
+    # events
+
+    def watch(self, types: Iterable[str] | None = None, *, min_severity: str | None = None,
+              after_sequence: int | None = None) -> Watch:
+        """Events as they happen, for ever: `for event in client.watch(...)`.
+
+        types: any of "breaker_transition", "notification", "degradation_change",
+        "health_change", "rate_limit_exceeded" (None: all). min_severity: "low" .. "critical",
+        for notifications only. after_sequence: begin with the retained events after it (a
+        read's `.sequence`, or an earlier watch's `last_sequence`); None: from the first
+        iteration on. A broken stream is resumed where it broke, without a gap; when the server
+        cannot do that (OUT_OF_RANGE) a `Snapshot` of the state comes first. Bad filters raise
+        InvalidArgumentError here; errors no retry can cure are raised from the loop.
+        """
+        request = _codec.watch_request(types, min_severity, after_sequence)
+        return Watch(self._conn, request, self._timeout, self.target)
 
     def _call(self, rpc: Rpc[Req, Resp], request: Req) -> Resp:
         return self._conn.call(rpc, request, self._timeout)

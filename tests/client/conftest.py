@@ -3,13 +3,16 @@ flavours of the client behind one blocking `Api`, so a behaviour is written down
 
 The asyncio flavour lives on an event loop in a helper thread (started with asyncio.run) for
 the whole test, so one AsyncClient keeps its channel and its background records across calls;
-`api.run(x)` awaits `x` there, and passes a plain value through (the blocking flavour).
+`api.run(x)` awaits `x` there, and passes a plain value through (the blocking flavour). A watch
+is read with `api.take(watch, n)`, or followed in the background (a thread, or a task on that
+loop) with `api.follow(watch)`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import inspect
+import queue
 import socket
 import threading
 import time
@@ -91,8 +94,11 @@ class LoopThread:
         await self._stopping.wait()
 
     def run(self, coroutine: Coroutine[Any, Any, T], timeout: float = 30.0) -> T:
+        return self.submit(coroutine).result(timeout)
+
+    def submit(self, coroutine: Coroutine[Any, Any, T]) -> futures.Future[T]:
         assert self._loop is not None
-        return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result(timeout)
+        return asyncio.run_coroutine_threadsafe(coroutine, self._loop)
 
     def stop(self) -> None:
         assert self._loop is not None and self._stopping is not None
@@ -166,10 +172,59 @@ class Api:
 
         return timed() if self._loop is None else self._loop.run(timed_async())
 
+    def take(self, watch: Any, count: int) -> list[Any]:
+        """The next `count` items of a watch, waited for in the flavour's own way."""
+        if self._loop is None:
+            return [next(watch) for _ in range(count)]
+
+        async def taking() -> list[Any]:
+            return [await anext(watch) for _ in range(count)]
+
+        return self._loop.run(taking())
+
+    def follow(self, watch: Any) -> Followed:
+        """Iterate `watch` to its end in the background: a thread, or a task on the loop."""
+        followed = Followed()
+        if self._loop is None:
+            threading.Thread(target=followed.drain, args=(watch,), daemon=True).start()
+        else:
+            followed.task = self._loop.submit(followed.drain_async(watch))
+        return followed
+
     def close(self) -> None:
         self.run(self.client.close())
         if self._loop is not None:
             self._loop.stop()
+
+
+class Followed:
+    """What a watch followed in the background yielded, as it comes; then END, or the error."""
+
+    END = object()
+
+    def __init__(self) -> None:
+        self.items: queue.Queue[Any] = queue.Queue()
+        self.task: futures.Future[None] | None = None
+
+    def drain(self, watch: Any) -> None:
+        try:
+            for item in watch:
+                self.items.put(item)
+        except Exception as error:
+            self.items.put(error)
+        self.items.put(self.END)
+
+    async def drain_async(self, watch: Any) -> None:
+        try:
+            async for item in watch:
+                self.items.put(item)
+        except Exception as error:
+            self.items.put(error)
+        self.items.put(self.END)
+
+    def next(self, within: float = 10.0) -> Any:
+        """The next item (an event, an error, or END), waited for up to `within` seconds."""
+        return self.items.get(timeout=within)
 
 
 @pytest.fixture(params=FLAVOURS)

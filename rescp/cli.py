@@ -1,4 +1,9 @@
-"""`rescp serve` (and, later, status and watch): the process around the library."""
+"""`rescp serve|status|watch`: the process around the library.
+
+`serve` runs the server. `status` and `watch` are an operator's view of a running one; they
+live in `rescp.console` and use the Python client, imported only when they run, so the server
+never needs it.
+"""
 
 from __future__ import annotations
 
@@ -8,8 +13,25 @@ import dataclasses
 import logging
 import sys
 
+from rescp import console
 from rescp.config import Config, ConfigError, load
 from rescp.server.app import StartupError, serve
+
+SEVERITIES = ["low", "medium", "high", "critical"]
+EVENT_TYPES = "breaker_transition, notification, degradation_change, health_change, " \
+              "rate_limit_exceeded"
+
+
+def _names(value: str) -> list[str]:
+    """A comma-separated list, blanks dropped."""
+    return [name.strip() for name in value.split(",") if name.strip()]
+
+
+def _seconds(value: str) -> float:
+    seconds = float(value)
+    if not seconds > 0:
+        raise argparse.ArgumentTypeError("must be a positive number of seconds")
+    return seconds
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -21,6 +43,20 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--config", help="a TOML config file (see examples/rescp.toml)")
     run.add_argument("--log-level", default="info",
                      choices=["debug", "info", "warning", "error"])
+    status = commands.add_parser("status", help="print a running server's breakers, limits, "
+                                                "health and degradation")
+    status.add_argument("--target", default=console.DEFAULT_TARGET,
+                        help=f"HOST:PORT of the server (default {console.DEFAULT_TARGET})")
+    status.add_argument("--timeout", type=_seconds, default=5.0,
+                        help="seconds to wait for the server (default 5)")
+    watch = commands.add_parser("watch", help="print a running server's events as they happen")
+    watch.add_argument("--target", default=console.DEFAULT_TARGET,
+                       help=f"HOST:PORT of the server (default {console.DEFAULT_TARGET})")
+    watch.add_argument("--types", type=_names,
+                       help=f"comma-separated event types (default all): {EVENT_TYPES}")
+    watch.add_argument("--min-severity", choices=SEVERITIES,
+                       help="skip notifications below this severity")
+    watch.add_argument("--json", action="store_true", help="print JSON lines")
     return parser
 
 
@@ -36,6 +72,10 @@ def _serve(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.command == "status":
+        return console.status(args.target, args.timeout)
+    if args.command == "watch":
+        return console.watch(args.target, args.types or None, args.min_severity, args.json)
     try:
         return _serve(args)
     except (ConfigError, StartupError) as error:

@@ -59,7 +59,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="short rounds (smoke run)")
     args = parser.parse_args()
-    seconds, rounds, ops = (0.5, 2, 50_000) if args.quick else (3.0, 4, 200_000)
+    seconds, rounds, ops = (0.25, 4, 50_000) if args.quick else (1.0, 12, 200_000)
     replayed, flips = (5_000, 50) if args.quick else (20_000, 150)
 
     print(f"rescp bench, {time.strftime('%Y-%m-%d %H:%M')}: {machine()}", flush=True)
@@ -67,7 +67,7 @@ def main() -> None:
     with bench_server() as (target, pid):
         for concurrency in (16, 64):
             unary[concurrency] = asyncio.run(rpc.compare(target, pid, concurrency, rounds, seconds))
-        watched, pushed = asyncio.run(events.one_subscriber(target, replayed, rounds))
+        watched, pushed = asyncio.run(events.one_subscriber(target, replayed, 3))
         fanned = asyncio.run(events.fan_out(target, 100, replayed // 10))
         delays = asyncio.run(events.latency(target, 100, flips))
     pairs = engines.measure(ops)

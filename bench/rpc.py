@@ -1,9 +1,9 @@
 """Unary Allow vs a bare Echo on the same grpc.aio server, driven by the same grpc.aio client.
 
 Both methods get the same pre-serialized AllowRequest bytes and hand back raw bytes, so the
-client does identical work and the difference is what rescp does on the server. Rounds
-alternate Echo and Allow so drift on a shared machine hits both alike. Server CPU per call is
-read from /proc for the server process.
+client does identical work and the difference is what rescp does on the server. Many short
+rounds alternate Echo and Allow (ABBA order) so drift on a shared machine hits both alike.
+Server CPU per call is read from /proc for the server process.
 """
 
 from __future__ import annotations

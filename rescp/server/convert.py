@@ -58,9 +58,9 @@ T = TypeVar("T")
 
 
 def wire(value: IntEnum) -> Any:
-    """A domain enum for a generated message field: the numbers are the same, but the generated
-    stubs only accept their own enum types."""
-    return value.value
+    """A domain enum for a generated message field: it is the same int (the numbers match),
+    but the generated stubs only accept their own enum types."""
+    return value
 
 
 def build(make: Callable[..., T], v: Violations, **values: object) -> T:

@@ -37,14 +37,13 @@ def unary(request_type: type[Request], response_type: type[Response],
           method: Callable[[Request], Awaitable[Response]]) -> grpc.RpcMethodHandler[Any, Any]:
     parse = request_type.FromString
 
-    async def handle(raw: bytes, context: Context) -> Response:
+    async def handle(raw: bytes, context: Context) -> bytes:
         try:
-            return await method(parse(raw))
+            return (await method(parse(raw))).SerializeToString()
         except Exception as error:
             await fail(context, error, request_type)
 
-    return grpc.unary_unary_rpc_method_handler(
-        handle, response_serializer=response_type.SerializeToString)
+    return grpc.unary_unary_rpc_method_handler(handle)
 
 
 def server_stream(request_type: type[Request],

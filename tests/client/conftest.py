@@ -59,6 +59,25 @@ def free_port_fixture() -> Callable[[], int]:
     return free_port
 
 
+RELAXED_ALLOW_TIMEOUT = 2.0
+"""The allow_timeout of clients in tests about what rescp decides: on a loaded CI machine the
+default 50 ms could make a call fail open and the test check nothing. Tests about the timeout
+itself set it explicitly."""
+
+
+def within_budget(measure: Callable[[], list[float]], budget: float, attempts: int = 3) -> None:
+    """Pass when one run of `measure` (each a fresh client) keeps every call under `budget`.
+
+    A loaded machine can stall any single run; a client that really waits too long is slow in
+    every run, so it still fails."""
+    runs = []
+    for _ in range(attempts):
+        runs.append(measure())
+        if max(runs[-1]) < budget:
+            return
+    raise AssertionError(f"every run had a call over {budget * 1e3:.0f} ms: {runs}")
+
+
 def eventually(check: Callable[[], T], within: float = 5.0, every: float = 0.01) -> T:
     """`check()` once it stops raising AssertionError, polling for up to `within` seconds."""
     deadline = time.monotonic() + within
@@ -238,6 +257,7 @@ def make_api(flavour: str) -> Iterator[Callable[..., Api]]:
     made: list[Api] = []
 
     def make(target: str, **options: Any) -> Api:
+        options.setdefault("allow_timeout", RELAXED_ALLOW_TIMEOUT)
         made.append(Api(flavour, target, **options))
         return made[-1]
 

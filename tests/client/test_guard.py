@@ -18,6 +18,8 @@ from rescp_client import (
     RescpError,
 )
 
+from tests.client.conftest import RELAXED_ALLOW_TIMEOUT
+
 
 class UpstreamError(Exception):
     pass
@@ -133,7 +135,7 @@ def test_a_failure_guarded_by_a_limit_alone_is_still_reported(api, eventually) -
 
 
 def test_a_guard_object_guards_one_block_at_a_time(server) -> None:
-    with Client(server.target) as client:
+    with Client(server.target, allow_timeout=RELAXED_ALLOW_TIMEOUT) as client:
         guard = client.guard(breaker="reused")
         with guard, pytest.raises(RescpError, match="one per block"), guard:
             pass
@@ -142,7 +144,7 @@ def test_a_guard_object_guards_one_block_at_a_time(server) -> None:
 
 
 def test_the_decorator_guards_every_call(server, eventually) -> None:
-    with Client(server.target) as client:
+    with Client(server.target, allow_timeout=RELAXED_ALLOW_TIMEOUT) as client:
         @client.guard(breaker="decorated", user_id="user_7")
         def fetch(value: int) -> int:
             if value < 0:
@@ -159,7 +161,7 @@ def test_the_decorator_guards_every_call(server, eventually) -> None:
 
 def test_the_async_decorator_guards_every_call(server, eventually) -> None:
     async def main() -> None:
-        async with AsyncClient(server.target) as client:
+        async with AsyncClient(server.target, allow_timeout=RELAXED_ALLOW_TIMEOUT) as client:
             @client.guard(breaker="decorated_async", operation="fetch_prices")
             async def fetch(value: int) -> int:
                 await asyncio.sleep(0)
@@ -180,7 +182,7 @@ def test_the_async_decorator_guards_every_call(server, eventually) -> None:
 
 def test_a_cancelled_task_counts_as_neither_success_nor_failure(server, eventually) -> None:
     async def main() -> None:
-        async with AsyncClient(server.target) as client:
+        async with AsyncClient(server.target, allow_timeout=RELAXED_ALLOW_TIMEOUT) as client:
             started = asyncio.Event()
 
             async def hang() -> None:

@@ -13,6 +13,7 @@ encoding is left to the server, which caches it on the event so a fan-out encode
 from __future__ import annotations
 
 import asyncio
+import uuid
 from dataclasses import dataclass, field
 
 from rescp.engine.breaker import Transition
@@ -91,6 +92,7 @@ class EventLog:
                  max_lag: int = 1_000, batch_size: int = 256) -> None:
         if not 1 <= max_lag <= max_events:
             raise ValueError("max_lag must be within 1..max_events")
+        self.log_id = uuid.uuid4().hex  # a new log, a new id: sequences never cross logs
         self.max_events = max_events
         self.max_age = max_age
         self.max_lag = max_lag
@@ -125,7 +127,7 @@ class EventLog:
         for sub in behind:  # cut off and forgotten at once, even if its writer is blocked
             sub.failure = SubscriberTooSlow(
                 f"subscriber fell more than {self.max_lag} events behind; "
-                f"resume after sequence {sub.cursor - 1}")
+                "resume after the last sequence it received")
             self._subscribers.discard(sub)
         self._wake()
         return event

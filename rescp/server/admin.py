@@ -76,7 +76,7 @@ class AdminServicer:
     async def list_breakers(self, _: admin.ListBreakersRequest) -> admin.ListBreakersResponse:
         views, sequence = await self._plane.list_breakers()
         return admin.ListBreakersResponse(breakers=[convert.encode_breaker(v) for v in views],
-                                          sequence=sequence)
+                                          sequence=sequence, log_id=self._plane.events.log_id)
 
     async def delete_breaker(
             self, request: admin.DeleteBreakerRequest) -> admin.DeleteBreakerResponse:
@@ -152,7 +152,8 @@ class AdminServicer:
         return admin.GetDegradationResponse(
             is_degraded=state.is_degraded, open_circuits=state.open_circuits,
             affected_features=convert.encode_affected(state),
-            fallback_available=state.fallback_available, sequence=sequence)
+            fallback_available=state.fallback_available, sequence=sequence,
+            log_id=self._plane.events.log_id)
 
     # errors and health
 
@@ -190,4 +191,4 @@ class AdminServicer:
             health=convert.wire(h.health), total_errors=h.total_errors,
             critical_errors=h.critical_errors, open_circuits=h.open_circuits,
             circuit_breakers=[convert.encode_breaker(v) for v in h.breakers],
-            sequence=h.sequence)
+            sequence=h.sequence, log_id=self._plane.events.log_id)

@@ -21,6 +21,8 @@ from rescp.server.rpc import Context, server_stream, service
 
 SERVICE = "rescp.v1.EventService"
 _EVENTS_TAG = b"\x0a"  # field 1, length-delimited
+LOG_ID_HEADER = "rescp-log-id"
+"""Initial metadata of a subscribed Watch: the log its sequences count in."""
 
 
 def _varint(value: int) -> bytes:
@@ -53,7 +55,7 @@ class EventServicer:
         after = request.after_sequence if request.HasField("after_sequence") else None
         sub = self._log.subscribe(after, wanted)
         try:
-            await context.send_initial_metadata(())
+            await context.send_initial_metadata(((LOG_ID_HEADER, self._log.log_id),))
             while True:
                 batch = await self._log.next_batch(sub)
                 yield watch_response([convert.encode_event(e) for e in batch])

@@ -239,3 +239,18 @@ def test_stalled_subscriber_is_cut_off_and_nobody_else_notices() -> None:
         assert caught.value.code() is grpc.StatusCode.RESOURCE_EXHAUSTED  # type: ignore[attr-defined]
         assert sequences == list(range(1, len(sequences) + 1))  # what it got is gap-free
         healthy.cancel()
+
+
+def test_reads_and_watch_name_the_log_their_sequences_count_in(stubs: Stubs) -> None:
+    log_ids = {stubs.ListBreakers(a.ListBreakersRequest()).log_id,
+               stubs.GetSystemHealth(a.GetSystemHealthRequest()).log_id,
+               stubs.GetDegradation(a.GetDegradationRequest()).log_id}
+    stream = stubs.Watch(e.WatchRequest())
+    log_ids.add(dict(stream.initial_metadata())["rescp-log-id"])
+    stream.cancel()
+    assert len(log_ids) == 1
+    (log_id,) = log_ids
+    assert len(log_id) == 32
+    with ServerThread() as other, grpc.insecure_channel(other.target) as channel:
+        elsewhere = Stubs(channel).ListBreakers(a.ListBreakersRequest()).log_id
+    assert len(elsewhere) == 32 and elsewhere != log_id

@@ -87,12 +87,14 @@ class ListBreakersRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class ListBreakersResponse(_message.Message):
-    __slots__ = ("breakers", "sequence")
+    __slots__ = ("breakers", "sequence", "log_id")
     BREAKERS_FIELD_NUMBER: _ClassVar[int]
     SEQUENCE_FIELD_NUMBER: _ClassVar[int]
+    LOG_ID_FIELD_NUMBER: _ClassVar[int]
     breakers: _containers.RepeatedCompositeFieldContainer[Breaker]
     sequence: int
-    def __init__(self, breakers: _Optional[_Iterable[_Union[Breaker, _Mapping]]] = ..., sequence: _Optional[int] = ...) -> None: ...
+    log_id: str
+    def __init__(self, breakers: _Optional[_Iterable[_Union[Breaker, _Mapping]]] = ..., sequence: _Optional[int] = ..., log_id: _Optional[str] = ...) -> None: ...
 
 class DeleteBreakerRequest(_message.Message):
     __slots__ = ("name",)
@@ -241,18 +243,20 @@ class GetDegradationRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class GetDegradationResponse(_message.Message):
-    __slots__ = ("is_degraded", "open_circuits", "affected_features", "fallback_available", "sequence")
+    __slots__ = ("is_degraded", "open_circuits", "affected_features", "fallback_available", "sequence", "log_id")
     IS_DEGRADED_FIELD_NUMBER: _ClassVar[int]
     OPEN_CIRCUITS_FIELD_NUMBER: _ClassVar[int]
     AFFECTED_FEATURES_FIELD_NUMBER: _ClassVar[int]
     FALLBACK_AVAILABLE_FIELD_NUMBER: _ClassVar[int]
     SEQUENCE_FIELD_NUMBER: _ClassVar[int]
+    LOG_ID_FIELD_NUMBER: _ClassVar[int]
     is_degraded: bool
     open_circuits: _containers.RepeatedScalarFieldContainer[str]
     affected_features: _containers.RepeatedCompositeFieldContainer[AffectedFeature]
     fallback_available: bool
     sequence: int
-    def __init__(self, is_degraded: _Optional[bool] = ..., open_circuits: _Optional[_Iterable[str]] = ..., affected_features: _Optional[_Iterable[_Union[AffectedFeature, _Mapping]]] = ..., fallback_available: _Optional[bool] = ..., sequence: _Optional[int] = ...) -> None: ...
+    log_id: str
+    def __init__(self, is_degraded: _Optional[bool] = ..., open_circuits: _Optional[_Iterable[str]] = ..., affected_features: _Optional[_Iterable[_Union[AffectedFeature, _Mapping]]] = ..., fallback_available: _Optional[bool] = ..., sequence: _Optional[int] = ..., log_id: _Optional[str] = ...) -> None: ...
 
 class GetErrorSummaryRequest(_message.Message):
     __slots__ = ()
@@ -328,17 +332,19 @@ class GetSystemHealthRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class GetSystemHealthResponse(_message.Message):
-    __slots__ = ("health", "total_errors", "critical_errors", "open_circuits", "circuit_breakers", "sequence")
+    __slots__ = ("health", "total_errors", "critical_errors", "open_circuits", "circuit_breakers", "sequence", "log_id")
     HEALTH_FIELD_NUMBER: _ClassVar[int]
     TOTAL_ERRORS_FIELD_NUMBER: _ClassVar[int]
     CRITICAL_ERRORS_FIELD_NUMBER: _ClassVar[int]
     OPEN_CIRCUITS_FIELD_NUMBER: _ClassVar[int]
     CIRCUIT_BREAKERS_FIELD_NUMBER: _ClassVar[int]
     SEQUENCE_FIELD_NUMBER: _ClassVar[int]
+    LOG_ID_FIELD_NUMBER: _ClassVar[int]
     health: _enums_pb2.Health
     total_errors: int
     critical_errors: int
     open_circuits: int
     circuit_breakers: _containers.RepeatedCompositeFieldContainer[Breaker]
     sequence: int
-    def __init__(self, health: _Optional[_Union[_enums_pb2.Health, str]] = ..., total_errors: _Optional[int] = ..., critical_errors: _Optional[int] = ..., open_circuits: _Optional[int] = ..., circuit_breakers: _Optional[_Iterable[_Union[Breaker, _Mapping]]] = ..., sequence: _Optional[int] = ...) -> None: ...
+    log_id: str
+    def __init__(self, health: _Optional[_Union[_enums_pb2.Health, str]] = ..., total_errors: _Optional[int] = ..., critical_errors: _Optional[int] = ..., open_circuits: _Optional[int] = ..., circuit_breakers: _Optional[_Iterable[_Union[Breaker, _Mapping]]] = ..., sequence: _Optional[int] = ..., log_id: _Optional[str] = ...) -> None: ...

@@ -144,6 +144,28 @@ def test_resumes_across_a_server_restart_with_a_snapshot(
             (BreakerTransition, 1), (DegradationChange, 2), (HealthChange, 3)]
 
 
+def test_a_restarted_server_whose_log_passed_the_position_gives_a_snapshot(
+        make_api: Any, config: Config, free_port: Any) -> None:
+    """The new log already counts past where the watch was: its numbers would look like a
+    continuation, but they count another history; the log id tells them apart."""
+    port = free_port()
+    with ServerThread(config, port=port) as first:
+        api = make_api(first.target)
+        watch = api.client.watch(after_sequence=0)
+        flip(api)
+        assert [e.sequence for e in api.take(watch, 6)] == list(range(1, 7))
+    with ServerThread(config, port=port) as second:
+        for state in ("forced_open", "closed", "forced_open", "closed"):
+            second.call(second.running.plane.transition_breaker(
+                "orders_db", ServerState.FORCED_OPEN if state == "forced_open"
+                else ServerState.CLOSED))
+        assert second.running.plane.events.last_sequence == 12  # past the watch's 6
+        snapshot = api.take(watch, 1)[0]
+        assert isinstance(snapshot, Snapshot) and snapshot.sequence == 12
+        api.run(api.client.transition_breaker("websocket", "forced_open"))
+        assert [e.sequence for e in api.take(watch, 3)] == [13, 14, 15]
+
+
 async def flood(log: EventLog) -> None:
     """Append big events until the only subscriber is cut off for falling behind."""
     burst = Transition("flood", ServerState.CLOSED, ServerState.OPEN, "x" * 2000, 0.0)

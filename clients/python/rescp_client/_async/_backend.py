@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, Generic
 
 import grpc
@@ -76,6 +76,11 @@ def _typed_errors() -> Iterator[None]:
                                       "(the client closed)") from None
 
 
+def _text(metadata: Iterable[tuple[str, str | bytes]]) -> dict[str, str]:
+    """The text entries of some metadata."""
+    return {key: value for key, value in metadata if isinstance(value, str)}
+
+
 class Stream(Generic[Resp]):
     """One server-streaming call, its errors typed."""
 
@@ -83,11 +88,12 @@ class Stream(Generic[Resp]):
         self._call = call
         self._response = response
 
-    async def subscribed(self) -> bool:
-        """Wait until the server has accepted the call (True) or the call has ended (False)."""
+    async def subscribed(self) -> dict[str, str] | None:
+        """Wait until the server has accepted the call: its initial metadata, or None when the
+        call has ended instead."""
         with _typed_errors():
-            await self._call.initial_metadata()
-        return not self._call.done()
+            metadata = await self._call.initial_metadata()
+        return None if self._call.done() else _text(metadata or ())
 
     async def read(self) -> Resp | None:
         """The next response; None when the server ended the stream with OK."""

@@ -61,10 +61,13 @@ class Stream(Generic[Resp]):
     def __init__(self, method: grpc.UnaryStreamMultiCallable[Any, Resp], request: Message) -> None:
         self._call = method(request, wait_for_ready=False)
 
-    def subscribed(self) -> bool:
-        """Wait until the server has accepted the call (True) or the call has ended (False)."""
-        self._call.initial_metadata()
-        return self._call.is_active()
+    def subscribed(self) -> dict[str, str] | None:
+        """Wait until the server has accepted the call: its initial metadata, or None when the
+        call has ended instead."""
+        metadata = self._call.initial_metadata()
+        if not self._call.is_active():
+            return None
+        return {key: value for key, value in metadata or () if isinstance(value, str)}
 
     def read(self) -> Resp | None:
         """The next response; None when the server ended the stream with OK."""

@@ -11,9 +11,11 @@
   subscription. Every call fails fast instead of waiting for a connection, so the backoff alone
   paces the attempts; each failed one is logged (warning) on the "rescp_client" logger.
 - OUT_OF_RANGE (the server no longer retains the events after the position, or it restarted
-  with a younger log): the state is read afresh and handed out as a `Snapshot`, and the watch
-  goes on after the smallest sequence of those reads, so an event may repeat what the snapshot
-  already shows, but none is lost.
+  with a younger log), or a subscription into a different log than the position counts in (a
+  restarted server whose new log already passed it; each read and subscription names its log):
+  the state is read afresh and handed out as a `Snapshot`, and the watch goes on after the
+  smallest sequence of those reads, so an event may repeat what the snapshot already shows,
+  but none is lost.
 - Anything else is raised as its typed error. An event this client cannot represent (a type
   added to the protocol later) is skipped; its sequence still counts.
 - Ending: closing the watch cancels its call at once, and so does dropping it (breaking out of
@@ -50,6 +52,9 @@ from ._backend import Stream
 from ._connection import Connection
 
 log = logging.getLogger("rescp_client")
+
+LOG_ID = "rescp-log-id"
+"""The Watch's initial metadata naming the log its sequences count in."""
 
 RETRIED = frozenset({
     grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED, grpc.StatusCode.CANCELLED,
@@ -109,17 +114,21 @@ def _follow(
     `within` seconds."""
     backoff = Backoff()
     stale = False  # the position is outside the server's log: re-read the state first
+    log_id = ""  # the log the position counts in, once known
     while True:
         stream: Stream[events.WatchResponse] | None = None
         try:
             if stale:
-                snapshot = _snapshot(conn, within)
+                snapshot, log_id = _snapshot(conn, within)
                 at.sequence, stale = snapshot.sequence, False
                 yield snapshot
             if at.sequence is None:
-                at.sequence = (_read(conn, GET_SYSTEM_HEALTH, within)).sequence
+                health = _read(conn, GET_SYSTEM_HEALTH, within)
+                at.sequence, log_id = health.sequence, health.log_id
             stream = conn.stream(WATCH, _codec.resumed(request, at.sequence))
-            if stream.subscribed():
+            metadata = stream.subscribed()
+            if metadata is not None:
+                log_id = _same_log(log_id, metadata.get(LOG_ID, ""))
                 _subscribed(backoff, at.sequence, target)
             while (response := stream.read()) is not None:
                 for message in response.events:
@@ -145,11 +154,21 @@ def _read(conn: Connection, rpc: Rpc[Req, Resp], within: float) -> Resp:
     return conn.call(rpc, rpc.request(), within, wait_for_ready=False)
 
 
-def _snapshot(conn: Connection, within: float) -> Snapshot:
+def _snapshot(conn: Connection, within: float) -> tuple[Snapshot, str]:
+    """The state read afresh, and the log its sequence counts in."""
     breakers = _read(conn, LIST_BREAKERS, within)
     health = _read(conn, GET_SYSTEM_HEALTH, within)
     degraded = _read(conn, GET_DEGRADATION, within)
-    return _codec.snapshot(breakers, health, degraded)
+    return _codec.snapshot(breakers, health, degraded), breakers.log_id
+
+
+def _same_log(known: str, served: str) -> str:
+    """The log a subscription follows, which must be the one the position counts in: a server
+    that restarted without its log counts anew, so its numbers mean something else."""
+    if known and served and served != known:
+        raise StatusError(grpc.StatusCode.OUT_OF_RANGE,
+                          "the server keeps a different event log now (it restarted)")
+    return served or known
 
 
 def _retried(error: RescpError) -> TypeGuard[StatusError]:

@@ -28,9 +28,8 @@ DEFAULT_TARGET = "127.0.0.1:50051"
 def status(target: str, timeout: float) -> int:
     """Print the server's breakers, limits, health and degradation."""
     try:
-        from rescp_client import Client, ControlPlaneUnavailable, RescpError
-
         from rescp.console_format import status_report
+        from rescp_client import Client, ControlPlaneUnavailable, RescpError
     except ImportError as error:
         return _without_client("status", error)
     try:
@@ -49,9 +48,8 @@ def watch(target: str, types: list[str] | None, min_severity: str | None,
           as_json: bool) -> int:
     """Print events as they happen, until interrupted."""
     try:
-        from rescp_client import Client, InvalidArgumentError, RescpError
-
         from rescp.console_format import event_json, event_line
+        from rescp_client import Client, InvalidArgumentError, RescpError
     except ImportError as error:
         return _without_client("watch", error)
     show = event_json if as_json else event_line

@@ -17,6 +17,10 @@ from pathlib import Path
 from typing import IO
 
 import pytest
+
+from rescp import console_format as fmt
+from rescp.config import Config, load
+from rescp.testing import ServerThread
 from rescp_client import (
     AffectedFeature,
     Breaker,
@@ -35,10 +39,6 @@ from rescp_client import (
     Snapshot,
     SystemHealth,
 )
-
-from rescp import console_format as fmt
-from rescp.config import Config, load
-from rescp.testing import ServerThread
 
 SEED = Path(__file__).resolve().parent.parent / "examples" / "rescp.toml"
 ISO = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z"

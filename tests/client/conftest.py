@@ -23,11 +23,11 @@ from typing import Any, TypeVar
 
 import grpc
 import pytest
-from rescp_client import Admission, AsyncClient, Client
-from rescp_client._proto import guard_pb2
 
 from rescp.config import Config, load
 from rescp.testing import ServerThread
+from rescp_client import Admission, AsyncClient, Client
+from rescp_client._proto import guard_pb2
 
 T = TypeVar("T")
 SEED_CONFIG = Path(__file__).resolve().parents[2] / "examples" / "rescp.toml"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import grpc
 import pytest
+
 from rescp_client import (
     BreakerState,
     Feature,

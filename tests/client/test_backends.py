@@ -9,6 +9,7 @@ import threading
 import time
 
 import grpc
+
 from rescp_client._async import _backend as async_backend
 from rescp_client._proto import guard_pb2
 from rescp_client._rpc import RECORD

@@ -9,6 +9,7 @@ import inspect
 import time
 
 import pytest
+
 from rescp_client import (
     AsyncClient,
     BreakerOpenError,
@@ -17,7 +18,6 @@ from rescp_client import (
     RateLimitedError,
     RescpError,
 )
-
 from tests.client.conftest import RELAXED_ALLOW_TIMEOUT
 
 

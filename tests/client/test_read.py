@@ -4,6 +4,7 @@ health; each a typed model, and each reflecting this client's own earlier record
 from __future__ import annotations
 
 import pytest
+
 from rescp_client import BreakerState, ErrorRecord, NotFoundError
 
 pytestmark = pytest.mark.usefixtures("server")

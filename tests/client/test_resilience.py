@@ -7,9 +7,9 @@ import time
 from functools import partial
 
 import pytest
-from rescp_client import ControlPlaneUnavailable
 
 from rescp.testing import ServerThread
+from rescp_client import ControlPlaneUnavailable
 from tests.client.conftest import within_budget
 
 ALLOW_TIMEOUT = 0.05

@@ -8,6 +8,7 @@ import time
 
 import grpc
 import pytest
+
 from rescp_client import BreakerOpenError, BreakerState
 
 CACHED = {"account": "cached"}

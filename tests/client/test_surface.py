@@ -12,6 +12,7 @@ from pathlib import Path
 from types import ModuleType
 
 import pytest
+
 import rescp_client
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -13,6 +13,12 @@ from typing import Any
 
 import grpc
 import pytest
+
+from rescp.config import Config, EventSettings
+from rescp.engine.breaker import Transition
+from rescp.enums import BreakerState as ServerState
+from rescp.events import EventLog
+from rescp.testing import ServerThread
 from rescp_client import (
     BreakerState,
     BreakerTransition,
@@ -27,12 +33,6 @@ from rescp_client import (
 )
 from rescp_client._backoff import Backoff
 from rescp_client._proto import events_pb2
-
-from rescp.config import Config, EventSettings
-from rescp.engine.breaker import Transition
-from rescp.enums import BreakerState as ServerState
-from rescp.events import EventLog
-from rescp.testing import ServerThread
 from tests.client.conftest import Api, Followed
 
 

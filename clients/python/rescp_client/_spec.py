@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from google.protobuf.message import Message
+
 from rescp_client import _codec, _report
 from rescp_client._proto import enums_pb2 as enums
 from rescp_client._proto import guard_pb2 as guard

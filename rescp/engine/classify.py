@@ -210,7 +210,7 @@ SECRET_KEY_WORDS = (
     "cookie", "credential", "privatekey", "sessionid", "signature", "jwt",
 )
 
-_KEY = re.compile(r"""(?<![\w.-])(?P<key>[\w.-]++)(?P<sep>\\?["']?\s*[:=]\s*)""")
+_KEY = re.compile(r"""(?<![\w.-])(?P<key>[\w.-]+)(?P<sep>\\?["']?\s*[:=]\s*)""")
 """A whole identifier and its separator: key= / key: / "key": / \"key\": (escaped JSON)."""
 _VALUE = re.compile(
     r"""(?P<eq>\\")(?P<ev>(?:[^\\\n]|\\(?!"))*)(?P<eqc>\\")?        # \"value\" (escaped JSON)
@@ -220,14 +220,14 @@ _VALUE = re.compile(
     re.IGNORECASE | re.VERBOSE,
 )
 _URL_PASSWORD = re.compile(
-    r"(?P<head>(?<![A-Za-z0-9+.-])[A-Za-z][A-Za-z0-9+.-]*+://[^\s/?#@:]*+:)[^\s/?#]+@"
+    r"(?P<head>(?<![A-Za-z0-9+.-])[A-Za-z][A-Za-z0-9+.-]*://[^\s/?#@:]*:)[^\s/?#]+@"
 )
 _BEARER = re.compile(r"(?<![\w-])(?P<head>bearer\s+)[A-Za-z0-9\-._~+/=\[\]]+", re.IGNORECASE)
 _BASIC = re.compile(
     r"(?<![\w-])(?P<head>basic\s+)(?P<cred>[A-Za-z0-9+/]{4,}={0,2})(?![A-Za-z0-9+/=])",
     re.IGNORECASE,
 )
-_CARD = re.compile(r"(?<![A-Za-z0-9])(?=(?:\d[ -]?){13})\d++(?:[ -]\d++)*+")
+_CARD = re.compile(r"(?<![A-Za-z0-9])(?=(?:\d[ -]?){13})\d+(?:[ -]\d+)*")
 """A whole run of digits split by single spaces or dashes, holding at least 13 digits."""
 _SECRET_WORD = re.compile("|".join(SECRET_KEY_WORDS))
 _MAX_PASSES = 16
@@ -309,8 +309,8 @@ def scrub_context(context: Mapping[str, str]) -> dict[str, str]:
 # decimals, "30s", hex ids). Long hex ids without a digit ("deadbeef") are rare and kept as words.
 
 _UUID = re.compile(r"[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}")
-_QUOTED_ID = re.compile(r"""(["'])(?=[^\s"']*\d)[^\s"']++\1""")
-_NUMBERISH = re.compile(r"(?<![A-Za-z0-9])(?=[A-Za-z]*\d)[A-Za-z0-9]++(?:[.,]\d++)*+")
+_QUOTED_ID = re.compile(r"""(["'])(?=[^\s"']*\d)[^\s"']+\1""")
+_NUMBERISH = re.compile(r"(?<![A-Za-z0-9])(?=[A-Za-z]*\d)[A-Za-z0-9]+(?:[.,]\d+)*")
 
 
 def normalise_message(message: str) -> str:

@@ -31,6 +31,8 @@ MAX_KEY_LENGTH = 256
 MAX_TEXT = 4096
 MAX_SHORT_TEXT = 256
 MAX_CONTEXT_ENTRIES = 64
+MAX_CONTEXT_TEXT = 8192
+"""Bounds of what Report scrubs on the event loop: a few milliseconds at worst."""
 
 # durations and times
 
@@ -197,8 +199,10 @@ def error_report(msg: guard.ReportRequest, prefix: str = "") -> ErrorReport:
         v.name(msg.breaker, prefix + "breaker")
     v.check(len(msg.context) <= MAX_CONTEXT_ENTRIES, prefix + "context",
             f"at most {MAX_CONTEXT_ENTRIES} entries")
-    v.check(all(len(k) <= MAX_SHORT_TEXT and len(x) <= MAX_TEXT for k, x in msg.context.items()),
-            prefix + "context", f"keys at most {MAX_SHORT_TEXT}, values {MAX_TEXT} characters")
+    v.check(all(len(k) <= MAX_SHORT_TEXT and len(x) <= MAX_TEXT for k, x in msg.context.items())
+            and sum(len(k) + len(x) for k, x in msg.context.items()) <= MAX_CONTEXT_TEXT,
+            prefix + "context", f"keys at most {MAX_SHORT_TEXT}, values {MAX_TEXT} characters, "
+                                f"{MAX_CONTEXT_TEXT} in all")
     v.raise_if_any()
     return ErrorReport(operation=msg.operation, error_type=msg.error_type, message=msg.message,
                        user_id=msg.user_id, grpc_code=msg.grpc_code,

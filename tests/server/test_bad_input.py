@@ -35,6 +35,8 @@ BAD_REQUESTS: list[tuple[str, Any, set[str]]] = [
     ("Report", g.ReportRequest(error_type="E", http_status=42, grpc_code=99, breaker="b c"),
      {"http_status", "grpc_code", "breaker"}),
     ("Report", g.ReportRequest(error_type="E", message="m" * 5000), {"message"}),
+    ("Report", g.ReportRequest(error_type="E", context={f"k{i}": "v" * 1000 for i in range(9)}),
+     {"context"}),
     ("PutBreaker", a.PutBreakerRequest(name="ok", config=a.BreakerConfig(
         failure_rate_threshold=150, window_size=2_000_000, window_type=9,  # all reported
         recovery_timeout=duration_pb2.Duration(seconds=-5))),

@@ -37,7 +37,7 @@ contract: $(STAMP) ## check the protos against the wire contract (needs ../share
 
 lint: $(STAMP) ## ruff, and buf lint on the protos when buf is installed
 	$(VENV)/bin/ruff check rescp clients/python tests bench scripts
-	@if command -v buf >/dev/null; then cd protos && buf lint; \
+	@if command -v buf >/dev/null; then cd protos && buf lint && echo "buf lint: ok"; \
 	else echo "buf not installed; proto lint skipped (see .ci/run)"; fi
 
 typecheck: $(STAMP) ## mypy --strict on rescp/ and clients/python/

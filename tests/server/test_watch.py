@@ -11,6 +11,7 @@ from dataclasses import replace
 
 import grpc
 import pytest
+from google.protobuf import duration_pb2
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -254,3 +255,22 @@ def test_reads_and_watch_name_the_log_their_sequences_count_in(stubs: Stubs) -> 
     with ServerThread() as other, grpc.insecure_channel(other.target) as channel:
         elsewhere = Stubs(channel).ListBreakers(a.ListBreakersRequest()).log_id
     assert len(elsewhere) == 32 and elsewhere != log_id
+
+
+def test_rate_limit_alerts_are_throttled_per_key_and_count_refusals(stubs: Stubs) -> None:
+    stubs.PutLimit(a.PutLimitRequest(limit=a.Limit(
+        name="burst", max_requests=1, window=duration_pb2.Duration(nanos=400_000_000))))
+    stream = stubs.Watch(e.WatchRequest(types=[5]))
+    stream.initial_metadata()
+    allow = g.AllowRequest(limit="burst", key="k")
+    assert stubs.Allow(allow).allowed
+    for _ in range(3):  # the first refusal alerts; the next two only count
+        assert not stubs.Allow(allow).allowed
+    assert stubs.Allow(g.AllowRequest(limit="burst", key="other")).allowed
+    time.sleep(0.45)  # a window after the alert (and the admitted request has left it too)
+    assert stubs.Allow(allow).allowed
+    assert not stubs.Allow(allow).allowed  # alerts again, carrying the refusals since the last
+    alerts = [ev.rate_limit_exceeded for ev in take(stream, 2)]
+    stream.cancel()
+    assert [(x.limit, x.key, x.refused) for x in alerts] == [("burst", "k", 1), ("burst", "k", 3)]
+    assert 0 < alerts[1].retry_after.nanos <= 400_000_000

@@ -94,6 +94,12 @@ class NotFound(RescpError):
         super().__init__(f"{resource_type} {name!r} not found")
 
 
+class RequestTooLarge(RescpError):
+    """A request over the size rescp accepts (64 KiB)."""
+
+    reason = "REQUEST_TOO_LARGE"
+
+
 class StoreUnavailable(RescpError):
     """The store failed; the operation may be retried."""
 

@@ -21,12 +21,12 @@ from rescp.config import Config
 from rescp.events import EventLog
 from rescp.plane import ControlPlane
 from rescp.server import admin, events, guard, health
+from rescp.server.rpc import GRPC_MAX_REQUEST_BYTES
 from rescp.store.base import Store, StoreListener
 from rescp.store.memory import MemoryStore
 
 log = logging.getLogger(__name__)
 
-MAX_REQUEST_BYTES = 64 * 1024
 SERVICES = (guard.SERVICE, admin.SERVICE, events.SERVICE, health.SERVICE)
 
 
@@ -79,7 +79,7 @@ async def start(config: Config, clock: Clock | None = None,
         await plane.put_feature(feature)
 
     server = grpc.aio.server(options=[
-        ("grpc.max_receive_message_length", MAX_REQUEST_BYTES),
+        ("grpc.max_receive_message_length", GRPC_MAX_REQUEST_BYTES),
         ("grpc.so_reuseport", 0),
         ("grpc.keepalive_permit_without_calls", 1),
         ("grpc.http2.min_ping_interval_without_data_ms", 5_000),

@@ -14,8 +14,13 @@ from typing import Any, NoReturn, TypeVar
 import grpc
 from google.protobuf.message import DecodeError, Message
 
-from rescp.errors import InvalidArgument, RescpError
+from rescp.errors import InvalidArgument, RequestTooLarge, RescpError
 from rescp.server.status import abort, abort_internal
+
+MAX_REQUEST_BYTES = 64 * 1024
+"""Requests rescp accepts. grpc itself stops at GRPC_MAX_REQUEST_BYTES (set on the server), so
+anything between gets a RESOURCE_EXHAUSTED with rescp's ErrorInfo like every other error."""
+GRPC_MAX_REQUEST_BYTES = 4 * 1024 * 1024
 
 Request = TypeVar("Request", bound=Message)
 Response = TypeVar("Response", bound=Message)
@@ -39,6 +44,8 @@ def unary(request_type: type[Request], response_type: type[Response],
 
     async def handle(raw: bytes, context: Context) -> bytes:
         try:
+            if len(raw) > MAX_REQUEST_BYTES:
+                raise _too_large(raw)
             return (await method(parse(raw))).SerializeToString()
         except Exception as error:
             await fail(context, error, request_type)
@@ -52,12 +59,18 @@ def server_stream(request_type: type[Request],
     """A server-streaming handler whose responses are already serialized bytes."""
     async def handle(raw: bytes, context: Context) -> AsyncIterator[bytes]:
         try:
+            if len(raw) > MAX_REQUEST_BYTES:
+                raise _too_large(raw)
             async for chunk in method(request_type.FromString(raw), context):
                 yield chunk
         except Exception as error:
             await fail(context, error, request_type)
 
     return grpc.unary_stream_rpc_method_handler(handle)
+
+
+def _too_large(raw: bytes) -> RequestTooLarge:
+    return RequestTooLarge(f"request of {len(raw)} bytes; at most {MAX_REQUEST_BYTES} accepted")
 
 
 def service(full_name: str,

@@ -131,11 +131,21 @@ def test_undecodable_request_is_invalid_argument(stubs: Stubs, path: str) -> Non
     still_serving(stubs)
 
 
-def test_request_over_64_kib_is_refused(stubs: Stubs) -> None:
+@pytest.mark.parametrize("size", [70_000, 5_000_000])
+def test_request_over_64_kib_is_refused(stubs: Stubs, size: int) -> None:
     with pytest.raises(grpc.RpcError) as caught:
-        stubs.Report(g.ReportRequest(error_type="E", context={"blob": "x" * 70_000}))
-    assert caught.value.code() in (grpc.StatusCode.RESOURCE_EXHAUSTED, INVALID)  # type: ignore[attr-defined]
+        stubs.Report(g.ReportRequest(error_type="E", context={"blob": "x" * size}))
+    assert caught.value.code() is grpc.StatusCode.RESOURCE_EXHAUSTED  # type: ignore[attr-defined]
+    if size < 4 * 1024 * 1024:  # beyond that grpc itself refuses it, before rescp sees it
+        assert details(caught.value)["ErrorInfo"].reason == "REQUEST_TOO_LARGE"
     still_serving(stubs)
+
+
+def test_watch_request_over_64_kib_is_refused(stubs: Stubs) -> None:
+    with pytest.raises(grpc.RpcError) as caught:
+        next(stubs.Watch(e.WatchRequest(types=[1] * 70_000), timeout=5))
+    assert caught.value.code() is grpc.StatusCode.RESOURCE_EXHAUSTED  # type: ignore[attr-defined]
+    assert details(caught.value)["ErrorInfo"].reason == "REQUEST_TOO_LARGE"
 
 
 def test_watch_bad_filters_and_out_of_range(stubs: Stubs) -> None:

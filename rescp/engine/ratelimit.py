@@ -153,6 +153,27 @@ class _Limiter(Generic[S]):
     def __len__(self) -> int:
         return len(self._keys)
 
+    def acquire(self, key: str, cost: int, now: float) -> LimitDecision:
+        """Admit `cost` for `key` if it fits; a refusal takes nothing."""
+        if cost != 1:
+            self._check_cost(cost)
+        keys = self._keys
+        state = keys.get(key)
+        if state is None:
+            self.sweep(now, EVICT_PER_INSERT)
+            keys[key] = self._first(cost, now)
+            return _new(LimitDecision, (True, self._cap - cost, 0.0, 0))
+        keys.move_to_end(key)
+        return self._take(state, cost, now)
+
+    def _first(self, cost: int, now: float) -> S:
+        """The state of a key whose first request takes `cost` at `now`."""
+        raise NotImplementedError
+
+    def _take(self, state: S, cost: int, now: float) -> LimitDecision:
+        """Admit or refuse `cost` for a key already held."""
+        raise NotImplementedError
+
     def evict_idle(self, now: float) -> int:
         """Drop every key whose state equals a fresh key's; return how many were dropped."""
         stale = [key for key, state in self._keys.items() if self._fresh(state, now)]
@@ -258,17 +279,10 @@ class _Log(_KeyState):
 class SlidingWindowLimiter(_Limiter[_Log]):
     """At most max_requests (sum of costs) per key in any half-open window, exactly."""
 
-    def acquire(self, key: str, cost: int, now: float) -> LimitDecision:
-        """Admit `cost` for `key` if the window has room; a refusal takes nothing."""
-        if cost != 1:
-            self._check_cost(cost)
-        keys = self._keys
-        log = keys.get(key)
-        if log is None:
-            self.sweep(now, EVICT_PER_INSERT)
-            keys[key] = _Log(now, cost)
-            return _new(LimitDecision, (True, self._cap - cost, 0.0, 0))
-        keys.move_to_end(key)
+    def _first(self, cost: int, now: float) -> _Log:
+        return _Log(now, cost)
+
+    def _take(self, log: _Log, cost: int, now: float) -> LimitDecision:
         log.drop_expired(now, self._window)
         live = log.live(log.head)
         if live + cost <= self._cap:
@@ -312,17 +326,10 @@ class _Bucket(_KeyState):
 class TokenBucketLimiter(_Limiter[_Bucket]):
     """max_requests tokens per key, refilled continuously at max_requests per window."""
 
-    def acquire(self, key: str, cost: int, now: float) -> LimitDecision:
-        """Take `cost` tokens from `key`'s bucket if it holds them; a refusal takes nothing."""
-        if cost != 1:
-            self._check_cost(cost)
-        keys = self._keys
-        bucket = keys.get(key)
-        if bucket is None:
-            self.sweep(now, EVICT_PER_INSERT)
-            keys[key] = _Bucket(float(self._cap - cost), now)
-            return _new(LimitDecision, (True, self._cap - cost, 0.0, 0))
-        keys.move_to_end(key)
+    def _first(self, cost: int, now: float) -> _Bucket:
+        return _Bucket(float(self._cap - cost), now)
+
+    def _take(self, bucket: _Bucket, cost: int, now: float) -> LimitDecision:
         level = self._level(bucket, now)
         if level >= cost:
             bucket.tokens = level - cost

@@ -8,7 +8,8 @@ nothing else crosses the servicer boundary.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}")
@@ -70,6 +71,15 @@ class Violations:
         """Add violations of fields not already reported (one complaint per field is enough)."""
         seen = {v.field for v in self._items}
         self._items.extend(v for v in violations if v.field not in seen)
+
+    @contextmanager
+    def collect(self, prefix: str = "") -> Iterator[None]:
+        """Keep the violations raised inside (nested under the field `prefix`, if given) with
+        these, instead of raising them on their own."""
+        try:
+            yield
+        except InvalidArgument as error:
+            self.extend(error.under(prefix).violations if prefix else error.violations)
 
     def raise_if_any(self) -> None:
         if self._items:

@@ -7,7 +7,7 @@ import grpc
 from rescp._proto import admin_pb2 as admin
 from rescp.engine.breaker import BreakerConfig
 from rescp.enums import BreakerState, Severity
-from rescp.errors import InvalidArgument, Violations, check_name
+from rescp.errors import Violations, check_name
 from rescp.plane import ControlPlane
 from rescp.server import convert
 from rescp.server.rpc import service, unary
@@ -59,12 +59,13 @@ class AdminServicer:
     # breakers
 
     async def put_breaker(self, request: admin.PutBreakerRequest) -> admin.PutBreakerResponse:
-        check_name(request.name, "name")
-        try:
-            config = (convert.breaker_config(request.config, self._default_breaker)
-                      if request.HasField("config") else self._default_breaker)
-        except InvalidArgument as error:
-            raise error.under("config") from None
+        v = Violations()
+        v.name(request.name, "name")
+        config = self._default_breaker
+        with v.collect("config"):
+            if request.HasField("config"):
+                config = convert.breaker_config(request.config, self._default_breaker)
+        v.raise_if_any()
         view = await self._plane.put_breaker(request.name, config)
         return admin.PutBreakerResponse(breaker=convert.encode_breaker(view))
 
@@ -98,10 +99,10 @@ class AdminServicer:
     # limits
 
     async def put_limit(self, request: admin.PutLimitRequest) -> admin.PutLimitResponse:
-        try:
+        v = Violations()
+        with v.collect("limit"):
             config = convert.limit_config(request.limit)
-        except InvalidArgument as error:
-            raise error.under("limit") from None
+        v.raise_if_any()
         stored = await self._plane.put_limit(config)
         return admin.PutLimitResponse(limit=convert.encode_limit(stored))
 
@@ -129,10 +130,10 @@ class AdminServicer:
     # features
 
     async def put_feature(self, request: admin.PutFeatureRequest) -> admin.PutFeatureResponse:
-        try:
+        v = Violations()
+        with v.collect("feature"):
             feature = convert.feature(request.feature)
-        except InvalidArgument as error:
-            raise error.under("feature") from None
+        v.raise_if_any()
         stored = await self._plane.put_feature(feature)
         return admin.PutFeatureResponse(feature=convert.encode_feature(stored))
 

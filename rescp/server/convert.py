@@ -23,7 +23,7 @@ from rescp.engine.errorlog import ErrorRecord, ErrorReport
 from rescp.engine.health import Degradation, Feature
 from rescp.engine.ratelimit import LimitConfig
 from rescp.enums import Algorithm, EventType, WindowType
-from rescp.errors import InvalidArgument, Violations
+from rescp.errors import Violations
 from rescp.events import Event, HealthChange, RateLimitExceeded
 from rescp.store.base import BreakerView
 
@@ -67,10 +67,8 @@ def wire(value: IntEnum) -> Any:
 
 def build(make: Callable[..., T], v: Violations, **values: object) -> T:
     """`make(**values)`, reporting its violations together with those already in `v`."""
-    try:
+    with v.collect():
         result = make(**values)
-    except InvalidArgument as error:
-        v.extend(error.violations)
     v.raise_if_any()
     return result
 
@@ -184,25 +182,25 @@ def encode_affected(value: Degradation) -> list[admin.AffectedFeature]:
 # errors
 
 
-def error_report(msg: guard.ReportRequest, prefix: str = "") -> ErrorReport:
+def error_report(msg: guard.ReportRequest) -> ErrorReport:
     v = Violations()
     for field, limit in (("operation", MAX_SHORT_TEXT), ("error_type", MAX_SHORT_TEXT),
                          ("user_id", MAX_SHORT_TEXT), ("service", MAX_SHORT_TEXT),
                          ("message", MAX_TEXT)):
-        v.check(len(getattr(msg, field)) <= limit, prefix + field, f"at most {limit} characters")
-    v.check(bool(msg.error_type or msg.message), prefix + "error_type",
+        v.check(len(getattr(msg, field)) <= limit, field, f"at most {limit} characters")
+    v.check(bool(msg.error_type or msg.message), "error_type",
             "error_type or message is required")
-    v.check(0 <= msg.grpc_code <= 16, prefix + "grpc_code", "must be a gRPC code, 0..16")
-    v.check(msg.http_status == 0 or 100 <= msg.http_status <= 599, prefix + "http_status",
+    v.check(0 <= msg.grpc_code <= 16, "grpc_code", "must be a gRPC code, 0..16")
+    v.check(msg.http_status == 0 or 100 <= msg.http_status <= 599, "http_status",
             "must be 0 or an HTTP status, 100..599")
     if msg.breaker:
-        v.name(msg.breaker, prefix + "breaker")
-    v.check(len(msg.context) <= MAX_CONTEXT_ENTRIES, prefix + "context",
+        v.name(msg.breaker, "breaker")
+    v.check(len(msg.context) <= MAX_CONTEXT_ENTRIES, "context",
             f"at most {MAX_CONTEXT_ENTRIES} entries")
     v.check(all(len(k) <= MAX_SHORT_TEXT and len(x) <= MAX_TEXT for k, x in msg.context.items())
             and sum(len(k) + len(x) for k, x in msg.context.items()) <= MAX_CONTEXT_TEXT,
-            prefix + "context", f"keys at most {MAX_SHORT_TEXT}, values {MAX_TEXT} characters, "
-                                f"{MAX_CONTEXT_TEXT} in all")
+            "context", f"keys at most {MAX_SHORT_TEXT}, values {MAX_TEXT} characters, "
+                       f"{MAX_CONTEXT_TEXT} in all")
     v.raise_if_any()
     return ErrorReport(operation=msg.operation, error_type=msg.error_type, message=msg.message,
                        user_id=msg.user_id, grpc_code=msg.grpc_code,

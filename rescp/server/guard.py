@@ -52,15 +52,15 @@ class GuardServicer:
     async def record(self, request: guard.RecordRequest) -> guard.RecordResponse:
         v = Violations()
         v.name(request.breaker, "breaker")
+        v.check(request.outcome != 0, "outcome", "is required (SUCCESS, FAILURE or IGNORED)")
         outcome = convert.enum_value(Outcome, request.outcome, "outcome", v, None)
-        v.check(outcome is not None or request.outcome != 0, "outcome",
-                "is required (SUCCESS, FAILURE or IGNORED)")
         duration = convert.duration_seconds(request.duration, "duration", v)
-        v.check(len(request.permit) <= 64, "permit", "is not a permit Allow returned")
+        error = None
+        with v.collect("error"):
+            if request.HasField("error"):
+                error = convert.error_report(request.error)
         v.raise_if_any()
         assert outcome is not None
-        error = (convert.error_report(request.error, "error.")
-                 if request.HasField("error") else None)
         state, record = await self._plane.record(request.breaker, outcome, duration,
                                                  request.permit, error)
         response = guard.RecordResponse(breaker_state=wire(state))

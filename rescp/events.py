@@ -132,11 +132,6 @@ class EventLog:
         self._wake()
         return event
 
-    def events_after(self, sequence: int) -> list[Event]:
-        """The retained events after `sequence` (for tests and snapshots)."""
-        start = max(sequence + 1 - self._first, 0)
-        return self._events[start:]
-
     def subscribe(self, after_sequence: int | None,
                   event_filter: EventFilter = EventFilter()) -> Subscription:
         """A cursor after `after_sequence`, or after the newest event when it is None.

@@ -161,7 +161,6 @@ def test_hundred_subscribers_receive_identical_streams(stubs: Stubs, server: Ser
                                          response_deserializer=e.WatchResponse.FromString)
             calls = [watch(e.WatchRequest()) for _ in range(100)]
             await asyncio.gather(*(c.initial_metadata() for c in calls))
-            done = asyncio.Event()
             await asyncio.get_running_loop().run_in_executor(None, flip, stubs, "websocket", 40)
             last = stubs.ListBreakers(a.ListBreakersRequest()).sequence
 
@@ -174,9 +173,7 @@ def test_hundred_subscribers_receive_identical_streams(stubs: Stubs, server: Ser
                         break
                 return got
 
-            streams = await asyncio.gather(*(collect(c) for c in calls))
-            done.set()
-            return streams
+            return await asyncio.gather(*(collect(c) for c in calls))
 
     streams = asyncio.run(run())
     assert len(streams) == 100 and len(streams[0]) == 120

@@ -8,7 +8,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import platform
-import socket
 import subprocess
 import sys
 import time
@@ -19,12 +18,7 @@ import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from bench import engines, events, rpc
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from rescp.testing import free_port
 
 
 @contextmanager

@@ -4,6 +4,7 @@ server on a free loopback port."""
 from __future__ import annotations
 
 import asyncio
+import socket
 import threading
 from collections.abc import Coroutine
 from dataclasses import replace
@@ -30,6 +31,15 @@ class ManualClock:
             raise ValueError("a clock does not go backwards")
         self._now += seconds
         return self._now
+
+
+def free_port() -> int:
+    """A loopback port nothing listens on (bound once, then released), for a server a test
+    must restart on the same port."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+    return port
 
 
 class ServerThread:

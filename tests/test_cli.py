@@ -7,20 +7,17 @@ import json
 import queue
 import re
 import signal
-import socket
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import IO
 
 import pytest
 
 from rescp import console_format as fmt
-from rescp.config import Config, load
-from rescp.testing import ServerThread
+from rescp.config import Config
+from rescp.testing import ServerThread, free_port
 from rescp_client import (
     AffectedFeature,
     Breaker,
@@ -39,39 +36,14 @@ from rescp_client import (
     Snapshot,
     SystemHealth,
 )
+from tests.support import eventually
 
-SEED = Path(__file__).resolve().parent.parent / "examples" / "rescp.toml"
 ISO = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z"
 
 
 def rescp(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "rescp", *args], capture_output=True,
                           text=True, timeout=30, check=False)
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-    return port
-
-
-def wait_for(check: Callable[[], bool], within: float = 10.0) -> None:
-    deadline = time.monotonic() + within
-    while not check():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.01)
-
-
-@pytest.fixture
-def config() -> Config:
-    return load(SEED)
-
-
-@pytest.fixture
-def server(config: Config) -> Iterator[ServerThread]:
-    with ServerThread(config) as running:
-        yield running
 
 
 @pytest.fixture
@@ -131,7 +103,7 @@ def watching() -> Iterator[Callable[..., Watching]]:
 
 
 def subscribed(server: ServerThread) -> None:
-    wait_for(lambda: server.running.plane.events.subscribers == 1)
+    eventually(lambda: _subscribers(server, 1), within=10.0)
 
 
 # status
@@ -296,3 +268,7 @@ def test_status_report_tables() -> None:
     ]
     assert fmt.limits_table([Limit("api", 100, 0.5, "token_bucket")])[1].split() == [
         "api", "token_bucket", "100", "0.5s"]
+
+
+def _subscribers(server: ServerThread, count: int) -> None:
+    assert server.running.plane.events.subscribers == count

@@ -18,45 +18,17 @@ import threading
 import time
 from collections.abc import Awaitable, Callable, Coroutine, Iterator
 from concurrent import futures
-from pathlib import Path
 from typing import Any, TypeVar
 
 import grpc
 import pytest
 
-from rescp.config import Config, load
 from rescp.testing import ServerThread
 from rescp_client import Admission, AsyncClient, Client
 from rescp_client._proto import guard_pb2
 
 T = TypeVar("T")
-SEED_CONFIG = Path(__file__).resolve().parents[2] / "examples" / "rescp.toml"
 FLAVOURS = ["sync", "async"]
-
-
-@pytest.fixture
-def config() -> Config:
-    """The seed's config: dydx_api, websocket, orders_db, the "api" limit, two features."""
-    return load(SEED_CONFIG)
-
-
-@pytest.fixture
-def server(config: Config) -> Iterator[ServerThread]:
-    with ServerThread(config) as running:
-        yield running
-
-
-def free_port() -> int:
-    """A port nothing listens on (bound once by us, then released)."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-    return port
-
-
-@pytest.fixture(name="free_port")
-def free_port_fixture() -> Callable[[], int]:
-    return free_port
 
 
 RELAXED_ALLOW_TIMEOUT = 2.0
@@ -76,23 +48,6 @@ def within_budget(measure: Callable[[], list[float]], budget: float, attempts: i
         if max(runs[-1]) < budget:
             return
     raise AssertionError(f"every run had a call over {budget * 1e3:.0f} ms: {runs}")
-
-
-def eventually(check: Callable[[], T], within: float = 5.0, every: float = 0.01) -> T:
-    """`check()` once it stops raising AssertionError, polling for up to `within` seconds."""
-    deadline = time.monotonic() + within
-    while True:
-        try:
-            return check()
-        except AssertionError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(every)
-
-
-@pytest.fixture(name="eventually")
-def eventually_fixture() -> Callable[..., Any]:
-    return eventually
 
 
 class LoopThread:

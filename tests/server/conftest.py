@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import grpc
@@ -13,10 +12,7 @@ from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
 from rescp._proto import admin_pb2, events_pb2, guard_pb2
-from rescp.config import Config, load
 from rescp.testing import ServerThread
-
-EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "rescp.toml"
 
 
 class Stubs:
@@ -56,17 +52,6 @@ def details(error: grpc.RpcError) -> dict[str, Any]:
 
 def bad_fields(error: grpc.RpcError) -> set[str]:
     return {v.field for v in details(error)["BadRequest"].field_violations}
-
-
-@pytest.fixture
-def example_config() -> Config:
-    return load(EXAMPLE)
-
-
-@pytest.fixture
-def server(example_config: Config) -> Iterator[ServerThread]:
-    with ServerThread(example_config) as running:
-        yield running
 
 
 @pytest.fixture

@@ -15,13 +15,9 @@ import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from rescp._proto import events_pb2 as e
-from tests.server.conftest import EXAMPLE, Stubs
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from rescp.testing import free_port
+from tests.server.conftest import Stubs
+from tests.support import EXAMPLE
 
 
 def wait_serving(target: str, timeout: float = 15.0) -> None:

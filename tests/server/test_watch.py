@@ -22,7 +22,8 @@ from rescp.config import EventSettings, load, parse
 from rescp.engine.breaker import Transition
 from rescp.enums import BreakerState
 from rescp.testing import ServerThread
-from tests.server.conftest import EXAMPLE, Stubs
+from tests.server.conftest import Stubs
+from tests.support import EXAMPLE
 
 FORCED_OPEN, CLOSED = 4, 1
 

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from rescp.config import Config, ConfigError, load, parse
 from rescp.engine.breaker import BreakerConfig
 from rescp.enums import Algorithm, WindowType
-
-EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "rescp.toml"
+from tests.support import EXAMPLE
 
 
 def test_example_declares_the_seed_breakers_limit_and_features() -> None:
@@ -72,7 +69,7 @@ def test_not_toml_and_missing_file() -> None:
 
 
 def test_the_readme_config_block_is_valid() -> None:
-    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    readme = (EXAMPLE.parents[1] / "README.md").read_text()
     block = readme.split("## The config file", 1)[1].split("```toml", 1)[1].split("```", 1)[0]
     config = parse(block)
     assert config.breakers["orders_db"].failure_rate_threshold == 50.0

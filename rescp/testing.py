@@ -11,7 +11,7 @@ from dataclasses import replace
 from typing import Any, TypeVar
 
 from rescp.config import Config
-from rescp.server.app import RunningServer, start
+from rescp.server.app import ExtraServices, RunningServer, start
 
 T = TypeVar("T")
 
@@ -48,7 +48,10 @@ class ServerThread:
     Tests talk to it over loopback with real clients, sync or async, from the main thread.
     """
 
-    def __init__(self, config: Config | None = None, port: int = 0) -> None:
+    def __init__(self, config: Config | None = None, port: int = 0,
+                 extra: ExtraServices | None = None) -> None:
+        """`extra` adds services beside rescp's own (see rescp.server.app.start)."""
+        self._extra = extra
         base = config or Config()
         self.config = replace(base, server=replace(base.server, listen=f"127.0.0.1:{port}"))
         self._loop = asyncio.new_event_loop()
@@ -72,7 +75,7 @@ class ServerThread:
 
     def start(self) -> ServerThread:
         self._thread.start()
-        self._running = self.call(start(self.config))
+        self._running = self.call(start(self.config, extra=self._extra))
         return self
 
     def stop(self, grace: float = 0.0) -> None:

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import grpc
 import pytest
 from google.protobuf import duration_pb2
 
 from rescp._proto import admin_pb2 as a
 from rescp._proto import guard_pb2 as g
+from rescp.config import ErrorSettings, load
+from rescp.testing import ServerThread
 from tests.server.conftest import Stubs
+from tests.support import EXAMPLE
 
 CLOSED, OPEN, HALF_OPEN, FORCED_OPEN, DISABLED = 1, 2, 3, 4, 5
 HEALTHY, WARNING, CRITICAL = 1, 2, 3
@@ -138,3 +143,19 @@ def test_read_sequences_follow_the_event_log(stubs: Stubs) -> None:
     assert s1 == s0 + 3  # the transition, the degradation change, the health change
     assert stubs.GetSystemHealth(a.GetSystemHealthRequest()).sequence == s1
     assert stubs.GetDegradation(a.GetDegradationRequest()).sequence == s1
+
+
+def test_error_history_is_bounded_and_counts_survive_eviction() -> None:
+    config = replace(load(EXAMPLE), errors=ErrorSettings(history=3))
+    with ServerThread(config) as server, grpc.insecure_channel(server.target) as channel:
+        stubs = Stubs(channel)
+        ids = [stubs.Report(g.ReportRequest(error_type="ConnectionError", message=f"m{i}"))
+               .record.error_id for i in range(5)]
+        summary = stubs.GetErrorSummary(a.GetErrorSummaryRequest())
+        assert summary.total_errors == 5 and dict(summary.error_counts) == {"network_high": 5}
+        assert [r.error_id for r in summary.recent_errors] == ids[:1:-1]  # the 3 kept
+        listed = stubs.ListNotifications(a.ListNotificationsRequest())
+        assert listed.total == 3
+        with pytest.raises(grpc.RpcError) as caught:  # evicted: no longer acknowledgeable
+            stubs.AcknowledgeError(a.AcknowledgeErrorRequest(error_id=ids[0]))
+        assert caught.value.code() is grpc.StatusCode.NOT_FOUND  # type: ignore[attr-defined]

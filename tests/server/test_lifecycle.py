@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,8 +16,9 @@ import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from rescp._proto import admin_pb2 as a
 from rescp._proto import events_pb2 as e
-from rescp.testing import free_port
+from rescp.testing import ServerThread, free_port
 from tests.server.conftest import Stubs
 from tests.support import EXAMPLE
 
@@ -95,3 +98,34 @@ def test_port_in_use_is_a_clear_error() -> None:
         port = taken.getsockname()[1]
         result = run_cli("serve", "--listen", f"127.0.0.1:{port}")
     assert result.returncode == 2 and "cannot listen on" in result.stderr
+
+
+SLOW = "/rescp.test.Slow/Sleep"
+
+
+def slow_service(plane: object) -> list[grpc.GenericRpcHandler]:
+    """A method that takes 0.5 s, to have an RPC in flight when the server stops."""
+    async def sleep(request: bytes, context: grpc.aio.ServicerContext[bytes, bytes]) -> bytes:
+        await asyncio.sleep(0.5)
+        return b"done"
+
+    return [grpc.method_handlers_generic_handler("rescp.test.Slow", {
+        "Sleep": grpc.unary_unary_rpc_method_handler(sleep)})]
+
+
+def test_stopping_finishes_in_flight_rpcs_and_takes_no_new_ones() -> None:
+    server = ServerThread(extra=slow_service).start()
+    try:
+        with grpc.insecure_channel(server.target) as channel:
+            in_flight = channel.unary_unary(SLOW).future(b"", timeout=10)
+            time.sleep(0.1)  # it has reached the server
+            stopping = threading.Thread(target=server.stop, kwargs={"grace": 5.0})
+            stopping.start()
+            time.sleep(0.1)
+            with pytest.raises(grpc.RpcError) as caught:
+                Stubs(channel).GetSystemHealth(a.GetSystemHealthRequest(), timeout=2)
+            assert caught.value.code() is grpc.StatusCode.UNAVAILABLE  # type: ignore[attr-defined]
+            assert in_flight.result() == b"done"  # finished within the grace period
+            stopping.join(10)
+    finally:
+        server.stop()

@@ -272,3 +272,16 @@ def test_rate_limit_alerts_are_throttled_per_key_and_count_refusals(stubs: Stubs
     stream.cancel()
     assert [(x.limit, x.key, x.refused) for x in alerts] == [("burst", "k", 1), ("burst", "k", 3)]
     assert 0 < alerts[1].retry_after.nanos <= 400_000_000
+
+
+def test_a_backlog_arrives_several_events_per_response(stubs: Stubs) -> None:
+    flip(stubs, "websocket", 100)  # 300 events
+    last = stubs.ListBreakers(a.ListBreakersRequest()).sequence
+    stream = stubs.Watch(e.WatchRequest(after_sequence=0))
+    sizes: list[int] = []
+    for response in stream:
+        sizes.append(len(response.events))
+        if response.events[-1].sequence >= last:
+            break
+    stream.cancel()
+    assert sum(sizes) == last and max(sizes) > 1 and len(sizes) < last

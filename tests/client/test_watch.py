@@ -42,8 +42,8 @@ def sequence_now(api: Api) -> int:
 
 
 def flip(api: Api, name: str = "websocket") -> None:
-    """Open a breaker by hand and close it again: 3 events each way (transition, degradation
-    and health for websocket and dydx_api; a transition alone for orders_db)."""
+    """Open a breaker by hand and close it again: 3 events each way (the transition, and the
+    degradation and health changes that an open circuit makes and unmakes)."""
     api.run(api.client.transition_breaker(name, "forced_open"))
     api.run(api.client.transition_breaker(name, "closed"))
 

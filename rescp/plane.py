@@ -26,7 +26,8 @@ from rescp.engine.breaker import BreakerConfig, Transition
 from rescp.engine.errorlog import ErrorRecord, ErrorReport
 from rescp.engine.health import Degradation, Feature, degradation, health
 from rescp.engine.ratelimit import LimitConfig, LimitStatus
-from rescp.enums import OPEN_CIRCUIT_STATES, BreakerState, Health, Outcome, Severity
+from rescp.enums import OPEN_CIRCUIT_STATES, BreakerState, Health, Outcome, Severity, Verdict
+from rescp.errors import StoreUnavailable
 from rescp.events import BreakerDeleted, EventLog, HealthChange, RateLimitExceeded
 from rescp.store.base import AllowResult, BreakerView, ErrorSummary, Store, StoreListener
 
@@ -67,8 +68,10 @@ class SystemHealth:
 
 class ControlPlane(StoreListener):
     def __init__(self, make_store: Callable[[StoreListener], Store], clock: Clock,
-                 events: EventLog, settings: PlaneSettings = PlaneSettings()) -> None:
+                 events: EventLog, settings: PlaneSettings = PlaneSettings(), *,
+                 allow_on_store_failure: bool = True) -> None:
         self.clock = clock
+        self.allow_on_store_failure = allow_on_store_failure  # --store-failure-mode allow|deny
         self.events = events
         self.settings = settings
         self.store = make_store(self)
@@ -85,6 +88,16 @@ class ControlPlane(StoreListener):
         self._housekeeper: asyncio.Task[None] | None = None
 
     # lifecycle
+
+    async def restore(self) -> None:
+        """Take up the store's saved state, before anything else touches it: breakers come back
+        in their states (timers armed for the OPEN ones), and health and degradation as last
+        announced, so a restart repeats no announcement."""
+        last = await self.store.load(self.clock.now())
+        self._health = last.health or self._health
+        self._degradation = last.degradation or self._degradation
+        self._to_advance.update(self._states)
+        self._dirty = True
 
     async def start(self) -> None:
         await self._settle()
@@ -128,7 +141,12 @@ class ControlPlane(StoreListener):
 
     async def allow(self, breaker: str, limit: str, key: str, cost: int) -> AllowResult:
         now = self.clock.now()
-        result = await self.store.allow(breaker, limit, key, cost, now)
+        try:
+            result = await self.store.allow(breaker, limit, key, cost, now)
+        except StoreUnavailable:
+            if self.allow_on_store_failure:
+                return AllowResult(True, Verdict.ALLOWED, None, 0.0, -1, "", 0)
+            return AllowResult(False, Verdict.BREAKER_OPEN, None, 1.0, -1, "", 0)
         if result.alert:
             self.events.append(RateLimitExceeded(limit, key, result.retry_after, result.alert),
                                self.clock.wall())

@@ -118,6 +118,19 @@ class Transition(NamedTuple):
     time: float
 
 
+class BreakerSnapshot(NamedTuple):
+    """What of a breaker outlives its process: plain data a store saves and loads. Trial permits
+    and the window are not in it: after a restart a HALF_OPEN breaker hands out fresh trials."""
+
+    state: BreakerState
+    generation: int
+    state_since: float
+    failure_count: int
+    success_count: int
+    last_failure_time: float | None
+    run: int
+
+
 class Decision(NamedTuple):
     allowed: bool
     state: BreakerState
@@ -232,6 +245,22 @@ class Breaker:
         if self._state is _HALF_OPEN and self._trials:
             return min(self._trials.values())
         return None
+
+    def snapshot(self) -> BreakerSnapshot:
+        return BreakerSnapshot(self._state, self._generation, self._state_since,
+                               self._failure_count, self._success_count, self._last_failure_time,
+                               self._run)
+
+    def restore(self, snap: BreakerSnapshot) -> None:
+        """Take up a saved state (on a freshly built breaker, before any call)."""
+        self._state = snap.state
+        self._generation = snap.generation
+        self._state_since = snap.state_since
+        self._failure_count = snap.failure_count
+        self._success_count = snap.success_count
+        self._last_failure_time = snap.last_failure_time
+        self._run = snap.run
+        self._prebuild()
 
     # -- the hot path --------------------------------------------------------------------------
 

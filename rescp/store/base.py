@@ -16,9 +16,9 @@ from typing import NamedTuple, Protocol
 
 from rescp.engine.breaker import BreakerConfig, Transition
 from rescp.engine.errorlog import ErrorRecord, ErrorReport
-from rescp.engine.health import Feature
+from rescp.engine.health import Degradation, Feature
 from rescp.engine.ratelimit import LimitConfig, LimitStatus
-from rescp.enums import BreakerState, Outcome, Severity, Verdict
+from rescp.enums import BreakerState, Health, Outcome, Severity, Verdict
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +64,15 @@ class HealthFacts:
     total: int
 
 
+@dataclass(frozen=True, slots=True)
+class LastEmitted:
+    """The health and degradation last announced by a saved log (None: never, or not saved),
+    so a restart does not announce again what its log already said."""
+
+    health: Health | None
+    degradation: Degradation | None
+
+
 class StoreListener(Protocol):
     def breaker_created(self, name: str, state: BreakerState) -> None: ...
 
@@ -74,6 +83,11 @@ class Store(Protocol):
     """Every operation the control plane needs; `now` always comes from the caller's clock."""
 
     ok: bool  # False while the backend is failing; health turns CRITICAL
+
+    async def load(self, now: float) -> LastEmitted:
+        """Take up saved state before the first operation, telling the listener of every
+        breaker; DatabaseRefused when the saved state cannot be used."""
+        ...
 
     # the guard
     async def allow(self, breaker: str, limit: str, key: str, cost: int,

@@ -1,0 +1,154 @@
+"""What the SQLite store keeps across a restart of the server (clean here; by SIGKILL in
+test_crash): configs, breaker states with their remaining time, error records with counts and
+acknowledgements, and the event log, so Watch resumes with the same log_id."""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from pathlib import Path
+
+import grpc
+import pytest
+from google.protobuf import duration_pb2
+
+from rescp._proto import admin_pb2 as a
+from rescp._proto import events_pb2 as e
+from rescp._proto import guard_pb2 as g
+from rescp.config import Config
+from rescp.store import sqlite_schema
+from rescp.testing import ServerThread
+from tests.server.conftest import Stubs
+from tests.store.test_conformance import FORCED_OPEN, OPEN, fail, put_breaker, take
+
+DISABLED = 5
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Path:
+    return tmp_path / "rescp.db"
+
+
+def again(config: Config, db: Path) -> tuple[ServerThread, grpc.Channel, Stubs]:
+    """A server on `db` (started, to be stopped by the test), a channel and stubs to it."""
+    server = ServerThread(config, store=f"sqlite:{db}").start()
+    channel = grpc.insecure_channel(server.target)
+    return server, channel, Stubs(channel)
+
+
+def seconds(d: duration_pb2.Duration) -> float:
+    return d.seconds + d.nanos / 1e9
+
+
+def test_breaker_states_survive_with_the_rest_of_their_recovery_time(
+        config: Config, db: Path) -> None:
+    server, channel, stubs = again(config, db)
+    put_breaker(stubs, "down", 1, 30.0)
+    fail(stubs, "down")
+    stubs.TransitionBreaker(a.TransitionBreakerRequest(name="dydx_api", state=FORCED_OPEN))
+    stubs.TransitionBreaker(a.TransitionBreakerRequest(name="websocket", state=DISABLED))
+    channel.close()
+    server.stop()
+    time.sleep(0.5)
+    server, channel, stubs = again(config, db)
+    try:
+        refused = stubs.Allow(g.AllowRequest(breaker="down"))
+        assert (refused.allowed, refused.breaker_state) == (False, OPEN)
+        assert 28.0 < seconds(refused.retry_after) < 29.6
+        states = {b.name: b.state for b in stubs.ListBreakers(a.ListBreakersRequest()).breakers}
+        assert (states["dydx_api"], states["websocket"]) == (FORCED_OPEN, DISABLED)
+        assert stubs.GetBreaker(a.GetBreakerRequest(name="down")).breaker.failure_count == 1
+    finally:
+        channel.close()
+        server.stop()
+
+
+def test_errors_counts_acknowledgements_and_configs_survive(config: Config, db: Path) -> None:
+    server, channel, stubs = again(config, db)
+    kept = stubs.Report(g.ReportRequest(error_type="TimeoutError", message="slow",
+                                        idempotency_key="k1")).record
+    acked = stubs.Report(g.ReportRequest(error_type="ValueError", message="bad")).record
+    stubs.AcknowledgeError(a.AcknowledgeErrorRequest(error_id=acked.error_id))
+    stubs.PutLimit(a.PutLimitRequest(limit=a.Limit(
+        name="kept", max_requests=7, window=duration_pb2.Duration(seconds=5))))
+    stubs.PutFeature(a.PutFeatureRequest(feature=a.Feature(name="feat", breakers=["x"])))
+    before = stubs.GetErrorSummary(a.GetErrorSummaryRequest())
+    channel.close()
+    server.stop()
+    server, channel, stubs = again(config, db)
+    try:
+        after = stubs.GetErrorSummary(a.GetErrorSummaryRequest())
+        assert after.total_errors == before.total_errors == 2
+        assert dict(after.error_counts) == dict(before.error_counts)
+        every = stubs.ListNotifications(a.ListNotificationsRequest(include_acknowledged=True))
+        unacked = stubs.ListNotifications(a.ListNotificationsRequest())
+        assert {n.id for n in every.notifications} == {kept.error_id, acked.error_id}
+        assert [n.id for n in unacked.notifications] == [kept.error_id]
+        same = stubs.Report(g.ReportRequest(error_type="TimeoutError", message="slow",
+                                            idempotency_key="k1")).record
+        assert same.error_id == kept.error_id  # the key is remembered too
+        limits = {x.name: x.max_requests for x in stubs.ListLimits(a.ListLimitsRequest()).limits}
+        assert limits["kept"] == 7
+        assert "feat" in [f.name for f in stubs.ListFeatures(a.ListFeaturesRequest()).features]
+    finally:
+        channel.close()
+        server.stop()
+
+
+def test_watch_resumes_across_a_restart_with_the_same_log_id(config: Config, db: Path) -> None:
+    server, channel, stubs = again(config, db)
+    listed = stubs.ListBreakers(a.ListBreakersRequest())
+    stubs.TransitionBreaker(a.TransitionBreakerRequest(name="dydx_api", state=FORCED_OPEN))
+    last = stubs.GetSystemHealth(a.GetSystemHealthRequest()).sequence
+    channel.close()
+    server.stop()
+    server, channel, stubs = again(config, db)
+    try:
+        stream = stubs.Watch(e.WatchRequest(after_sequence=listed.sequence))
+        assert dict(stream.initial_metadata())["rescp-log-id"] == listed.log_id
+        replayed = take(stream, last - listed.sequence)
+        assert [ev.sequence for ev in replayed] == list(range(listed.sequence + 1, last + 1))
+        assert replayed[0].breaker_transition.to_state == FORCED_OPEN
+        stubs.TransitionBreaker(a.TransitionBreakerRequest(name="dydx_api", state=1))
+        live = take(stream, 1)[0]
+        stream.cancel()
+        assert live.sequence == last + 1  # sequences continue, never repeat
+        health = stubs.GetSystemHealth(a.GetSystemHealthRequest())
+        assert health.log_id == listed.log_id and health.sequence >= last + 1
+    finally:
+        channel.close()
+        server.stop()
+
+
+def test_a_restart_announces_nothing_its_log_already_said(config: Config, db: Path) -> None:
+    server, channel, stubs = again(config, db)
+    stubs.TransitionBreaker(a.TransitionBreakerRequest(name="dydx_api", state=FORCED_OPEN))
+    last = stubs.GetSystemHealth(a.GetSystemHealthRequest()).sequence
+    channel.close()
+    server.stop()
+    server, channel, stubs = again(config, db)
+    try:
+        time.sleep(0.2)  # startup settles and a housekeeping tick would have announced by now
+        assert stubs.GetSystemHealth(a.GetSystemHealthRequest()).sequence == last
+    finally:
+        channel.close()
+        server.stop()
+
+
+def test_a_database_of_the_previous_schema_is_migrated_keeping_its_data(
+        config: Config, db: Path) -> None:
+    conn = sqlite_schema.connect(db)
+    sqlite_schema.migrate(conn, 0, sqlite_schema.VERSION - 1)
+    conn.execute("INSERT INTO limits VALUES ('old', ?)",
+                 ('{"name":"old","max_requests":4,"window":2.0,"algorithm":2}',))
+    conn.close()
+    server, channel, stubs = again(config, db)
+    try:
+        limits = {x.name: (x.max_requests, x.algorithm)
+                  for x in stubs.ListLimits(a.ListLimitsRequest()).limits}
+        assert limits["old"] == (4, 2)
+    finally:
+        channel.close()
+        server.stop()
+    with sqlite3.connect(db) as check:
+        assert check.execute("PRAGMA user_version").fetchone()[0] == sqlite_schema.VERSION

@@ -69,24 +69,35 @@ def connect(path: Path) -> sqlite3.Connection:
 
 
 def open_database(path: Path) -> sqlite3.Connection:
-    """Check and migrate the file at `path` (created when missing); DatabaseRefused if unusable."""
-    existed = path.exists() and path.stat().st_size > 0
+    """Check and migrate the file at `path` (created when missing); DatabaseRefused if unusable.
+    An existing file is checked read-only first, so a refused one is left byte for byte."""
+    if path.exists() and path.stat().st_size > 0:
+        _check(path)
+    conn = connect(path)
+    migrate(conn, int(conn.execute("PRAGMA user_version").fetchone()[0]), VERSION)
+    return conn
+
+
+def _check(path: Path) -> None:
     try:
-        conn = connect(path)
-        version = int(conn.execute("PRAGMA user_version").fetchone()[0])
-        if existed:
+        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+        try:
+            version = int(conn.execute("PRAGMA user_version").fetchone()[0])
             check = conn.execute("PRAGMA quick_check").fetchone()[0]
-            if check != "ok":
-                raise sqlite3.DatabaseError(check)
+        finally:
+            conn.close()
     except sqlite3.DatabaseError as error:
-        raise DatabaseRefused(f"{path} is not a usable rescp database ({error}); "
-                              "move it away or restore a backup") from None
+        raise _unusable(path, str(error)) from None
     if version > VERSION:
-        conn.close()
         raise DatabaseRefused(f"{path} has schema version {version}, newer than this rescp "
                               f"understands ({VERSION}); run a newer rescp")
-    migrate(conn, version, VERSION)
-    return conn
+    if check != "ok":
+        raise _unusable(path, check)
+
+
+def _unusable(path: Path, why: str) -> DatabaseRefused:
+    return DatabaseRefused(f"{path} is not a usable rescp database ({why}); "
+                           "move it away or restore a backup")
 
 
 def migrate(conn: sqlite3.Connection, current: int, target: int) -> None:

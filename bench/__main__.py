@@ -10,6 +10,7 @@ import asyncio
 import platform
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -17,15 +18,15 @@ from contextlib import contextmanager
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from bench import engines, events, rpc
+from bench import engines, events, rpc, stores
 from rescp.testing import free_port
 
 
 @contextmanager
-def bench_server() -> Iterator[tuple[str, int]]:
+def bench_server(store: str = "memory") -> Iterator[tuple[str, int]]:
     """The benchmark server in its own process; yields (target, pid)."""
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "bench.server", str(port)])
+    proc = subprocess.Popen([sys.executable, "-m", "bench.server", str(port), store])
     target = f"127.0.0.1:{port}"
     try:
         with grpc.insecure_channel(target) as channel:
@@ -64,12 +65,19 @@ def main() -> None:
         watched, pushed = asyncio.run(events.one_subscriber(target, replayed, 3))
         fanned = asyncio.run(events.fan_out(target, 100, replayed // 10))
         delays = asyncio.run(events.latency(target, 100, flips))
+    with (tempfile.TemporaryDirectory() as data, bench_server() as memory,
+          bench_server(f"sqlite:{data}/rescp.db") as sqlite):
+        by_store = asyncio.run(stores.compare(memory, sqlite, 64, rounds, seconds))
     pairs = engines.measure(ops)
 
     print("\nratios (higher is better) [target]")
     for concurrency, (echo, allow) in unary.items():
         print(f"  Allow vs Echo throughput, {concurrency:>2} in flight   "
               f"{allow.throughput / echo.throughput:5.2f}x  [>= 0.9]")
+    for name, target in (("Report", 0.7), ("Allow", 0.95)):
+        on_memory, on_sqlite = by_store[name]
+        print(f"  {name + ' sqlite vs memory, 64 in flight':<38} "
+              f"{on_sqlite.throughput / on_memory.throughput:5.2f}x  [>= {target}]")
     for pair in pairs:
         print(f"  {pair.name:<38} {pair.ratio:5.2f}x  [>= 3]  vs {pair.theirs}")
     print(f"  {'Watch events/s, 1 subscriber, vs push':<38} "
@@ -82,6 +90,11 @@ def main() -> None:
     for concurrency, loads in unary.items():
         for name, load in zip(("Echo", "Allow"), loads, strict=True):
             print(f"  {name + f', {concurrency} in flight':<22}{load.throughput:>10.0f}"
+                  f"{load.percentile(50):>9.2f}{load.percentile(99):>9.2f}"
+                  f"{load.cpu_us_per_call:>20.0f}")
+    for name, (on_memory, on_sqlite) in by_store.items():
+        for store, load in (("memory", on_memory), ("sqlite", on_sqlite)):
+            print(f"  {f'{name}, {store}, 64 in flight':<22}{load.throughput:>10.0f}"
                   f"{load.percentile(50):>9.2f}{load.percentile(99):>9.2f}"
                   f"{load.cpu_us_per_call:>20.0f}")
     print("\nevents")

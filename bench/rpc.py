@@ -54,10 +54,19 @@ def payloads() -> list[bytes]:
             .SerializeToString() for i in range(KEYS)]
 
 
-async def drive(channel: grpc.aio.Channel, path: str, concurrency: int, seconds: float,
-                server_pid: int, into: Load) -> None:
-    call = channel.unary_unary(path)
-    bodies = payloads()
+@dataclass(frozen=True)
+class Side:
+    """One side of a comparison: a method on a server, called with these request bodies."""
+
+    channel: grpc.aio.Channel
+    path: str
+    pid: int
+    bodies: list[bytes]
+
+
+async def drive(side: Side, concurrency: int, seconds: float, into: Load) -> None:
+    call = side.channel.unary_unary(side.path)
+    bodies = side.bodies
     loop = asyncio.get_running_loop()
     stop = loop.time() + seconds
     latencies = into.latencies
@@ -66,27 +75,35 @@ async def drive(channel: grpc.aio.Channel, path: str, concurrency: int, seconds:
         n = 0
         while loop.time() < stop:
             started = time.perf_counter()
-            await call(bodies[(offset + n) % KEYS])
+            await call(bodies[(offset + n) % len(bodies)])
             latencies.append(time.perf_counter() - started)
             n += 1
         return n
 
-    cpu0, t0 = process_cpu(server_pid), time.perf_counter()
+    cpu0, t0 = process_cpu(side.pid), time.perf_counter()
     counts = await asyncio.gather(*(worker(i * 37) for i in range(concurrency)))
     into.seconds += time.perf_counter() - t0
-    into.cpu_seconds += process_cpu(server_pid) - cpu0
+    into.cpu_seconds += process_cpu(side.pid) - cpu0
     into.calls += sum(counts)
+
+
+async def alternate(first: Side, second: Side, concurrency: int, rounds: int,
+                    seconds: float) -> tuple[Load, Load]:
+    """(first, second) measured in alternating rounds (ABBA) after a warm-up of each."""
+    loads, scratch = (Load(), Load()), Load()
+    for side in (first, second):
+        await drive(side, concurrency, 0.5, scratch)
+    for round_ in range(rounds):
+        order = [(first, loads[0]), (second, loads[1])]
+        for side, load in order if round_ % 2 == 0 else order[::-1]:
+            await drive(side, concurrency, seconds, load)
+    return loads
 
 
 async def compare(target: str, server_pid: int, concurrency: int, rounds: int,
                   seconds: float) -> tuple[Load, Load]:
-    """(echo, allow) measured in alternating rounds after a warm-up."""
-    echo, allow, scratch = Load(), Load(), Load()
+    """(echo, allow) on one server."""
     async with grpc.aio.insecure_channel(target) as channel:
-        for path in (ECHO, ALLOW):
-            await drive(channel, path, concurrency, 0.5, server_pid, scratch)
-        for round_ in range(rounds):
-            order = [(ECHO, echo), (ALLOW, allow)]
-            for path, load in order if round_ % 2 == 0 else order[::-1]:
-                await drive(channel, path, concurrency, seconds, server_pid, load)
-    return echo, allow
+        return await alternate(Side(channel, ECHO, server_pid, payloads()),
+                               Side(channel, ALLOW, server_pid, payloads()),
+                               concurrency, rounds, seconds)

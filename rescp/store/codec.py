@@ -19,23 +19,26 @@ from typing import Any, TypeVar, Union, get_args, get_origin, get_type_hints
 T = TypeVar("T")
 
 
-def to_plain(value: Any) -> Any:
-    """JSON-ready structure: enums become their numbers, tuples lists, mappings dicts."""
-    if isinstance(value, Enum):
-        return value.value
+@cache
+def _field_names(kind: type) -> tuple[str, ...]:
+    return tuple(f.name for f in dataclasses.fields(kind))
+
+
+def _default(value: Any) -> Any:
+    """What json cannot write by itself: dataclasses as objects, mappings as dicts. (Enums are
+    ints already, tuples, named ones too, become lists.)"""
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: to_plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
-    if isinstance(value, tuple) and hasattr(value, "_fields"):
-        return {name: to_plain(item) for name, item in zip(value._fields, value, strict=True)}
-    if isinstance(value, list | tuple):
-        return [to_plain(item) for item in value]
+        return {name: getattr(value, name) for name in _field_names(type(value))}
     if isinstance(value, Mapping):
-        return {str(k): to_plain(v) for k, v in value.items()}
-    return value
+        return dict(value)
+    raise TypeError(f"cannot store a {type(value).__name__}")
+
+
+_encode = json.JSONEncoder(separators=(",", ":"), allow_nan=False, default=_default).encode
 
 
 def dumps(value: object) -> str:
-    return json.dumps(to_plain(value), separators=(",", ":"), allow_nan=False)
+    return _encode(value)
 
 
 def loads(kind: type[T], text: str) -> T:
@@ -63,7 +66,11 @@ def from_plain(hint: Any, value: Any) -> Any:
         return {str(k): str(v) for k, v in value.items()}
     if isinstance(hint, type) and issubclass(hint, Enum):
         return hint(value)
-    if isinstance(hint, type) and (dataclasses.is_dataclass(hint) or hasattr(hint, "_fields")):
+    if isinstance(hint, type) and hasattr(hint, "_fields"):  # a named tuple, stored as a list
+        hints = _hints(hint)
+        return hint(*(from_plain(hints[name], v)
+                      for name, v in zip(hint._fields, value, strict=True)))
+    if isinstance(hint, type) and dataclasses.is_dataclass(hint):
         hints = _hints(hint)
         return hint(**{name: from_plain(hints[name], v) for name, v in value.items()})
     if hint is float:

@@ -161,13 +161,13 @@ class SqliteStore(MemoryStore):
         counts = [TOTAL, record.count_key]
         if record.severity is Severity.CRITICAL:
             counts.append(CRITICAL)
-        await self._commit([
-            ("INSERT INTO errors (error_id, record) VALUES (?, ?)",
-             (record.error_id, codec.dumps(record))),
-            *((_UPSERT_COUNT, (name,)) for name in counts),
-            ("DELETE FROM errors WHERE seq <= (SELECT MAX(seq) FROM errors) - ?",
-             (self._history,)),
-        ], keep=False)
+        writer = self._writes()
+        writer.submit([("INSERT INTO errors (error_id, record) VALUES (?, ?)",
+                        (record.error_id, codec.dumps(record))),
+                       *((_UPSERT_COUNT, (name,)) for name in counts)], keep=False)
+        writer.submit([("DELETE FROM errors WHERE seq <= (SELECT MAX(seq) FROM errors) - ?",
+                        (self._history,))], key="evict errors")
+        await writer.commit()
         if key and (first := self._errors.find_key(key)) is not None:
             return first, False  # a twin committed while this one waited: count it once
         self._errors.add(record)
@@ -248,17 +248,17 @@ class SqliteStore(MemoryStore):
             (cb.name, codec.dumps(cb.config), codec.dumps(cb.snapshot()), cb.next_deadline()))])
 
     def _log_event(self, event: Event) -> None:
-        statements: list[Statement] = [
-            ("INSERT OR REPLACE INTO events VALUES (?, ?, ?, ?)",
-             (event.sequence, event.time, int(event.type), codec.dumps(event.payload))),
-            (_SET_META, ("last_sequence", str(event.sequence))),
-        ]
+        writer = self._writes()
         payload = event.payload
+        writer.submit([("INSERT OR REPLACE INTO events VALUES (?, ?, ?, ?)",
+                        (event.sequence, event.time, int(event.type), codec.dumps(payload)))],
+                      sequence=event.sequence)
+        writer.submit([(_SET_META, ("last_sequence", str(event.sequence)))], key="sequence")
         if isinstance(payload, HealthChange):
-            statements.append((_SET_META, ("health", str(int(payload.to_health)))))
+            writer.submit([(_SET_META, ("health", str(int(payload.to_health))))], key="health")
         elif isinstance(payload, Degradation):
-            statements.append((_SET_META, ("degradation", codec.dumps(payload))))
-        self._writes().submit(statements, sequence=event.sequence)
+            writer.submit([(_SET_META, ("degradation", codec.dumps(payload)))],
+                          key="degradation")
 
     def _committed(self, ok: bool, sequence: int) -> None:
         """While commits fail, watchers see events at once (they are kept and retried)."""

@@ -39,6 +39,7 @@ class Write:
     statements: list[Statement]
     keep: bool  # retried after a failed commit (idempotent), or dropped with it
     sequence: int = 0  # the newest event sequence it carries (0: none)
+    key: str = ""  # of writes with one key in a transaction, only the last runs (e.g. a counter)
 
 
 @dataclass(slots=True)
@@ -63,9 +64,9 @@ class Writer:
                                         daemon=True)
         self._thread.start()
 
-    def submit(self, statements: list[Statement], *, keep: bool = True,
-               sequence: int = 0) -> None:
-        self._batch.writes.append(Write(statements, keep, sequence))
+    def submit(self, statements: list[Statement], *, keep: bool = True, sequence: int = 0,
+               key: str = "") -> None:
+        self._batch.writes.append(Write(statements, keep, sequence, key))
         self._schedule()
 
     async def commit(self) -> None:
@@ -138,9 +139,12 @@ class Writer:
         if not writes:
             return None
         conn = self._conn
+        last = {w.key: i for i, w in enumerate(writes) if w.key}
         try:
             conn.execute("BEGIN IMMEDIATE")
-            for write in writes:
+            for i, write in enumerate(writes):
+                if write.key and last[write.key] != i:
+                    continue
                 for sql, params in write.statements:
                     conn.execute(sql, params)
             conn.execute("COMMIT")

@@ -99,17 +99,22 @@ def test_an_open_breaker_survives_sigkill_with_the_rest_of_its_recovery_time(
             stubs = Stubs(channel)
             put_breaker(stubs, "upstream", 1, 60.0)
             fail(stubs, "upstream")
+            stubs.PutBreaker(a.PutBreakerRequest(name="cfg", config=a.BreakerConfig(
+                failure_threshold=9, recovery_timeout=duration_pb2.Duration(seconds=42))))
     finally:
         server.kill()
     opened = time.monotonic()
     server = Server(db)
     try:
         with grpc.insecure_channel(server.target) as channel:
-            answer = Stubs(channel).Allow(g.AllowRequest(breaker="upstream"))
-        waited = time.monotonic() - opened
+            stubs = Stubs(channel)
+            answer = stubs.Allow(g.AllowRequest(breaker="upstream"))
+            waited = time.monotonic() - opened
+            config = stubs.GetBreaker(a.GetBreakerRequest(name="cfg")).breaker.config
         retry = answer.retry_after.seconds + answer.retry_after.nanos / 1e9
         assert (answer.allowed, answer.breaker_state) == (False, OPEN)
         assert 60.0 - waited - 2.0 < retry < 60.0 - waited + 0.5
+        assert (config.failure_threshold, config.recovery_timeout.seconds) == (9, 42)
     finally:
         server.stop()
 
@@ -149,21 +154,3 @@ def test_a_database_of_a_newer_schema_is_refused_and_left_alone(tmp_path: Path) 
     result = refused(db)
     assert result.returncode == 1 and "schema version 99" in result.stderr
     assert digest(db) == before
-
-
-def test_recovery_timeout_is_a_config_that_survives_too(tmp_path: Path) -> None:
-    db = tmp_path / "rescp.db"
-    server = Server(db)
-    try:
-        with grpc.insecure_channel(server.target) as channel:
-            Stubs(channel).PutBreaker(a.PutBreakerRequest(name="cfg", config=a.BreakerConfig(
-                failure_threshold=9, recovery_timeout=duration_pb2.Duration(seconds=42))))
-    finally:
-        server.kill()
-    server = Server(db)
-    try:
-        with grpc.insecure_channel(server.target) as channel:
-            config = Stubs(channel).GetBreaker(a.GetBreakerRequest(name="cfg")).breaker.config
-        assert (config.failure_threshold, config.recovery_timeout.seconds) == (9, 42)
-    finally:
-        server.stop()

@@ -124,10 +124,11 @@ class ControlPlane(StoreListener):
 
     async def report(self, report: ErrorReport) -> ErrorRecord:
         now = self.clock.now()
-        record = await self.store.add_error(report, now)
-        self.events.append(record, now)
-        self._dirty = True
-        await self._settle()
+        record, new = await self.store.add_error(report, now)
+        if new:
+            self.events.append(record, now)
+            self._dirty = True
+            await self._settle()
         return record
 
     # breakers

@@ -68,8 +68,12 @@ func allowRequest(call Call) (*pb.AllowRequest, error) {
 	if call.Cost < 0 || call.Cost > math.MaxUint32 {
 		return nil, invalidArgument("cost", "must be between 0 and 4294967295")
 	}
-	return &pb.AllowRequest{Breaker: call.Breaker, Limit: call.Limit, Key: call.Key,
-		Cost: uint32(call.Cost)}, nil
+	request := &pb.AllowRequest{Breaker: call.Breaker, Limit: call.Limit, Key: call.Key,
+		Cost: uint32(call.Cost)}
+	if err := overLimit(request); err != nil {
+		return nil, err
+	}
+	return request, nil
 }
 
 // Record tells the breaker how a call it admitted went, with the Decision's Permit, and

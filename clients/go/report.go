@@ -5,18 +5,21 @@ package rescp
 // whichever path it takes. The server classifies it from the type name, the message, the gRPC
 // code and the HTTP status, so those are taken from wherever Go code keeps them: an
 // ErrorType() method or the error's own type, a gRPC status anywhere in the chain, an
-// HTTPStatus() or StatusCode() method. Text is cut to the server's limits here (on a rune
-// boundary): a long message must never turn a report into INVALID_ARGUMENT and lose the error.
+// HTTPStatus() or StatusCode() method. Text is cut to the limits the protos declare (limits.go):
+// a long message must never turn a report into INVALID_ARGUMENT and lose the error. Each report
+// is stamped with the time it was made and an idempotency key when it is built, so the outbox
+// can deliver it late, or twice, and it is stored once, in its place.
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
+	"fmt"
 	"reflect"
-	"strings"
-	"unicode/utf8"
 
 	pb "github.com/rescp/rescp/clients/go/rescpv1"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/timestamppb"
 )
 
 const (
@@ -63,19 +66,25 @@ func (c *Client) reportRequest(err error, o ReportOptions) *pb.ReportRequest {
 	if service == "" {
 		service = c.s.service
 	}
-	context := make(map[string]string, min(len(o.Context), maxContextEntries))
+	context := make(map[string]string, len(o.Context))
 	for key, value := range o.Context {
-		if len(context) == maxContextEntries {
-			break
-		}
-		context[cut(key, maxShortText)] = cut(value, maxText)
+		context[key] = value
 	}
-	return &pb.ReportRequest{
-		Operation: cut(o.Operation, maxShortText), ErrorType: cut(ErrorType(err), maxShortText),
-		Message: cut(err.Error(), maxText), UserId: cut(o.UserID, maxShortText),
+	request := &pb.ReportRequest{
+		Operation: o.Operation, ErrorType: ErrorType(err), Message: err.Error(), UserId: o.UserID,
 		GrpcCode: grpcCode(err), HttpStatus: httpStatus(err), Breaker: o.Breaker,
-		Context: context, Service: cut(service, maxShortText),
+		Context: context, Service: service, Time: timestamppb.Now(), IdempotencyKey: newKey(),
 	}
+	fit(request)
+	return request
+}
+
+// newKey is a random (version 4) UUID: the report's idempotency key.
+func newKey() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails on supported platforms
+	b[6], b[8] = b[6]&0x0f|0x40, b[8]&0x3f|0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
 }
 
 // ErrorType is the type name rescp is told for err: its ErrorType() method if it has one
@@ -128,14 +137,4 @@ func httpStatus(err error) int32 {
 		return 0
 	}
 	return int32(value)
-}
-
-// cut shortens text to at most limit characters, never splitting a rune, and mends invalid
-// UTF-8 (a proto string must be valid).
-func cut(text string, limit int) string {
-	text = strings.ToValidUTF8(text, "\uFFFD")
-	if utf8.RuneCountInString(text) <= limit {
-		return text
-	}
-	return string([]rune(text)[:limit])
 }

@@ -118,6 +118,7 @@ type ErrorRecord struct {
 	Fingerprint  string
 	Context      map[string]string
 	Service      string
+	Breaker      string
 }
 
 // word is the lower-case word of a proto enum name ("BREAKER_STATE_HALF_OPEN" -> "half_open").
@@ -170,5 +171,6 @@ func errorRecord(r *pb.ErrorRecord) *ErrorRecord {
 		Acknowledged: r.GetAcknowledged(), UserID: r.GetUserId(),
 		Action:      RecoveryAction{Type: r.GetAction().GetType(), Message: r.GetAction().GetMessage()},
 		Fingerprint: r.GetFingerprint(), Context: r.GetContext(), Service: r.GetService(),
+		Breaker: r.GetBreaker(),
 	}
 }

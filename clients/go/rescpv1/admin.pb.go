@@ -36,13 +36,19 @@ type BreakerConfig struct {
 	SlowCallDuration *durationpb.Duration `protobuf:"bytes,4,opt,name=slow_call_duration,json=slowCallDuration,proto3" json:"slow_call_duration,omitempty"`
 	// COUNT: the last window_size calls; TIME: the last window_size seconds. Unset means COUNT.
 	WindowType WindowType `protobuf:"varint,5,opt,name=window_type,json=windowType,proto3,enum=rescp.v1.WindowType" json:"window_type,omitempty"`
-	// The window's size in calls or seconds; 0 means the default (100).
+	// The window's size in calls or seconds; 0 means the server's default (100 unless configured).
 	WindowSize uint32 `protobuf:"varint,6,opt,name=window_size,json=windowSize,proto3" json:"window_size,omitempty"`
-	// The rate rules are silent while the window holds fewer calls than this (0 means 1).
+	// The rate rules are silent while the window holds fewer calls than this; 0 means the
+	// server's default (`[defaults.breaker] minimum_calls`, 10 unless configured).
 	MinimumCalls uint32 `protobuf:"varint,7,opt,name=minimum_calls,json=minimumCalls,proto3" json:"minimum_calls,omitempty"`
-	// OPEN moves to HALF_OPEN after this long; unset means the default (60 s).
+	// OPEN moves to HALF_OPEN after this long; unset means the server's default (60 s unless
+	// configured).
 	RecoveryTimeout *durationpb.Duration `protobuf:"bytes,8,opt,name=recovery_timeout,json=recoveryTimeout,proto3" json:"recovery_timeout,omitempty"`
-	// Trial calls allowed at once in HALF_OPEN, and successes needed to close (0 means 1).
+	// Trial calls allowed at once in HALF_OPEN, and successes needed to close; 0 means the
+	// server's default (`[defaults.breaker] half_open_permits`, 1 unless configured). A trial
+	// permit expires after recovery_timeout: its slot is handed out again, and when every trial
+	// of a HALF_OPEN period expired without an outcome the breaker reopens (reason
+	// "trials_expired"), so a trial slower than recovery_timeout never wedges it HALF_OPEN.
 	HalfOpenPermits uint32 `protobuf:"varint,9,opt,name=half_open_permits,json=halfOpenPermits,proto3" json:"half_open_permits,omitempty"`
 	unknownFields   protoimpl.UnknownFields
 	sizeCache       protoimpl.SizeCache
@@ -452,9 +458,13 @@ func (x *GetBreakerResponse) GetBreaker() *Breaker {
 	return nil
 }
 
-// ListBreakersRequest reads every breaker.
+// ListBreakersRequest reads the breakers, a page at a time (AIP-158).
 type ListBreakersRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// At most this many per page; 0 means the default (100), above the maximum (1000) is the maximum.
+	PageSize int32 `protobuf:"varint,1,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// The next_page_token of the previous page; empty for the first page.
+	PageToken     string `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -489,7 +499,21 @@ func (*ListBreakersRequest) Descriptor() ([]byte, []int) {
 	return file_rescp_v1_admin_proto_rawDescGZIP(), []int{6}
 }
 
-// ListBreakersResponse returns every breaker, sorted by name.
+func (x *ListBreakersRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListBreakersRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+// ListBreakersResponse returns a page of breakers, sorted by name.
 type ListBreakersResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The breakers.
@@ -498,7 +522,9 @@ type ListBreakersResponse struct {
 	Sequence uint64 `protobuf:"varint,2,opt,name=sequence,proto3" json:"sequence,omitempty"`
 	// The event log `sequence` counts in. It changes when a server starts a new log (a restart
 	// without its log), so a sequence read from one log is never resumed in another.
-	LogId         string `protobuf:"bytes,3,opt,name=log_id,json=logId,proto3" json:"log_id,omitempty"`
+	LogId string `protobuf:"bytes,3,opt,name=log_id,json=logId,proto3" json:"log_id,omitempty"`
+	// The token of the next page; empty on the last page.
+	NextPageToken string `protobuf:"bytes,4,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -550,6 +576,13 @@ func (x *ListBreakersResponse) GetSequence() uint64 {
 func (x *ListBreakersResponse) GetLogId() string {
 	if x != nil {
 		return x.LogId
+	}
+	return ""
+}
+
+func (x *ListBreakersResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
 	}
 	return ""
 }
@@ -903,9 +936,13 @@ func (x *PutLimitResponse) GetLimit() *Limit {
 	return nil
 }
 
-// ListLimitsRequest reads every limit.
+// ListLimitsRequest reads the limits, a page at a time (AIP-158).
 type ListLimitsRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// At most this many per page; 0 means the default (100), above the maximum (1000) is the maximum.
+	PageSize int32 `protobuf:"varint,1,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// The next_page_token of the previous page; empty for the first page.
+	PageToken     string `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -940,11 +977,27 @@ func (*ListLimitsRequest) Descriptor() ([]byte, []int) {
 	return file_rescp_v1_admin_proto_rawDescGZIP(), []int{15}
 }
 
-// ListLimitsResponse returns every limit, sorted by name.
+func (x *ListLimitsRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListLimitsRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+// ListLimitsResponse returns a page of limits, sorted by name.
 type ListLimitsResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The limits.
-	Limits        []*Limit `protobuf:"bytes,1,rep,name=limits,proto3" json:"limits,omitempty"`
+	Limits []*Limit `protobuf:"bytes,1,rep,name=limits,proto3" json:"limits,omitempty"`
+	// The token of the next page; empty on the last page.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -984,6 +1037,13 @@ func (x *ListLimitsResponse) GetLimits() []*Limit {
 		return x.Limits
 	}
 	return nil
+}
+
+func (x *ListLimitsResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
 }
 
 // DeleteLimitRequest names a limit to forget.
@@ -1202,7 +1262,7 @@ type Feature struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The feature's name.
 	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
-	// The breakers it depends on; any of them OPEN or FORCED_OPEN affects it.
+	// The breakers it depends on; any of them OPEN, HALF_OPEN or FORCED_OPEN affects it.
 	Breakers []string `protobuf:"bytes,2,rep,name=breakers,proto3" json:"breakers,omitempty"`
 	// What to tell users while it is affected, e.g. "Real-time updates (using polling fallback)".
 	DegradedMessage string `protobuf:"bytes,3,opt,name=degraded_message,json=degradedMessage,proto3" json:"degraded_message,omitempty"`
@@ -1362,9 +1422,13 @@ func (x *PutFeatureResponse) GetFeature() *Feature {
 	return nil
 }
 
-// ListFeaturesRequest reads every feature.
+// ListFeaturesRequest reads the features, a page at a time (AIP-158).
 type ListFeaturesRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// At most this many per page; 0 means the default (100), above the maximum (1000) is the maximum.
+	PageSize int32 `protobuf:"varint,1,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// The next_page_token of the previous page; empty for the first page.
+	PageToken     string `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1399,11 +1463,27 @@ func (*ListFeaturesRequest) Descriptor() ([]byte, []int) {
 	return file_rescp_v1_admin_proto_rawDescGZIP(), []int{24}
 }
 
-// ListFeaturesResponse returns every feature, sorted by name.
+func (x *ListFeaturesRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListFeaturesRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+// ListFeaturesResponse returns a page of features, sorted by name.
 type ListFeaturesResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The features.
-	Features      []*Feature `protobuf:"bytes,1,rep,name=features,proto3" json:"features,omitempty"`
+	Features []*Feature `protobuf:"bytes,1,rep,name=features,proto3" json:"features,omitempty"`
+	// The token of the next page; empty on the last page.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1443,6 +1523,13 @@ func (x *ListFeaturesResponse) GetFeatures() []*Feature {
 		return x.Features
 	}
 	return nil
+}
+
+func (x *ListFeaturesResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
 }
 
 // DeleteFeatureRequest names a feature to forget.
@@ -1632,9 +1719,9 @@ func (*GetDegradationRequest) Descriptor() ([]byte, []int) {
 // GetDegradationResponse is which features are affected by open circuits.
 type GetDegradationResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// Whether any circuit is OPEN or FORCED_OPEN.
+	// Whether any circuit is open (OPEN, HALF_OPEN or FORCED_OPEN).
 	IsDegraded bool `protobuf:"varint,1,opt,name=is_degraded,json=isDegraded,proto3" json:"is_degraded,omitempty"`
-	// The breakers that are OPEN or FORCED_OPEN, sorted.
+	// The breakers that are OPEN, HALF_OPEN or FORCED_OPEN, sorted.
 	OpenCircuits []string `protobuf:"bytes,2,rep,name=open_circuits,json=openCircuits,proto3" json:"open_circuits,omitempty"`
 	// The affected features, sorted by name.
 	AffectedFeatures []*AffectedFeature `protobuf:"bytes,3,rep,name=affected_features,json=affectedFeatures,proto3" json:"affected_features,omitempty"`
@@ -1837,14 +1924,16 @@ type Notification struct {
 	Id string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
 	// A title like "NETWORK Error".
 	Title string `protobuf:"bytes,2,opt,name=title,proto3" json:"title,omitempty"`
-	// The error's user message.
+	// The error's (scrubbed) message, as the seed shows it ("Connection timeout").
 	Message string `protobuf:"bytes,3,opt,name=message,proto3" json:"message,omitempty"`
 	// The error's severity.
 	Severity Severity `protobuf:"varint,4,opt,name=severity,proto3,enum=rescp.v1.Severity" json:"severity,omitempty"`
 	// When the error was stored.
 	Time *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=time,proto3" json:"time,omitempty"`
 	// What to do about it.
-	Action        *RecoveryAction `protobuf:"bytes,6,opt,name=action,proto3" json:"action,omitempty"`
+	Action *RecoveryAction `protobuf:"bytes,6,opt,name=action,proto3" json:"action,omitempty"`
+	// The message fit to show a user.
+	UserMessage   string `protobuf:"bytes,7,opt,name=user_message,json=userMessage,proto3" json:"user_message,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1921,6 +2010,13 @@ func (x *Notification) GetAction() *RecoveryAction {
 	return nil
 }
 
+func (x *Notification) GetUserMessage() string {
+	if x != nil {
+		return x.UserMessage
+	}
+	return ""
+}
+
 // ListNotificationsRequest selects notifications.
 type ListNotificationsRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1930,8 +2026,10 @@ type ListNotificationsRequest struct {
 	Limit uint32 `protobuf:"varint,2,opt,name=limit,proto3" json:"limit,omitempty"`
 	// Whether acknowledged errors are included.
 	IncludeAcknowledged bool `protobuf:"varint,3,opt,name=include_acknowledged,json=includeAcknowledged,proto3" json:"include_acknowledged,omitempty"`
-	unknownFields       protoimpl.UnknownFields
-	sizeCache           protoimpl.SizeCache
+	// The next_page_token of the previous page (`limit` is the page size); empty for the first.
+	PageToken     string `protobuf:"bytes,4,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ListNotificationsRequest) Reset() {
@@ -1985,13 +2083,22 @@ func (x *ListNotificationsRequest) GetIncludeAcknowledged() bool {
 	return false
 }
 
+func (x *ListNotificationsRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
 // ListNotificationsResponse returns notifications, newest first.
 type ListNotificationsResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The notifications.
 	Notifications []*Notification `protobuf:"bytes,1,rep,name=notifications,proto3" json:"notifications,omitempty"`
 	// How many matched before the limit was applied.
-	Total         uint32 `protobuf:"varint,2,opt,name=total,proto3" json:"total,omitempty"`
+	Total uint32 `protobuf:"varint,2,opt,name=total,proto3" json:"total,omitempty"`
+	// The token of the next page; empty on the last page.
+	NextPageToken string `protobuf:"bytes,3,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2038,6 +2145,13 @@ func (x *ListNotificationsResponse) GetTotal() uint32 {
 		return x.Total
 	}
 	return 0
+}
+
+func (x *ListNotificationsResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
 }
 
 // AcknowledgeErrorRequest names an error to acknowledge.
@@ -2178,7 +2292,8 @@ type GetSystemHealthResponse struct {
 	TotalErrors uint64 `protobuf:"varint,2,opt,name=total_errors,json=totalErrors,proto3" json:"total_errors,omitempty"`
 	// Critical errors reported since the server's state began.
 	CriticalErrors uint64 `protobuf:"varint,3,opt,name=critical_errors,json=criticalErrors,proto3" json:"critical_errors,omitempty"`
-	// Breakers that are OPEN or FORCED_OPEN.
+	// Breakers that are OPEN, HALF_OPEN or FORCED_OPEN: an open circuit refuses calls beyond its
+	// trial permits, so a HALF_OPEN one counts as open.
 	OpenCircuits uint32 `protobuf:"varint,4,opt,name=open_circuits,json=openCircuits,proto3" json:"open_circuits,omitempty"`
 	// The breakers that are not CLOSED, sorted by name.
 	CircuitBreakers []*Breaker `protobuf:"bytes,5,rep,name=circuit_breakers,json=circuitBreakers,proto3" json:"circuit_breakers,omitempty"`
@@ -2305,12 +2420,16 @@ const file_rescp_v1_admin_proto_rawDesc = "" +
 	"\x11GetBreakerRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\"A\n" +
 	"\x12GetBreakerResponse\x12+\n" +
-	"\abreaker\x18\x01 \x01(\v2\x11.rescp.v1.BreakerR\abreaker\"\x15\n" +
-	"\x13ListBreakersRequest\"x\n" +
+	"\abreaker\x18\x01 \x01(\v2\x11.rescp.v1.BreakerR\abreaker\"Q\n" +
+	"\x13ListBreakersRequest\x12\x1b\n" +
+	"\tpage_size\x18\x01 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x02 \x01(\tR\tpageToken\"\xa0\x01\n" +
 	"\x14ListBreakersResponse\x12-\n" +
 	"\bbreakers\x18\x01 \x03(\v2\x11.rescp.v1.BreakerR\bbreakers\x12\x1a\n" +
 	"\bsequence\x18\x02 \x01(\x04R\bsequence\x12\x15\n" +
-	"\x06log_id\x18\x03 \x01(\tR\x05logId\"*\n" +
+	"\x06log_id\x18\x03 \x01(\tR\x05logId\x12&\n" +
+	"\x0fnext_page_token\x18\x04 \x01(\tR\rnextPageToken\"*\n" +
 	"\x14DeleteBreakerRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\"\x17\n" +
 	"\x15DeleteBreakerResponse\"\\\n" +
@@ -2327,10 +2446,14 @@ const file_rescp_v1_admin_proto_rawDesc = "" +
 	"\x0fPutLimitRequest\x12%\n" +
 	"\x05limit\x18\x01 \x01(\v2\x0f.rescp.v1.LimitR\x05limit\"9\n" +
 	"\x10PutLimitResponse\x12%\n" +
-	"\x05limit\x18\x01 \x01(\v2\x0f.rescp.v1.LimitR\x05limit\"\x13\n" +
-	"\x11ListLimitsRequest\"=\n" +
+	"\x05limit\x18\x01 \x01(\v2\x0f.rescp.v1.LimitR\x05limit\"O\n" +
+	"\x11ListLimitsRequest\x12\x1b\n" +
+	"\tpage_size\x18\x01 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x02 \x01(\tR\tpageToken\"e\n" +
 	"\x12ListLimitsResponse\x12'\n" +
-	"\x06limits\x18\x01 \x03(\v2\x0f.rescp.v1.LimitR\x06limits\"(\n" +
+	"\x06limits\x18\x01 \x03(\v2\x0f.rescp.v1.LimitR\x06limits\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"(\n" +
 	"\x12DeleteLimitRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\"\x15\n" +
 	"\x13DeleteLimitResponse\"?\n" +
@@ -2352,10 +2475,14 @@ const file_rescp_v1_admin_proto_rawDesc = "" +
 	"\x11PutFeatureRequest\x12+\n" +
 	"\afeature\x18\x01 \x01(\v2\x11.rescp.v1.FeatureR\afeature\"A\n" +
 	"\x12PutFeatureResponse\x12+\n" +
-	"\afeature\x18\x01 \x01(\v2\x11.rescp.v1.FeatureR\afeature\"\x15\n" +
-	"\x13ListFeaturesRequest\"E\n" +
+	"\afeature\x18\x01 \x01(\v2\x11.rescp.v1.FeatureR\afeature\"Q\n" +
+	"\x13ListFeaturesRequest\x12\x1b\n" +
+	"\tpage_size\x18\x01 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x02 \x01(\tR\tpageToken\"m\n" +
 	"\x14ListFeaturesResponse\x12-\n" +
-	"\bfeatures\x18\x01 \x03(\v2\x11.rescp.v1.FeatureR\bfeatures\"*\n" +
+	"\bfeatures\x18\x01 \x03(\v2\x11.rescp.v1.FeatureR\bfeatures\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"*\n" +
 	"\x14DeleteFeatureRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\"\x17\n" +
 	"\x15DeleteFeatureResponse\"]\n" +
@@ -2380,21 +2507,25 @@ const file_rescp_v1_admin_proto_rawDesc = "" +
 	"\x11errors_per_minute\x18\x04 \x01(\x01R\x0ferrorsPerMinute\x1a>\n" +
 	"\x10ErrorCountsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\x04R\x05value:\x028\x01\"\xe0\x01\n" +
+	"\x05value\x18\x02 \x01(\x04R\x05value:\x028\x01\"\x83\x02\n" +
 	"\fNotification\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x14\n" +
 	"\x05title\x18\x02 \x01(\tR\x05title\x12\x18\n" +
 	"\amessage\x18\x03 \x01(\tR\amessage\x12.\n" +
 	"\bseverity\x18\x04 \x01(\x0e2\x12.rescp.v1.SeverityR\bseverity\x12.\n" +
 	"\x04time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x120\n" +
-	"\x06action\x18\x06 \x01(\v2\x18.rescp.v1.RecoveryActionR\x06action\"\x9a\x01\n" +
+	"\x06action\x18\x06 \x01(\v2\x18.rescp.v1.RecoveryActionR\x06action\x12!\n" +
+	"\fuser_message\x18\a \x01(\tR\vuserMessage\"\xb9\x01\n" +
 	"\x18ListNotificationsRequest\x125\n" +
 	"\fmin_severity\x18\x01 \x01(\x0e2\x12.rescp.v1.SeverityR\vminSeverity\x12\x14\n" +
 	"\x05limit\x18\x02 \x01(\rR\x05limit\x121\n" +
-	"\x14include_acknowledged\x18\x03 \x01(\bR\x13includeAcknowledged\"o\n" +
+	"\x14include_acknowledged\x18\x03 \x01(\bR\x13includeAcknowledged\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x04 \x01(\tR\tpageToken\"\x97\x01\n" +
 	"\x19ListNotificationsResponse\x12<\n" +
 	"\rnotifications\x18\x01 \x03(\v2\x16.rescp.v1.NotificationR\rnotifications\x12\x14\n" +
-	"\x05total\x18\x02 \x01(\rR\x05total\"4\n" +
+	"\x05total\x18\x02 \x01(\rR\x05total\x12&\n" +
+	"\x0fnext_page_token\x18\x03 \x01(\tR\rnextPageToken\"4\n" +
 	"\x17AcknowledgeErrorRequest\x12\x19\n" +
 	"\berror_id\x18\x01 \x01(\tR\aerrorId\"I\n" +
 	"\x18AcknowledgeErrorResponse\x12-\n" +

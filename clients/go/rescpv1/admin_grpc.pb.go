@@ -50,11 +50,13 @@ type AdminServiceClient interface {
 	GetBreaker(ctx context.Context, in *GetBreakerRequest, opts ...grpc.CallOption) (*GetBreakerResponse, error)
 	// ListBreakers reads every breaker and the event sequence the read reflects.
 	ListBreakers(ctx context.Context, in *ListBreakersRequest, opts ...grpc.CallOption) (*ListBreakersResponse, error)
-	// DeleteBreaker forgets a breaker; an unknown name is NOT_FOUND.
+	// DeleteBreaker forgets a breaker (watchers see a BreakerDeleted event); an unknown name is
+	// NOT_FOUND.
 	DeleteBreaker(ctx context.Context, in *DeleteBreakerRequest, opts ...grpc.CallOption) (*DeleteBreakerResponse, error)
 	// TransitionBreaker moves a breaker to CLOSED (a reset), FORCED_OPEN or DISABLED.
 	TransitionBreaker(ctx context.Context, in *TransitionBreakerRequest, opts ...grpc.CallOption) (*TransitionBreakerResponse, error)
-	// PutLimit creates or replaces a limit; replacing it starts every key afresh.
+	// PutLimit creates or replaces a limit. Replacing it with a different config starts every key
+	// afresh; with an identical config it changes nothing (keys keep their counts).
 	PutLimit(ctx context.Context, in *PutLimitRequest, opts ...grpc.CallOption) (*PutLimitResponse, error)
 	// ListLimits reads every limit.
 	ListLimits(ctx context.Context, in *ListLimitsRequest, opts ...grpc.CallOption) (*ListLimitsResponse, error)
@@ -270,11 +272,13 @@ type AdminServiceServer interface {
 	GetBreaker(context.Context, *GetBreakerRequest) (*GetBreakerResponse, error)
 	// ListBreakers reads every breaker and the event sequence the read reflects.
 	ListBreakers(context.Context, *ListBreakersRequest) (*ListBreakersResponse, error)
-	// DeleteBreaker forgets a breaker; an unknown name is NOT_FOUND.
+	// DeleteBreaker forgets a breaker (watchers see a BreakerDeleted event); an unknown name is
+	// NOT_FOUND.
 	DeleteBreaker(context.Context, *DeleteBreakerRequest) (*DeleteBreakerResponse, error)
 	// TransitionBreaker moves a breaker to CLOSED (a reset), FORCED_OPEN or DISABLED.
 	TransitionBreaker(context.Context, *TransitionBreakerRequest) (*TransitionBreakerResponse, error)
-	// PutLimit creates or replaces a limit; replacing it starts every key afresh.
+	// PutLimit creates or replaces a limit. Replacing it with a different config starts every key
+	// afresh; with an identical config it changes nothing (keys keep their counts).
 	PutLimit(context.Context, *PutLimitRequest) (*PutLimitResponse, error)
 	// ListLimits reads every limit.
 	ListLimits(context.Context, *ListLimitsRequest) (*ListLimitsResponse, error)

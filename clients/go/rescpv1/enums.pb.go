@@ -519,6 +519,8 @@ const (
 	EventType_EVENT_TYPE_HEALTH_CHANGE EventType = 4
 	// A limit refused a key (throttled per limit and key).
 	EventType_EVENT_TYPE_RATE_LIMIT_EXCEEDED EventType = 5
+	// A breaker was deleted.
+	EventType_EVENT_TYPE_BREAKER_DELETED EventType = 6
 )
 
 // Enum value maps for EventType.
@@ -530,6 +532,7 @@ var (
 		3: "EVENT_TYPE_DEGRADATION_CHANGE",
 		4: "EVENT_TYPE_HEALTH_CHANGE",
 		5: "EVENT_TYPE_RATE_LIMIT_EXCEEDED",
+		6: "EVENT_TYPE_BREAKER_DELETED",
 	}
 	EventType_value = map[string]int32{
 		"EVENT_TYPE_UNSPECIFIED":         0,
@@ -538,6 +541,7 @@ var (
 		"EVENT_TYPE_DEGRADATION_CHANGE":  3,
 		"EVENT_TYPE_HEALTH_CHANGE":       4,
 		"EVENT_TYPE_RATE_LIMIT_EXCEEDED": 5,
+		"EVENT_TYPE_BREAKER_DELETED":     6,
 	}
 )
 
@@ -619,14 +623,15 @@ const file_rescp_v1_enums_proto_rawDesc = "" +
 	"\tAlgorithm\x12\x19\n" +
 	"\x15ALGORITHM_UNSPECIFIED\x10\x00\x12\x1c\n" +
 	"\x18ALGORITHM_SLIDING_WINDOW\x10\x01\x12\x1a\n" +
-	"\x16ALGORITHM_TOKEN_BUCKET\x10\x02*\xcc\x01\n" +
+	"\x16ALGORITHM_TOKEN_BUCKET\x10\x02*\xec\x01\n" +
 	"\tEventType\x12\x1a\n" +
 	"\x16EVENT_TYPE_UNSPECIFIED\x10\x00\x12!\n" +
 	"\x1dEVENT_TYPE_BREAKER_TRANSITION\x10\x01\x12\x1b\n" +
 	"\x17EVENT_TYPE_NOTIFICATION\x10\x02\x12!\n" +
 	"\x1dEVENT_TYPE_DEGRADATION_CHANGE\x10\x03\x12\x1c\n" +
 	"\x18EVENT_TYPE_HEALTH_CHANGE\x10\x04\x12\"\n" +
-	"\x1eEVENT_TYPE_RATE_LIMIT_EXCEEDED\x10\x05b\x06proto3"
+	"\x1eEVENT_TYPE_RATE_LIMIT_EXCEEDED\x10\x05\x12\x1e\n" +
+	"\x1aEVENT_TYPE_BREAKER_DELETED\x10\x06b\x06proto3"
 
 var (
 	file_rescp_v1_enums_proto_rawDescOnce sync.Once

@@ -149,6 +149,7 @@ type Event struct {
 	//	*Event_DegradationChange
 	//	*Event_HealthChange
 	//	*Event_RateLimitExceeded
+	//	*Event_BreakerDeleted
 	Payload       isEvent_Payload `protobuf_oneof:"payload"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -250,6 +251,15 @@ func (x *Event) GetRateLimitExceeded() *RateLimitExceeded {
 	return nil
 }
 
+func (x *Event) GetBreakerDeleted() *BreakerDeleted {
+	if x != nil {
+		if x, ok := x.Payload.(*Event_BreakerDeleted); ok {
+			return x.BreakerDeleted
+		}
+	}
+	return nil
+}
+
 type isEvent_Payload interface {
 	isEvent_Payload()
 }
@@ -279,6 +289,11 @@ type Event_RateLimitExceeded struct {
 	RateLimitExceeded *RateLimitExceeded `protobuf:"bytes,14,opt,name=rate_limit_exceeded,json=rateLimitExceeded,proto3,oneof"`
 }
 
+type Event_BreakerDeleted struct {
+	// A breaker was deleted.
+	BreakerDeleted *BreakerDeleted `protobuf:"bytes,15,opt,name=breaker_deleted,json=breakerDeleted,proto3,oneof"`
+}
+
 func (*Event_BreakerTransition) isEvent_Payload() {}
 
 func (*Event_Notification) isEvent_Payload() {}
@@ -288,6 +303,8 @@ func (*Event_DegradationChange) isEvent_Payload() {}
 func (*Event_HealthChange) isEvent_Payload() {}
 
 func (*Event_RateLimitExceeded) isEvent_Payload() {}
+
+func (*Event_BreakerDeleted) isEvent_Payload() {}
 
 // BreakerTransition is a breaker's change of state.
 type BreakerTransition struct {
@@ -369,7 +386,7 @@ type DegradationChange struct {
 	IsDegraded bool `protobuf:"varint,1,opt,name=is_degraded,json=isDegraded,proto3" json:"is_degraded,omitempty"`
 	// The features affected now.
 	AffectedFeatures []*AffectedFeature `protobuf:"bytes,2,rep,name=affected_features,json=affectedFeatures,proto3" json:"affected_features,omitempty"`
-	// The breakers OPEN or FORCED_OPEN now, sorted.
+	// The breakers OPEN, HALF_OPEN or FORCED_OPEN now, sorted.
 	OpenCircuits  []string `protobuf:"bytes,3,rep,name=open_circuits,json=openCircuits,proto3" json:"open_circuits,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -554,6 +571,61 @@ func (x *RateLimitExceeded) GetRefused() uint64 {
 	return 0
 }
 
+// BreakerDeleted says a breaker was deleted; its health status `breaker/<name>` is gone too.
+type BreakerDeleted struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The breaker's name.
+	Breaker string `protobuf:"bytes,1,opt,name=breaker,proto3" json:"breaker,omitempty"`
+	// The state it was in.
+	LastState     BreakerState `protobuf:"varint,2,opt,name=last_state,json=lastState,proto3,enum=rescp.v1.BreakerState" json:"last_state,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BreakerDeleted) Reset() {
+	*x = BreakerDeleted{}
+	mi := &file_rescp_v1_events_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BreakerDeleted) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BreakerDeleted) ProtoMessage() {}
+
+func (x *BreakerDeleted) ProtoReflect() protoreflect.Message {
+	mi := &file_rescp_v1_events_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BreakerDeleted.ProtoReflect.Descriptor instead.
+func (*BreakerDeleted) Descriptor() ([]byte, []int) {
+	return file_rescp_v1_events_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *BreakerDeleted) GetBreaker() string {
+	if x != nil {
+		return x.Breaker
+	}
+	return ""
+}
+
+func (x *BreakerDeleted) GetLastState() BreakerState {
+	if x != nil {
+		return x.LastState
+	}
+	return BreakerState_BREAKER_STATE_UNSPECIFIED
+}
+
 var File_rescp_v1_events_proto protoreflect.FileDescriptor
 
 const file_rescp_v1_events_proto_rawDesc = "" +
@@ -565,7 +637,7 @@ const file_rescp_v1_events_proto_rawDesc = "" +
 	"\x0eafter_sequence\x18\x03 \x01(\x04H\x00R\rafterSequence\x88\x01\x01B\x11\n" +
 	"\x0f_after_sequence\"8\n" +
 	"\rWatchResponse\x12'\n" +
-	"\x06events\x18\x01 \x03(\v2\x0f.rescp.v1.EventR\x06events\"\xc6\x03\n" +
+	"\x06events\x18\x01 \x03(\v2\x0f.rescp.v1.EventR\x06events\"\x8b\x04\n" +
 	"\x05Event\x12\x1a\n" +
 	"\bsequence\x18\x01 \x01(\x04R\bsequence\x12.\n" +
 	"\x04time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x12L\n" +
@@ -574,7 +646,8 @@ const file_rescp_v1_events_proto_rawDesc = "" +
 	"\fnotification\x18\v \x01(\v2\x16.rescp.v1.NotificationH\x00R\fnotification\x12L\n" +
 	"\x12degradation_change\x18\f \x01(\v2\x1b.rescp.v1.DegradationChangeH\x00R\x11degradationChange\x12=\n" +
 	"\rhealth_change\x18\r \x01(\v2\x16.rescp.v1.HealthChangeH\x00R\fhealthChange\x12M\n" +
-	"\x13rate_limit_exceeded\x18\x0e \x01(\v2\x1b.rescp.v1.RateLimitExceededH\x00R\x11rateLimitExceededB\t\n" +
+	"\x13rate_limit_exceeded\x18\x0e \x01(\v2\x1b.rescp.v1.RateLimitExceededH\x00R\x11rateLimitExceeded\x12C\n" +
+	"\x0fbreaker_deleted\x18\x0f \x01(\v2\x18.rescp.v1.BreakerDeletedH\x00R\x0ebreakerDeletedB\t\n" +
 	"\apayload\"\xaf\x01\n" +
 	"\x11BreakerTransition\x12\x18\n" +
 	"\abreaker\x18\x01 \x01(\tR\abreaker\x125\n" +
@@ -596,7 +669,11 @@ const file_rescp_v1_events_proto_rawDesc = "" +
 	"\x03key\x18\x02 \x01(\tR\x03key\x12:\n" +
 	"\vretry_after\x18\x03 \x01(\v2\x19.google.protobuf.DurationR\n" +
 	"retryAfter\x12\x18\n" +
-	"\arefused\x18\x04 \x01(\x04R\arefused2J\n" +
+	"\arefused\x18\x04 \x01(\x04R\arefused\"a\n" +
+	"\x0eBreakerDeleted\x12\x18\n" +
+	"\abreaker\x18\x01 \x01(\tR\abreaker\x125\n" +
+	"\n" +
+	"last_state\x18\x02 \x01(\x0e2\x16.rescp.v1.BreakerStateR\tlastState2J\n" +
 	"\fEventService\x12:\n" +
 	"\x05Watch\x12\x16.rescp.v1.WatchRequest\x1a\x17.rescp.v1.WatchResponse0\x01b\x06proto3"
 
@@ -612,7 +689,7 @@ func file_rescp_v1_events_proto_rawDescGZIP() []byte {
 	return file_rescp_v1_events_proto_rawDescData
 }
 
-var file_rescp_v1_events_proto_msgTypes = make([]protoimpl.MessageInfo, 7)
+var file_rescp_v1_events_proto_msgTypes = make([]protoimpl.MessageInfo, 8)
 var file_rescp_v1_events_proto_goTypes = []any{
 	(*WatchRequest)(nil),          // 0: rescp.v1.WatchRequest
 	(*WatchResponse)(nil),         // 1: rescp.v1.WatchResponse
@@ -621,38 +698,41 @@ var file_rescp_v1_events_proto_goTypes = []any{
 	(*DegradationChange)(nil),     // 4: rescp.v1.DegradationChange
 	(*HealthChange)(nil),          // 5: rescp.v1.HealthChange
 	(*RateLimitExceeded)(nil),     // 6: rescp.v1.RateLimitExceeded
-	(EventType)(0),                // 7: rescp.v1.EventType
-	(Severity)(0),                 // 8: rescp.v1.Severity
-	(*timestamppb.Timestamp)(nil), // 9: google.protobuf.Timestamp
-	(*Notification)(nil),          // 10: rescp.v1.Notification
-	(BreakerState)(0),             // 11: rescp.v1.BreakerState
-	(*AffectedFeature)(nil),       // 12: rescp.v1.AffectedFeature
-	(Health)(0),                   // 13: rescp.v1.Health
-	(*durationpb.Duration)(nil),   // 14: google.protobuf.Duration
+	(*BreakerDeleted)(nil),        // 7: rescp.v1.BreakerDeleted
+	(EventType)(0),                // 8: rescp.v1.EventType
+	(Severity)(0),                 // 9: rescp.v1.Severity
+	(*timestamppb.Timestamp)(nil), // 10: google.protobuf.Timestamp
+	(*Notification)(nil),          // 11: rescp.v1.Notification
+	(BreakerState)(0),             // 12: rescp.v1.BreakerState
+	(*AffectedFeature)(nil),       // 13: rescp.v1.AffectedFeature
+	(Health)(0),                   // 14: rescp.v1.Health
+	(*durationpb.Duration)(nil),   // 15: google.protobuf.Duration
 }
 var file_rescp_v1_events_proto_depIdxs = []int32{
-	7,  // 0: rescp.v1.WatchRequest.types:type_name -> rescp.v1.EventType
-	8,  // 1: rescp.v1.WatchRequest.min_severity:type_name -> rescp.v1.Severity
+	8,  // 0: rescp.v1.WatchRequest.types:type_name -> rescp.v1.EventType
+	9,  // 1: rescp.v1.WatchRequest.min_severity:type_name -> rescp.v1.Severity
 	2,  // 2: rescp.v1.WatchResponse.events:type_name -> rescp.v1.Event
-	9,  // 3: rescp.v1.Event.time:type_name -> google.protobuf.Timestamp
+	10, // 3: rescp.v1.Event.time:type_name -> google.protobuf.Timestamp
 	3,  // 4: rescp.v1.Event.breaker_transition:type_name -> rescp.v1.BreakerTransition
-	10, // 5: rescp.v1.Event.notification:type_name -> rescp.v1.Notification
+	11, // 5: rescp.v1.Event.notification:type_name -> rescp.v1.Notification
 	4,  // 6: rescp.v1.Event.degradation_change:type_name -> rescp.v1.DegradationChange
 	5,  // 7: rescp.v1.Event.health_change:type_name -> rescp.v1.HealthChange
 	6,  // 8: rescp.v1.Event.rate_limit_exceeded:type_name -> rescp.v1.RateLimitExceeded
-	11, // 9: rescp.v1.BreakerTransition.from_state:type_name -> rescp.v1.BreakerState
-	11, // 10: rescp.v1.BreakerTransition.to_state:type_name -> rescp.v1.BreakerState
-	12, // 11: rescp.v1.DegradationChange.affected_features:type_name -> rescp.v1.AffectedFeature
-	13, // 12: rescp.v1.HealthChange.from_health:type_name -> rescp.v1.Health
-	13, // 13: rescp.v1.HealthChange.to_health:type_name -> rescp.v1.Health
-	14, // 14: rescp.v1.RateLimitExceeded.retry_after:type_name -> google.protobuf.Duration
-	0,  // 15: rescp.v1.EventService.Watch:input_type -> rescp.v1.WatchRequest
-	1,  // 16: rescp.v1.EventService.Watch:output_type -> rescp.v1.WatchResponse
-	16, // [16:17] is the sub-list for method output_type
-	15, // [15:16] is the sub-list for method input_type
-	15, // [15:15] is the sub-list for extension type_name
-	15, // [15:15] is the sub-list for extension extendee
-	0,  // [0:15] is the sub-list for field type_name
+	7,  // 9: rescp.v1.Event.breaker_deleted:type_name -> rescp.v1.BreakerDeleted
+	12, // 10: rescp.v1.BreakerTransition.from_state:type_name -> rescp.v1.BreakerState
+	12, // 11: rescp.v1.BreakerTransition.to_state:type_name -> rescp.v1.BreakerState
+	13, // 12: rescp.v1.DegradationChange.affected_features:type_name -> rescp.v1.AffectedFeature
+	14, // 13: rescp.v1.HealthChange.from_health:type_name -> rescp.v1.Health
+	14, // 14: rescp.v1.HealthChange.to_health:type_name -> rescp.v1.Health
+	15, // 15: rescp.v1.RateLimitExceeded.retry_after:type_name -> google.protobuf.Duration
+	12, // 16: rescp.v1.BreakerDeleted.last_state:type_name -> rescp.v1.BreakerState
+	0,  // 17: rescp.v1.EventService.Watch:input_type -> rescp.v1.WatchRequest
+	1,  // 18: rescp.v1.EventService.Watch:output_type -> rescp.v1.WatchResponse
+	18, // [18:19] is the sub-list for method output_type
+	17, // [17:18] is the sub-list for method input_type
+	17, // [17:17] is the sub-list for extension type_name
+	17, // [17:17] is the sub-list for extension extendee
+	0,  // [0:17] is the sub-list for field type_name
 }
 
 func init() { file_rescp_v1_events_proto_init() }
@@ -669,6 +749,7 @@ func file_rescp_v1_events_proto_init() {
 		(*Event_DegradationChange)(nil),
 		(*Event_HealthChange)(nil),
 		(*Event_RateLimitExceeded)(nil),
+		(*Event_BreakerDeleted)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -676,7 +757,7 @@ func file_rescp_v1_events_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_rescp_v1_events_proto_rawDesc), len(file_rescp_v1_events_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   7,
+			NumMessages:   8,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

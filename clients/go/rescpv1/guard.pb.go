@@ -26,7 +26,9 @@ const (
 // AllowRequest asks whether a call may proceed.
 type AllowRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// The breaker to consult; empty consults none. An unseen name is created with the default config.
+	// The breaker to consult; empty consults none. An unseen name is created with the default
+	// config while fewer than `[defaults] max_breakers` exist (beyond that RESOURCE_EXHAUSTED,
+	// reason TOO_MANY_BREAKERS); with `[defaults] auto_create = false` it is NOT_FOUND.
 	Breaker string `protobuf:"bytes,1,opt,name=breaker,proto3" json:"breaker,omitempty"`
 	// The limit to take tokens from; empty takes none. An unknown limit is NOT_FOUND.
 	Limit string `protobuf:"bytes,2,opt,name=limit,proto3" json:"limit,omitempty"`
@@ -190,13 +192,15 @@ func (x *AllowResponse) GetPermit() string {
 // RecordRequest reports the outcome of a guarded call.
 type RecordRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// The breaker the outcome feeds.
+	// The breaker the outcome feeds; an unknown (never allowed, or deleted) breaker is NOT_FOUND:
+	// a Record never creates one.
 	Breaker string `protobuf:"bytes,1,opt,name=breaker,proto3" json:"breaker,omitempty"`
 	// What happened; UNSPECIFIED is INVALID_ARGUMENT.
 	Outcome Outcome `protobuf:"varint,2,opt,name=outcome,proto3,enum=rescp.v1.Outcome" json:"outcome,omitempty"`
 	// How long the call took; drives the slow-call rule.
 	Duration *durationpb.Duration `protobuf:"bytes,3,opt,name=duration,proto3" json:"duration,omitempty"`
-	// The permit Allow returned; a permit from an older generation counts but never transitions.
+	// The permit Allow returned. A permit from an older generation, or one this breaker never
+	// handed out, counts but never transitions it.
 	Permit string `protobuf:"bytes,4,opt,name=permit,proto3" json:"permit,omitempty"`
 	// When set, reported exactly as by Report, in the same round trip.
 	Error         *ReportRequest `protobuf:"bytes,5,opt,name=error,proto3" json:"error,omitempty"`
@@ -344,9 +348,17 @@ type ReportRequest struct {
 	// Free-form context; values under sensitive keys and secrets in values are scrubbed.
 	Context map[string]string `protobuf:"bytes,8,rep,name=context,proto3" json:"context,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
 	// The service that saw the error.
-	Service       string `protobuf:"bytes,9,opt,name=service,proto3" json:"service,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Service string `protobuf:"bytes,9,opt,name=service,proto3" json:"service,omitempty"`
+	// When the error happened (the client's clock); unset means now. The record keeps it, so a
+	// report delivered late keeps its order and its place in errors_per_minute. More than 24 h in
+	// the past or 5 min in the future is INVALID_ARGUMENT.
+	Time *timestamppb.Timestamp `protobuf:"bytes,10,opt,name=time,proto3" json:"time,omitempty"`
+	// A key chosen by the client (a UUID): a report with a key already seen within the retention
+	// of the error history returns the first record (same error_id) and counts once, so a retry
+	// after a lost answer is harmless.
+	IdempotencyKey string `protobuf:"bytes,11,opt,name=idempotency_key,json=idempotencyKey,proto3" json:"idempotency_key,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *ReportRequest) Reset() {
@@ -438,6 +450,20 @@ func (x *ReportRequest) GetContext() map[string]string {
 func (x *ReportRequest) GetService() string {
 	if x != nil {
 		return x.Service
+	}
+	return ""
+}
+
+func (x *ReportRequest) GetTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Time
+	}
+	return nil
+}
+
+func (x *ReportRequest) GetIdempotencyKey() string {
+	if x != nil {
+		return x.IdempotencyKey
 	}
 	return ""
 }
@@ -715,15 +741,152 @@ func (x *ErrorRecord) GetBreaker() string {
 	return ""
 }
 
+// ClassifyRequest carries an error to classify.
+type ClassifyRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The error, as it would be reported; validated like a ReportRequest.
+	Error         *ReportRequest `protobuf:"bytes,1,opt,name=error,proto3" json:"error,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ClassifyRequest) Reset() {
+	*x = ClassifyRequest{}
+	mi := &file_rescp_v1_guard_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ClassifyRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ClassifyRequest) ProtoMessage() {}
+
+func (x *ClassifyRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_rescp_v1_guard_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ClassifyRequest.ProtoReflect.Descriptor instead.
+func (*ClassifyRequest) Descriptor() ([]byte, []int) {
+	return file_rescp_v1_guard_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *ClassifyRequest) GetError() *ReportRequest {
+	if x != nil {
+		return x.Error
+	}
+	return nil
+}
+
+// ClassifyResponse is what Report would store for the error.
+type ClassifyResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The category.
+	Category ErrorCategory `protobuf:"varint,1,opt,name=category,proto3,enum=rescp.v1.ErrorCategory" json:"category,omitempty"`
+	// The severity, from the category.
+	Severity Severity `protobuf:"varint,2,opt,name=severity,proto3,enum=rescp.v1.Severity" json:"severity,omitempty"`
+	// A message fit to show the user.
+	UserMessage string `protobuf:"bytes,3,opt,name=user_message,json=userMessage,proto3" json:"user_message,omitempty"`
+	// What to do about it.
+	Action *RecoveryAction `protobuf:"bytes,4,opt,name=action,proto3" json:"action,omitempty"`
+	// Groups the same error type, operation and message with numbers and ids normalised away.
+	Fingerprint string `protobuf:"bytes,5,opt,name=fingerprint,proto3" json:"fingerprint,omitempty"`
+	// The message, scrubbed of secrets.
+	Message       string `protobuf:"bytes,6,opt,name=message,proto3" json:"message,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ClassifyResponse) Reset() {
+	*x = ClassifyResponse{}
+	mi := &file_rescp_v1_guard_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ClassifyResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ClassifyResponse) ProtoMessage() {}
+
+func (x *ClassifyResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_rescp_v1_guard_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ClassifyResponse.ProtoReflect.Descriptor instead.
+func (*ClassifyResponse) Descriptor() ([]byte, []int) {
+	return file_rescp_v1_guard_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *ClassifyResponse) GetCategory() ErrorCategory {
+	if x != nil {
+		return x.Category
+	}
+	return ErrorCategory_ERROR_CATEGORY_UNSPECIFIED
+}
+
+func (x *ClassifyResponse) GetSeverity() Severity {
+	if x != nil {
+		return x.Severity
+	}
+	return Severity_SEVERITY_UNSPECIFIED
+}
+
+func (x *ClassifyResponse) GetUserMessage() string {
+	if x != nil {
+		return x.UserMessage
+	}
+	return ""
+}
+
+func (x *ClassifyResponse) GetAction() *RecoveryAction {
+	if x != nil {
+		return x.Action
+	}
+	return nil
+}
+
+func (x *ClassifyResponse) GetFingerprint() string {
+	if x != nil {
+		return x.Fingerprint
+	}
+	return ""
+}
+
+func (x *ClassifyResponse) GetMessage() string {
+	if x != nil {
+		return x.Message
+	}
+	return ""
+}
+
 var File_rescp_v1_guard_proto protoreflect.FileDescriptor
 
 const file_rescp_v1_guard_proto_rawDesc = "" +
 	"\n" +
-	"\x14rescp/v1/guard.proto\x12\brescp.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x14rescp/v1/enums.proto\"d\n" +
+	"\x14rescp/v1/guard.proto\x12\brescp.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x14rescp/v1/enums.proto\x1a\x15rescp/v1/limits.proto\"m\n" +
 	"\fAllowRequest\x12\x18\n" +
 	"\abreaker\x18\x01 \x01(\tR\abreaker\x12\x14\n" +
-	"\x05limit\x18\x02 \x01(\tR\x05limit\x12\x10\n" +
-	"\x03key\x18\x03 \x01(\tR\x03key\x12\x12\n" +
+	"\x05limit\x18\x02 \x01(\tR\x05limit\x12\x19\n" +
+	"\x03key\x18\x03 \x01(\tB\a\xaa\xd4\x18\x03\b\x80\x02R\x03key\x12\x12\n" +
 	"\x04cost\x18\x04 \x01(\rR\x04cost\"\x85\x02\n" +
 	"\rAllowResponse\x12\x18\n" +
 	"\aallowed\x18\x01 \x01(\bR\aallowed\x12+\n" +
@@ -741,19 +904,22 @@ const file_rescp_v1_guard_proto_rawDesc = "" +
 	"\x05error\x18\x05 \x01(\v2\x17.rescp.v1.ReportRequestR\x05error\"z\n" +
 	"\x0eRecordResponse\x12;\n" +
 	"\rbreaker_state\x18\x01 \x01(\x0e2\x16.rescp.v1.BreakerStateR\fbreakerState\x12+\n" +
-	"\x05error\x18\x02 \x01(\v2\x15.rescp.v1.ErrorRecordR\x05error\"\xed\x02\n" +
-	"\rReportRequest\x12\x1c\n" +
-	"\toperation\x18\x01 \x01(\tR\toperation\x12\x1d\n" +
+	"\x05error\x18\x02 \x01(\v2\x15.rescp.v1.ErrorRecordR\x05error\"\x8d\x04\n" +
+	"\rReportRequest\x12%\n" +
+	"\toperation\x18\x01 \x01(\tB\a\xaa\xd4\x18\x03\b\x80\x02R\toperation\x12&\n" +
 	"\n" +
-	"error_type\x18\x02 \x01(\tR\terrorType\x12\x18\n" +
-	"\amessage\x18\x03 \x01(\tR\amessage\x12\x17\n" +
-	"\auser_id\x18\x04 \x01(\tR\x06userId\x12\x1b\n" +
+	"error_type\x18\x02 \x01(\tB\a\xaa\xd4\x18\x03\b\x80\x02R\terrorType\x12!\n" +
+	"\amessage\x18\x03 \x01(\tB\a\xaa\xd4\x18\x03\b\x80 R\amessage\x12 \n" +
+	"\auser_id\x18\x04 \x01(\tB\a\xaa\xd4\x18\x03\b\x80\x02R\x06userId\x12\x1b\n" +
 	"\tgrpc_code\x18\x05 \x01(\x05R\bgrpcCode\x12\x1f\n" +
 	"\vhttp_status\x18\x06 \x01(\x05R\n" +
 	"httpStatus\x12\x18\n" +
-	"\abreaker\x18\a \x01(\tR\abreaker\x12>\n" +
-	"\acontext\x18\b \x03(\v2$.rescp.v1.ReportRequest.ContextEntryR\acontext\x12\x18\n" +
-	"\aservice\x18\t \x01(\tR\aservice\x1a:\n" +
+	"\abreaker\x18\a \x01(\tR\abreaker\x12O\n" +
+	"\acontext\x18\b \x03(\v2$.rescp.v1.ReportRequest.ContextEntryB\x0f\xaa\xd4\x18\v\b\x80 \x10@\x18\x80\x02 \x80@R\acontext\x12!\n" +
+	"\aservice\x18\t \x01(\tB\a\xaa\xd4\x18\x03\b\x80\x02R\aservice\x12.\n" +
+	"\x04time\x18\n" +
+	" \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x120\n" +
+	"\x0fidempotency_key\x18\v \x01(\tB\a\xaa\xd4\x18\x03\b\x80\x01R\x0eidempotencyKey\x1a:\n" +
 	"\fContextEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"?\n" +
@@ -782,11 +948,21 @@ const file_rescp_v1_guard_proto_rawDesc = "" +
 	"\abreaker\x18\x0f \x01(\tR\abreaker\x1a:\n" +
 	"\fContextEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x012\xc2\x01\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"@\n" +
+	"\x0fClassifyRequest\x12-\n" +
+	"\x05error\x18\x01 \x01(\v2\x17.rescp.v1.ReportRequestR\x05error\"\x88\x02\n" +
+	"\x10ClassifyResponse\x123\n" +
+	"\bcategory\x18\x01 \x01(\x0e2\x17.rescp.v1.ErrorCategoryR\bcategory\x12.\n" +
+	"\bseverity\x18\x02 \x01(\x0e2\x12.rescp.v1.SeverityR\bseverity\x12!\n" +
+	"\fuser_message\x18\x03 \x01(\tR\vuserMessage\x120\n" +
+	"\x06action\x18\x04 \x01(\v2\x18.rescp.v1.RecoveryActionR\x06action\x12 \n" +
+	"\vfingerprint\x18\x05 \x01(\tR\vfingerprint\x12\x18\n" +
+	"\amessage\x18\x06 \x01(\tR\amessage2\x85\x02\n" +
 	"\fGuardService\x128\n" +
 	"\x05Allow\x12\x16.rescp.v1.AllowRequest\x1a\x17.rescp.v1.AllowResponse\x12;\n" +
 	"\x06Record\x12\x17.rescp.v1.RecordRequest\x1a\x18.rescp.v1.RecordResponse\x12;\n" +
-	"\x06Report\x12\x17.rescp.v1.ReportRequest\x1a\x18.rescp.v1.ReportResponseb\x06proto3"
+	"\x06Report\x12\x17.rescp.v1.ReportRequest\x1a\x18.rescp.v1.ReportResponse\x12A\n" +
+	"\bClassify\x12\x19.rescp.v1.ClassifyRequest\x1a\x1a.rescp.v1.ClassifyResponseb\x06proto3"
 
 var (
 	file_rescp_v1_guard_proto_rawDescOnce sync.Once
@@ -800,7 +976,7 @@ func file_rescp_v1_guard_proto_rawDescGZIP() []byte {
 	return file_rescp_v1_guard_proto_rawDescData
 }
 
-var file_rescp_v1_guard_proto_msgTypes = make([]protoimpl.MessageInfo, 10)
+var file_rescp_v1_guard_proto_msgTypes = make([]protoimpl.MessageInfo, 12)
 var file_rescp_v1_guard_proto_goTypes = []any{
 	(*AllowRequest)(nil),          // 0: rescp.v1.AllowRequest
 	(*AllowResponse)(nil),         // 1: rescp.v1.AllowResponse
@@ -810,43 +986,52 @@ var file_rescp_v1_guard_proto_goTypes = []any{
 	(*ReportResponse)(nil),        // 5: rescp.v1.ReportResponse
 	(*RecoveryAction)(nil),        // 6: rescp.v1.RecoveryAction
 	(*ErrorRecord)(nil),           // 7: rescp.v1.ErrorRecord
-	nil,                           // 8: rescp.v1.ReportRequest.ContextEntry
-	nil,                           // 9: rescp.v1.ErrorRecord.ContextEntry
-	(Verdict)(0),                  // 10: rescp.v1.Verdict
-	(BreakerState)(0),             // 11: rescp.v1.BreakerState
-	(*durationpb.Duration)(nil),   // 12: google.protobuf.Duration
-	(Outcome)(0),                  // 13: rescp.v1.Outcome
-	(ErrorCategory)(0),            // 14: rescp.v1.ErrorCategory
-	(Severity)(0),                 // 15: rescp.v1.Severity
+	(*ClassifyRequest)(nil),       // 8: rescp.v1.ClassifyRequest
+	(*ClassifyResponse)(nil),      // 9: rescp.v1.ClassifyResponse
+	nil,                           // 10: rescp.v1.ReportRequest.ContextEntry
+	nil,                           // 11: rescp.v1.ErrorRecord.ContextEntry
+	(Verdict)(0),                  // 12: rescp.v1.Verdict
+	(BreakerState)(0),             // 13: rescp.v1.BreakerState
+	(*durationpb.Duration)(nil),   // 14: google.protobuf.Duration
+	(Outcome)(0),                  // 15: rescp.v1.Outcome
 	(*timestamppb.Timestamp)(nil), // 16: google.protobuf.Timestamp
+	(ErrorCategory)(0),            // 17: rescp.v1.ErrorCategory
+	(Severity)(0),                 // 18: rescp.v1.Severity
 }
 var file_rescp_v1_guard_proto_depIdxs = []int32{
-	10, // 0: rescp.v1.AllowResponse.verdict:type_name -> rescp.v1.Verdict
-	11, // 1: rescp.v1.AllowResponse.breaker_state:type_name -> rescp.v1.BreakerState
-	12, // 2: rescp.v1.AllowResponse.retry_after:type_name -> google.protobuf.Duration
-	13, // 3: rescp.v1.RecordRequest.outcome:type_name -> rescp.v1.Outcome
-	12, // 4: rescp.v1.RecordRequest.duration:type_name -> google.protobuf.Duration
+	12, // 0: rescp.v1.AllowResponse.verdict:type_name -> rescp.v1.Verdict
+	13, // 1: rescp.v1.AllowResponse.breaker_state:type_name -> rescp.v1.BreakerState
+	14, // 2: rescp.v1.AllowResponse.retry_after:type_name -> google.protobuf.Duration
+	15, // 3: rescp.v1.RecordRequest.outcome:type_name -> rescp.v1.Outcome
+	14, // 4: rescp.v1.RecordRequest.duration:type_name -> google.protobuf.Duration
 	4,  // 5: rescp.v1.RecordRequest.error:type_name -> rescp.v1.ReportRequest
-	11, // 6: rescp.v1.RecordResponse.breaker_state:type_name -> rescp.v1.BreakerState
+	13, // 6: rescp.v1.RecordResponse.breaker_state:type_name -> rescp.v1.BreakerState
 	7,  // 7: rescp.v1.RecordResponse.error:type_name -> rescp.v1.ErrorRecord
-	8,  // 8: rescp.v1.ReportRequest.context:type_name -> rescp.v1.ReportRequest.ContextEntry
-	7,  // 9: rescp.v1.ReportResponse.record:type_name -> rescp.v1.ErrorRecord
-	14, // 10: rescp.v1.ErrorRecord.category:type_name -> rescp.v1.ErrorCategory
-	15, // 11: rescp.v1.ErrorRecord.severity:type_name -> rescp.v1.Severity
-	16, // 12: rescp.v1.ErrorRecord.time:type_name -> google.protobuf.Timestamp
-	6,  // 13: rescp.v1.ErrorRecord.action:type_name -> rescp.v1.RecoveryAction
-	9,  // 14: rescp.v1.ErrorRecord.context:type_name -> rescp.v1.ErrorRecord.ContextEntry
-	0,  // 15: rescp.v1.GuardService.Allow:input_type -> rescp.v1.AllowRequest
-	2,  // 16: rescp.v1.GuardService.Record:input_type -> rescp.v1.RecordRequest
-	4,  // 17: rescp.v1.GuardService.Report:input_type -> rescp.v1.ReportRequest
-	1,  // 18: rescp.v1.GuardService.Allow:output_type -> rescp.v1.AllowResponse
-	3,  // 19: rescp.v1.GuardService.Record:output_type -> rescp.v1.RecordResponse
-	5,  // 20: rescp.v1.GuardService.Report:output_type -> rescp.v1.ReportResponse
-	18, // [18:21] is the sub-list for method output_type
-	15, // [15:18] is the sub-list for method input_type
-	15, // [15:15] is the sub-list for extension type_name
-	15, // [15:15] is the sub-list for extension extendee
-	0,  // [0:15] is the sub-list for field type_name
+	10, // 8: rescp.v1.ReportRequest.context:type_name -> rescp.v1.ReportRequest.ContextEntry
+	16, // 9: rescp.v1.ReportRequest.time:type_name -> google.protobuf.Timestamp
+	7,  // 10: rescp.v1.ReportResponse.record:type_name -> rescp.v1.ErrorRecord
+	17, // 11: rescp.v1.ErrorRecord.category:type_name -> rescp.v1.ErrorCategory
+	18, // 12: rescp.v1.ErrorRecord.severity:type_name -> rescp.v1.Severity
+	16, // 13: rescp.v1.ErrorRecord.time:type_name -> google.protobuf.Timestamp
+	6,  // 14: rescp.v1.ErrorRecord.action:type_name -> rescp.v1.RecoveryAction
+	11, // 15: rescp.v1.ErrorRecord.context:type_name -> rescp.v1.ErrorRecord.ContextEntry
+	4,  // 16: rescp.v1.ClassifyRequest.error:type_name -> rescp.v1.ReportRequest
+	17, // 17: rescp.v1.ClassifyResponse.category:type_name -> rescp.v1.ErrorCategory
+	18, // 18: rescp.v1.ClassifyResponse.severity:type_name -> rescp.v1.Severity
+	6,  // 19: rescp.v1.ClassifyResponse.action:type_name -> rescp.v1.RecoveryAction
+	0,  // 20: rescp.v1.GuardService.Allow:input_type -> rescp.v1.AllowRequest
+	2,  // 21: rescp.v1.GuardService.Record:input_type -> rescp.v1.RecordRequest
+	4,  // 22: rescp.v1.GuardService.Report:input_type -> rescp.v1.ReportRequest
+	8,  // 23: rescp.v1.GuardService.Classify:input_type -> rescp.v1.ClassifyRequest
+	1,  // 24: rescp.v1.GuardService.Allow:output_type -> rescp.v1.AllowResponse
+	3,  // 25: rescp.v1.GuardService.Record:output_type -> rescp.v1.RecordResponse
+	5,  // 26: rescp.v1.GuardService.Report:output_type -> rescp.v1.ReportResponse
+	9,  // 27: rescp.v1.GuardService.Classify:output_type -> rescp.v1.ClassifyResponse
+	24, // [24:28] is the sub-list for method output_type
+	20, // [20:24] is the sub-list for method input_type
+	20, // [20:20] is the sub-list for extension type_name
+	20, // [20:20] is the sub-list for extension extendee
+	0,  // [0:20] is the sub-list for field type_name
 }
 
 func init() { file_rescp_v1_guard_proto_init() }
@@ -855,13 +1040,14 @@ func file_rescp_v1_guard_proto_init() {
 		return
 	}
 	file_rescp_v1_enums_proto_init()
+	file_rescp_v1_limits_proto_init()
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_rescp_v1_guard_proto_rawDesc), len(file_rescp_v1_guard_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   10,
+			NumMessages:   12,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -19,9 +19,10 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	GuardService_Allow_FullMethodName  = "/rescp.v1.GuardService/Allow"
-	GuardService_Record_FullMethodName = "/rescp.v1.GuardService/Record"
-	GuardService_Report_FullMethodName = "/rescp.v1.GuardService/Report"
+	GuardService_Allow_FullMethodName    = "/rescp.v1.GuardService/Allow"
+	GuardService_Record_FullMethodName   = "/rescp.v1.GuardService/Record"
+	GuardService_Report_FullMethodName   = "/rescp.v1.GuardService/Report"
+	GuardService_Classify_FullMethodName = "/rescp.v1.GuardService/Classify"
 )
 
 // GuardServiceClient is the client API for GuardService service.
@@ -37,6 +38,10 @@ type GuardServiceClient interface {
 	Record(ctx context.Context, in *RecordRequest, opts ...grpc.CallOption) (*RecordResponse, error)
 	// Report files an error worth keeping: classified, scrubbed, stored, counted and notified.
 	Report(ctx context.Context, in *ReportRequest, opts ...grpc.CallOption) (*ReportResponse, error)
+	// Classify answers what Report would store for an error (category, severity, user message,
+	// recovery action, fingerprint, scrubbed message) and stores nothing: the seed's
+	// classify_error and assess_severity.
+	Classify(ctx context.Context, in *ClassifyRequest, opts ...grpc.CallOption) (*ClassifyResponse, error)
 }
 
 type guardServiceClient struct {
@@ -77,6 +82,16 @@ func (c *guardServiceClient) Report(ctx context.Context, in *ReportRequest, opts
 	return out, nil
 }
 
+func (c *guardServiceClient) Classify(ctx context.Context, in *ClassifyRequest, opts ...grpc.CallOption) (*ClassifyResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ClassifyResponse)
+	err := c.cc.Invoke(ctx, GuardService_Classify_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // GuardServiceServer is the server API for GuardService service.
 // All implementations must embed UnimplementedGuardServiceServer
 // for forward compatibility.
@@ -90,6 +105,10 @@ type GuardServiceServer interface {
 	Record(context.Context, *RecordRequest) (*RecordResponse, error)
 	// Report files an error worth keeping: classified, scrubbed, stored, counted and notified.
 	Report(context.Context, *ReportRequest) (*ReportResponse, error)
+	// Classify answers what Report would store for an error (category, severity, user message,
+	// recovery action, fingerprint, scrubbed message) and stores nothing: the seed's
+	// classify_error and assess_severity.
+	Classify(context.Context, *ClassifyRequest) (*ClassifyResponse, error)
 	mustEmbedUnimplementedGuardServiceServer()
 }
 
@@ -108,6 +127,9 @@ func (UnimplementedGuardServiceServer) Record(context.Context, *RecordRequest) (
 }
 func (UnimplementedGuardServiceServer) Report(context.Context, *ReportRequest) (*ReportResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method Report not implemented")
+}
+func (UnimplementedGuardServiceServer) Classify(context.Context, *ClassifyRequest) (*ClassifyResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method Classify not implemented")
 }
 func (UnimplementedGuardServiceServer) mustEmbedUnimplementedGuardServiceServer() {}
 func (UnimplementedGuardServiceServer) testEmbeddedByValue()                      {}
@@ -184,6 +206,24 @@ func _GuardService_Report_Handler(srv interface{}, ctx context.Context, dec func
 	return interceptor(ctx, in, info, handler)
 }
 
+func _GuardService_Classify_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ClassifyRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(GuardServiceServer).Classify(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: GuardService_Classify_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(GuardServiceServer).Classify(ctx, req.(*ClassifyRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // GuardService_ServiceDesc is the grpc.ServiceDesc for GuardService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -202,6 +242,10 @@ var GuardService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "Report",
 			Handler:    _GuardService_Report_Handler,
+		},
+		{
+			MethodName: "Classify",
+			Handler:    _GuardService_Classify_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

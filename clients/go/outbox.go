@@ -2,7 +2,7 @@ package rescp
 
 // The outbox: reports that could not be delivered yet, oldest first, bounded. One goroutine
 // delivers them in order while there are any; when rescp cannot be reached it waits a backoff
-// (1 s doubling to 10 s) and tries the oldest again, so reports arrive in the order they were
+// (0.5 s doubling to 5 s) and tries the oldest again, so reports arrive in the order they were
 // made. Each report carries the time it was made (ReportRequest.time) and an idempotency key
 // fixed when it was first built, so a retry after a lost answer is stored once. When the outbox
 // is full the oldest report is dropped and counted; a report rescp refuses (not a transport
@@ -19,8 +19,8 @@ import (
 )
 
 const (
-	firstRetry = time.Second
-	lastRetry  = 10 * time.Second
+	firstRetry = 500 * time.Millisecond
+	lastRetry  = 5 * time.Second
 )
 
 type outbox struct {

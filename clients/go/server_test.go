@@ -27,7 +27,10 @@ type server struct {
 	exited chan struct{}
 }
 
-func startServer(t testing.TB) *server {
+func startServer(t testing.TB) *server { return startServerAt(t, freeTarget(t)) }
+
+// startServerAt starts one on a given target (a restart on the same port).
+func startServerAt(t testing.TB, target string) *server {
 	t.Helper()
 	binary := os.Getenv("RESCP_BIN")
 	if binary == "" {
@@ -36,7 +39,7 @@ func startServer(t testing.TB) *server {
 	if _, err := os.Stat(binary); err != nil {
 		t.Fatalf("no rescp server at %s (run `make install`, or set RESCP_BIN): %v", binary, err)
 	}
-	s := &server{target: freeTarget(t), exited: make(chan struct{})}
+	s := &server{target: target, exited: make(chan struct{})}
 	s.cmd = exec.Command(binary, "serve", "--store", "memory", "--listen", s.target,
 		"--config", filepath.Join(repo, "clients", "scenarios", "server.toml"), "--log-level", "error")
 	s.cmd.Stderr = os.Stderr

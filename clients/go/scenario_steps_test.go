@@ -108,11 +108,7 @@ type breakerConfig struct {
 }
 
 func enum(values map[string]int32, prefix, word string) (int32, error) {
-	value, ok := values[prefix+strings.ToUpper(word)]
-	if !ok || word == "" {
-		return 0, fmt.Errorf("unknown %s%s", prefix, word)
-	}
-	return value, nil
+	return lookup(values, "enum value", prefix+strings.ToUpper(word))
 }
 
 func duration(seconds *float64) *durationpb.Duration {
@@ -207,11 +203,11 @@ func (p *player) allow(s step) error {
 }
 
 func (p *player) record(s step) error {
-	outcomes := map[string]rescp.Outcome{
-		"success": rescp.Success, "failure": rescp.Failure, "ignored": rescp.Ignored}
-	outcome, ok := outcomes[s.Outcome]
-	if !ok {
-		return fmt.Errorf("unknown outcome %q", s.Outcome)
+	outcome, err := lookup(map[string]rescp.Outcome{
+		"success": rescp.Success, "failure": rescp.Failure, "ignored": rescp.Ignored},
+		"outcome", s.Outcome)
+	if err != nil {
+		return err
 	}
 	if p.permit == nil || !p.permit.Allowed {
 		return errors.New("record: the last allow was not allowed")

@@ -33,23 +33,6 @@ type clientSpec struct {
 	AllowTimeoutMs *int   `json:"allow_timeout_ms"`
 }
 
-// opKeys is every op and the keys it takes (besides "op").
-var opKeys = map[string][]string{
-	"put_breaker":   {"name", "config"},
-	"put_limit":     {"name", "algorithm", "max_requests", "window_s"},
-	"put_feature":   {"name", "breakers", "degraded_message", "fallback_available"},
-	"transition":    {"name", "state"},
-	"guard":         {"call", "body", "expect"},
-	"allow":         {"call", "expect"},
-	"record":        {"breaker", "outcome"},
-	"report":        {"error", "options", "expect"},
-	"breaker_state": {"name", "expect"},
-	"watch_start":   {"types"},
-	"watch_expect":  {"within_ms", "event"},
-	"server":        {"action"},
-	"sleep":         {"ms"},
-}
-
 // strict decodes raw into v, refusing keys v does not have.
 func strict(raw []byte, v any) error {
 	decoder := json.NewDecoder(bytes.NewReader(raw))
@@ -122,24 +105,24 @@ func (p *player) play(raw json.RawMessage) error {
 	if err := json.Unmarshal(raw, &keys); err != nil {
 		return err
 	}
-	var op string
-	if err := json.Unmarshal(keys["op"], &op); err != nil {
+	var name string
+	if err := json.Unmarshal(keys["op"], &name); err != nil {
 		return fmt.Errorf("no op: %w", err)
 	}
-	allowed, known := opKeys[op]
-	if !known {
-		return fmt.Errorf("unknown op %q", op)
+	known, err := lookup(ops, "op", name)
+	if err != nil {
+		return err
 	}
 	for key := range keys {
-		if key != "op" && !contains(allowed, key) {
-			return fmt.Errorf("op %q takes no key %q", op, key)
+		if key != "op" && !contains(known.keys, key) {
+			return fmt.Errorf("op %q takes no key %q", name, key)
 		}
 	}
 	var s step
 	if err := strict(raw, &s); err != nil {
 		return err
 	}
-	return steps[op](p, s)
+	return known.run(p, s)
 }
 
 func contains(list []string, item string) bool {
@@ -151,31 +134,48 @@ func contains(list []string, item string) bool {
 	return false
 }
 
-var steps = map[string]func(*player, step) error{
-	"put_breaker":   (*player).putBreaker,
-	"put_limit":     (*player).putLimit,
-	"put_feature":   (*player).putFeature,
-	"transition":    (*player).transition,
-	"guard":         (*player).guard,
-	"allow":         (*player).allow,
-	"record":        (*player).record,
-	"report":        (*player).report,
-	"breaker_state": (*player).breakerState,
-	"watch_start":   (*player).watchStart,
-	"watch_expect":  (*player).watchExpect,
-	"server":        (*player).server,
-	"sleep": func(_ *player, s step) error {
-		time.Sleep(time.Duration(s.Ms) * time.Millisecond)
-		return nil
-	},
+// op is what a step does, and the keys it takes (besides "op").
+type op struct {
+	run  func(*player, step) error
+	keys []string
+}
+
+var ops = map[string]op{
+	"put_breaker":   {(*player).putBreaker, []string{"name", "config"}},
+	"put_limit":     {(*player).putLimit, []string{"name", "algorithm", "max_requests", "window_s"}},
+	"put_feature":   {(*player).putFeature, []string{"name", "breakers", "degraded_message", "fallback_available"}},
+	"transition":    {(*player).transition, []string{"name", "state"}},
+	"guard":         {(*player).guard, []string{"call", "body", "expect"}},
+	"allow":         {(*player).allow, []string{"call", "expect"}},
+	"record":        {(*player).record, []string{"breaker", "outcome"}},
+	"report":        {(*player).report, []string{"error", "options", "expect"}},
+	"breaker_state": {(*player).breakerState, []string{"name", "expect"}},
+	"watch_start":   {(*player).watchStart, []string{"types"}},
+	"watch_expect":  {(*player).watchExpect, []string{"within_ms", "event"}},
+	"server":        {(*player).server, []string{"action"}},
+	"sleep":         {(*player).sleep, []string{"ms"}},
+}
+
+// lookup is a scenario's word looked up in a table, or an error naming what it was.
+func lookup[V any](table map[string]V, what, word string) (V, error) {
+	value, ok := table[word]
+	if !ok {
+		return value, fmt.Errorf("unknown %s %q", what, word)
+	}
+	return value, nil
+}
+
+func (p *player) sleep(s step) error {
+	time.Sleep(time.Duration(s.Ms) * time.Millisecond)
+	return nil
 }
 
 func (p *player) server(s step) error {
-	signals := map[string]syscall.Signal{
-		"hang": syscall.SIGSTOP, "resume": syscall.SIGCONT, "kill": syscall.SIGKILL}
-	sig, ok := signals[s.Action]
-	if !ok {
-		return fmt.Errorf("unknown server action %q", s.Action)
+	sig, err := lookup(map[string]syscall.Signal{
+		"hang": syscall.SIGSTOP, "resume": syscall.SIGCONT, "kill": syscall.SIGKILL},
+		"server action", s.Action)
+	if err != nil {
+		return err
 	}
 	p.srv.signal(sig)
 	return nil

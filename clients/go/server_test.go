@@ -5,6 +5,8 @@ package rescp_test
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"net"
 	"os"
 	"os/exec"
@@ -27,29 +29,52 @@ type server struct {
 	exited chan struct{}
 }
 
-func startServer(t testing.TB) *server { return startServerAt(t, freeTarget(t)) }
+// errExited: the server exited before it was SERVING (on a free port, most likely because
+// another process took the port between the probe and the bind).
+var errExited = errors.New("rescp serve exited at start")
+
+// startServer starts one on a free port, trying another port when the first was taken.
+func startServer(t testing.TB) *server {
+	t.Helper()
+	for attempt := 1; ; attempt++ {
+		s, err := launch(t, freeTarget(t))
+		if err == nil {
+			return s
+		}
+		if !errors.Is(err, errExited) || attempt == 3 {
+			t.Fatal(err)
+		}
+	}
+}
 
 // startServerAt starts one on a given target (a restart on the same port).
 func startServerAt(t testing.TB, target string) *server {
 	t.Helper()
+	s, err := launch(t, target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func launch(t testing.TB, target string) (*server, error) {
 	binary := os.Getenv("RESCP_BIN")
 	if binary == "" {
 		binary = filepath.Join(repo, ".venv", "bin", "rescp")
 	}
 	if _, err := os.Stat(binary); err != nil {
-		t.Fatalf("no rescp server at %s (run `make install`, or set RESCP_BIN): %v", binary, err)
+		return nil, fmt.Errorf("no rescp server at %s (run `make install`, or set RESCP_BIN): %w", binary, err)
 	}
 	s := &server{target: target, exited: make(chan struct{})}
 	s.cmd = exec.Command(binary, "serve", "--store", "memory", "--listen", s.target,
 		"--config", filepath.Join(repo, "clients", "scenarios", "server.toml"), "--log-level", "error")
 	s.cmd.Stderr = os.Stderr
 	if err := s.cmd.Start(); err != nil {
-		t.Fatalf("starting %s: %v", binary, err)
+		return nil, fmt.Errorf("starting %s: %w", binary, err)
 	}
 	go func() { _ = s.cmd.Wait(); close(s.exited) }()
 	t.Cleanup(s.stop)
-	s.waitServing(t)
-	return s
+	return s, s.waitServing()
 }
 
 func freeTarget(t testing.TB) string {
@@ -61,10 +86,10 @@ func freeTarget(t testing.TB) string {
 	return listener.Addr().String()
 }
 
-func (s *server) waitServing(t testing.TB) {
+func (s *server) waitServing() error {
 	conn, err := grpc.NewClient(s.target, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
-		t.Fatal(err)
+		return err
 	}
 	defer conn.Close()
 	health := healthpb.NewHealthClient(conn)
@@ -72,18 +97,18 @@ func (s *server) waitServing(t testing.TB) {
 	for time.Now().Before(deadline) {
 		select {
 		case <-s.exited:
-			t.Fatalf("rescp serve on %s exited at start", s.target)
+			return fmt.Errorf("%w (on %s)", errExited, s.target)
 		default:
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		answer, err := health.Check(ctx, &healthpb.HealthCheckRequest{Service: ""})
 		cancel()
 		if err == nil && answer.GetStatus() == healthpb.HealthCheckResponse_SERVING {
-			return
+			return nil
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	t.Fatalf("rescp serve on %s never became SERVING", s.target)
+	return fmt.Errorf("rescp serve on %s never became SERVING", s.target)
 }
 
 func (s *server) signal(sig syscall.Signal) { _ = s.cmd.Process.Signal(sig) }

@@ -57,23 +57,43 @@ def keys(where: str, given: dict[str, Any], allowed: set[str]) -> None:
     assert not unknown, f"{where}: unknown keys {sorted(unknown)}"
 
 
+class ExitedAtStart(AssertionError):
+    """The server exited before it was SERVING: on a free port, most likely because another
+    process took the port between the probe and the bind."""
+
+
 class Server:
-    """`rescp serve` as a subprocess on a free port, SERVING before it is handed out."""
+    """`rescp serve` as a subprocess on a free port, SERVING before it is handed out (another
+    port is tried when the first one was taken)."""
 
     def __init__(self) -> None:
-        self.target = f"127.0.0.1:{free_port()}"
+        for attempt in range(3):
+            try:
+                self._launch(f"127.0.0.1:{free_port()}")
+                return
+            except ExitedAtStart:
+                if attempt == 2:
+                    raise
+
+    def _launch(self, target: str) -> None:
+        self.target = target
         binary = os.environ.get("RESCP_BIN", str(ROOT / ".venv" / "bin" / "rescp"))
         self.process = subprocess.Popen(
             [binary, "serve", "--store", "memory", "--listen", self.target,
              "--config", str(SCENARIOS / "server.toml"), "--log-level", "error"])
-        self._wait_serving()
+        try:
+            self._wait_serving()
+        except BaseException:
+            self.stop()
+            raise
 
     def _wait_serving(self) -> None:
         deadline = time.monotonic() + 20
         with grpc.insecure_channel(self.target) as channel:
             stub = health_pb2_grpc.HealthStub(channel)
             while time.monotonic() < deadline:
-                assert self.process.poll() is None, "rescp serve exited at start"
+                if self.process.poll() is not None:
+                    raise ExitedAtStart(f"rescp serve exited at start (on {self.target})")
                 try:
                     answer = stub.Check(health_pb2.HealthCheckRequest(service=""), timeout=1)
                     if answer.status == health_pb2.HealthCheckResponse.SERVING:

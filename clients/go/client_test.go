@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"net"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -156,5 +157,36 @@ func TestOutboxDeliversWhenRescpIsBack(t *testing.T) {
 	}
 	if summary.GetTotalErrors() != 2 || strings.Contains(strings.Join(messages, "|"), "report 0") {
 		t.Fatalf("on %s: total %d, messages %q", srv.target, summary.GetTotalErrors(), messages)
+	}
+}
+
+// A failure whose Record could not be delivered (rescp hung after the Allow) is still reported,
+// once: the outbox sends its report when rescp is back, and should the late Record land too,
+// the idempotency key makes them one record.
+func TestReportOfALostRecordIsKept(t *testing.T) {
+	srv := startServer(t)
+	c := dial(t, srv.target, rescp.WithAllowTimeout(2*time.Second), rescp.WithTimeout(300*time.Millisecond))
+	putBreaker(t, c, "hung", 5)
+	failure := errors.New("upstream failed while rescp hung")
+	err := c.Guard(within(t, 5*time.Second), rescp.Call{Breaker: "hung"}, func(context.Context) error {
+		srv.signal(syscall.SIGSTOP)
+		return failure
+	})
+	if err != failure { //nolint:errorlint // the very value
+		t.Fatalf("guard: %v", err)
+	}
+	time.Sleep(600 * time.Millisecond) // the Record's 300 ms deadline passes
+	srv.signal(syscall.SIGCONT)
+	ctx := within(t, 20*time.Second)
+	if err := c.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(300 * time.Millisecond) // a late Record, if the server still runs it
+	summary, err := c.Admin().GetErrorSummary(ctx, &pb.GetErrorSummaryRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if summary.GetTotalErrors() != 1 || summary.GetRecentErrors()[0].GetMessage() != failure.Error() {
+		t.Fatalf("total %d: %v", summary.GetTotalErrors(), summary.GetRecentErrors())
 	}
 }

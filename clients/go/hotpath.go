@@ -9,7 +9,8 @@ package rescp
 // (Decision.Checked false), Deny returns *UnavailableError. Only transport failures count: the
 // server's own answers (an unknown limit, a bad name) are returned as the typed errors they are.
 // A call let through unchecked sends no Record (rescp never saw it); its failure still goes to
-// the outbox as a report, so nothing reported is lost while rescp is down.
+// the outbox as a report, and so does the report of a Record that could not be delivered, so
+// nothing reported is lost while rescp is down (its idempotency key makes a duplicate harmless).
 
 import (
 	"context"
@@ -165,6 +166,10 @@ func (c *Client) finish(call Call, d Decision, took time.Duration, callErr error
 			ctx, cancel := c.bounded(c.life)
 			defer cancel()
 			_, err := c.guard.Record(ctx, request)
+			var down *UnavailableError
+			if request.GetError() != nil && errors.As(err, &down) {
+				c.outbox.add(request.GetError()) // the outcome is lost, its report is not
+			}
 			return err
 		})
 	}

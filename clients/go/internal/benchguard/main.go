@@ -67,22 +67,29 @@ func run(target, breaker string, rounds int, round time.Duration) error {
 	guarded := func() error {
 		return c.Guard(ctx, call, func(context.Context) error { return nil })
 	}
-	var bareTimes, guardedTimes []time.Duration
-	for i := range 2 * rounds { // ABBA: bare, guarded, guarded, bare, ...
-		first, second := &bareTimes, &guardedTimes
-		fns := [2]func() error{bare, guarded}
-		if i%2 == 1 {
-			first, second, fns[0], fns[1] = second, first, guarded, bare
-		}
-		if err := measure(fns[0], round/2, first); err != nil {
-			return err
-		}
-		if err := measure(fns[1], round/2, second); err != nil {
-			return err
-		}
+	bareTimes, guardedTimes, err := abba(bare, guarded, rounds, round)
+	if err != nil {
+		return err
 	}
 	return json.NewEncoder(os.Stdout).Encode(result{BareUs: median(bareTimes),
 		GuardedUs: median(guardedTimes), Calls: len(bareTimes) + len(guardedTimes)})
+}
+
+// abba times a and b call by call in alternating rounds: a b, b a, a b, ...
+func abba(a, b func() error, rounds int, round time.Duration) ([]time.Duration, []time.Duration, error) {
+	var times [2][]time.Duration
+	for i := range 2 * rounds {
+		order := [2]int{0, 1}
+		if i%2 == 1 {
+			order = [2]int{1, 0}
+		}
+		for _, slot := range order {
+			if err := measure([2]func() error{a, b}[slot], round/2, &times[slot]); err != nil {
+				return nil, nil, err
+			}
+		}
+	}
+	return times[0], times[1], nil
 }
 
 func measure(fn func() error, length time.Duration, into *[]time.Duration) error {

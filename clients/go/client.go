@@ -53,8 +53,8 @@ func WithAllowTimeout(d time.Duration) Option { return func(s *settings) { s.all
 // WithOnUnavailable chooses Allow (default) or Deny for when rescp cannot answer in time.
 func WithOnUnavailable(m OnUnavailable) Option { return func(s *settings) { s.onUnavailable = m } }
 
-// WithTimeout bounds every call that is not on the hot path, when ctx has no earlier deadline
-// (default 5 s).
+// WithTimeout bounds every call that is not on the hot path, Admin() calls included, when ctx
+// has no earlier deadline (default 5 s).
 func WithTimeout(d time.Duration) Option { return func(s *settings) { s.timeout = d } }
 
 // WithCloseTimeout is how long Close waits for background Records and the outbox (default 1 s).
@@ -102,7 +102,7 @@ func Dial(target string, options ...Option) (*Client, error) {
 	if s.allowTimeout <= 0 || s.timeout <= 0 || s.maxPending <= 0 || s.outboxSize <= 0 {
 		return nil, invalidArgument("options", "timeouts and sizes must be positive")
 	}
-	conn, err := grpc.NewClient(target, append(channelOptions(), s.dialOptions...)...)
+	conn, err := grpc.NewClient(target, append(channelOptions(s.timeout), s.dialOptions...)...)
 	if err != nil {
 		return nil, typed(err)
 	}
@@ -116,8 +116,9 @@ func Dial(target string, options ...Option) (*Client, error) {
 
 // channelOptions make a client heal by itself: reconnect attempts every 1-2 s whatever happened
 // before (grpc's default backoff grows to 120 s), keepalive pings so a silently dropped
-// connection is noticed, and typed errors from every call, Admin() included.
-func channelOptions() []grpc.DialOption {
+// connection is noticed; and every call, Admin() included, gets typed errors and, when its ctx
+// has no deadline, the client's timeout (a hung rescp never blocks a caller for ever).
+func channelOptions(timeout time.Duration) []grpc.DialOption {
 	return []grpc.DialOption{
 		grpc.WithTransportCredentials(insecure.NewCredentials()),
 		grpc.WithConnectParams(grpc.ConnectParams{
@@ -127,7 +128,7 @@ func channelOptions() []grpc.DialOption {
 		}),
 		grpc.WithKeepaliveParams(keepalive.ClientParameters{
 			Time: 30 * time.Second, Timeout: 10 * time.Second, PermitWithoutStream: true}),
-		grpc.WithChainUnaryInterceptor(typedUnary),
+		grpc.WithChainUnaryInterceptor(typedUnary, deadline(timeout)),
 		grpc.WithChainStreamInterceptor(typedStream),
 	}
 }
@@ -174,6 +175,19 @@ func (c *Client) Close() error {
 // bounded is ctx with the client's timeout, unless ctx already ends sooner.
 func (c *Client) bounded(ctx context.Context) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(ctx, c.s.timeout)
+}
+
+// deadline bounds a unary call whose ctx has no deadline by timeout.
+func deadline(timeout time.Duration) grpc.UnaryClientInterceptor {
+	return func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn,
+		invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
+		if _, set := ctx.Deadline(); !set {
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithTimeout(ctx, timeout)
+			defer cancel()
+		}
+		return invoker(ctx, method, req, reply, cc, opts...)
+	}
 }
 
 func typedUnary(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn,

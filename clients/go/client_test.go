@@ -190,3 +190,18 @@ func TestReportOfALostRecordIsKept(t *testing.T) {
 		t.Fatalf("total %d: %v", summary.GetTotalErrors(), summary.GetRecentErrors())
 	}
 }
+
+// An Admin() call on a hung rescp ends with the client's timeout, typed, though ctx has none.
+func TestAdminCallsAreBounded(t *testing.T) {
+	srv := startServer(t)
+	c := dial(t, srv.target, rescp.WithTimeout(300*time.Millisecond))
+	putBreaker(t, c, "b", 1) // connected
+	srv.signal(syscall.SIGSTOP)
+	defer srv.signal(syscall.SIGCONT)
+	started := time.Now()
+	_, err := c.Admin().ListBreakers(context.Background(), &pb.ListBreakersRequest{})
+	var down *rescp.UnavailableError
+	if !errors.As(err, &down) || down.Code != codes.DeadlineExceeded || time.Since(started) > 2*time.Second {
+		t.Fatalf("after %s: %T %v", time.Since(started), err, err)
+	}
+}

@@ -25,7 +25,7 @@ $(STAMP): pyproject.toml clients/python/pyproject.toml
 install: $(STAMP) ## create .venv with the server, the client and the dev tools
 
 serve: $(STAMP) ## run the server on $(LISTEN) with $(CONFIG)
-	$(VENV)/bin/rescp serve --listen $(LISTEN) --config $(CONFIG)
+	$(VENV)/bin/rescp serve --listen $(LISTEN) --config $(CONFIG) --data-dir .rescp-data
 
 test: $(STAMP) contract proto-check go-test ## run the whole test suite (what CI runs)
 	$(PY) scripts/unasync.py --check

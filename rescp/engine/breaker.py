@@ -27,7 +27,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import NamedTuple
 
-from rescp.engine.window import Window, make_window
+from rescp.engine.window import Window, WindowSnapshot, make_window
 from rescp.enums import BreakerState, Outcome, WindowType
 from rescp.errors import InvalidArgument, Violations
 
@@ -120,7 +120,7 @@ class Transition(NamedTuple):
 
 class BreakerSnapshot(NamedTuple):
     """What of a breaker outlives its process: plain data a store saves and loads. Trial permits
-    and the window are not in it: after a restart a HALF_OPEN breaker hands out fresh trials."""
+    are not in it: after a restart a HALF_OPEN breaker hands out fresh trials."""
 
     state: BreakerState
     generation: int
@@ -129,6 +129,7 @@ class BreakerSnapshot(NamedTuple):
     success_count: int
     last_failure_time: float | None
     run: int
+    window: WindowSnapshot = WindowSnapshot()
 
 
 class Decision(NamedTuple):
@@ -249,7 +250,7 @@ class Breaker:
     def snapshot(self) -> BreakerSnapshot:
         return BreakerSnapshot(self._state, self._generation, self._state_since,
                                self._failure_count, self._success_count, self._last_failure_time,
-                               self._run)
+                               self._run, self._window.snapshot())
 
     def restore(self, snap: BreakerSnapshot) -> None:
         """Take up a saved state (on a freshly built breaker, before any call)."""
@@ -260,6 +261,7 @@ class Breaker:
         self._success_count = snap.success_count
         self._last_failure_time = snap.last_failure_time
         self._run = snap.run
+        self._window.restore(snap.window)
         self._prebuild()
 
     # -- the hot path --------------------------------------------------------------------------

@@ -67,9 +67,9 @@ def from_plain(hint: Any, value: Any) -> Any:
     if isinstance(hint, type) and issubclass(hint, Enum):
         return hint(value)
     if isinstance(hint, type) and hasattr(hint, "_fields"):  # a named tuple, stored as a list
-        hints = _hints(hint)
+        hints = _hints(hint)  # a shorter list, saved before a field was added, gets its default
         return hint(*(from_plain(hints[name], v)
-                      for name, v in zip(hint._fields, value, strict=True)))
+                      for name, v in zip(hint._fields, value, strict=False)))
     if isinstance(hint, type) and dataclasses.is_dataclass(hint):
         hints = _hints(hint)
         return hint(**{name: from_plain(hints[name], v) for name, v in value.items()})

@@ -10,8 +10,10 @@ crash. What is written, and when it is waited for:
 - a new error record (`Report`) and its counts: answered only once committed; a failed commit
   answers UNAVAILABLE and the record is not kept;
 - configs, deletions, acknowledgements: committed before they are answered;
-- breaker counts (no transition): snapshotted every SNAPSHOT_INTERVAL and on clean shutdown.
-  Windows, trial permits and rate-limit counters are not saved: they start empty after a restart.
+- breaker counts and windows (no transition): snapshotted every SNAPSHOT_INTERVAL and on clean
+  shutdown; rate-limit counters: the keys touched since the last housekeeping tick, at every
+  tick (at most SNAPSHOT_KEYS per limit), and all of them on clean shutdown. Trial permits and
+  the alert throttle are not saved.
 
 A failing commit sets `ok` False (health CRITICAL) until one succeeds again; state writes are
 kept and retried by the writer, while `Allow` goes on deciding in memory.
@@ -30,7 +32,7 @@ from typing import IO, Any
 from rescp.engine.breaker import Breaker, BreakerConfig, BreakerSnapshot, Transition
 from rescp.engine.errorlog import ErrorRecord, ErrorReport, build_record
 from rescp.engine.health import Degradation, Feature
-from rescp.engine.ratelimit import LimitConfig, make_limiter
+from rescp.engine.ratelimit import KeySnapshot, LimitConfig, Limiter, make_limiter
 from rescp.enums import BreakerState, EventType, Health, Outcome, Severity
 from rescp.errors import StoreUnavailable
 from rescp.events import PAYLOAD_TYPES, Event, EventLog, HealthChange
@@ -44,11 +46,15 @@ SNAPSHOT_INTERVAL = 1.0
 """Seconds between saves of breaker counts changed without a transition (a crash loses at most
 this much of them, never a state)."""
 
+SNAPSHOT_KEYS = 10_000
+"""Rate-limit keys saved per limit per housekeeping tick: bounded work on the event loop."""
+
 TOTAL, CRITICAL = "*total", "*critical"  # error_counts rows beside the per-category ones
 
 _UPSERT_COUNT = ("INSERT INTO error_counts VALUES (?, 1) "
                  "ON CONFLICT (key) DO UPDATE SET n = n + 1")
 _SET_META = "INSERT OR REPLACE INTO meta VALUES (?, ?)"
+_SAVE_KEY = "INSERT OR REPLACE INTO limit_keys VALUES (?, ?, ?, ?)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,9 +68,10 @@ class _Saved:
     errors: list[str]
     counts: dict[str, int]
     events: list[tuple[int, float, int, str]]
+    limit_keys: list[tuple[str, str]]
 
 
-def _read(conn: sqlite3.Connection, history: int) -> _Saved:
+def _read(conn: sqlite3.Connection, history: int, now: float) -> _Saved:
     def rows(sql: str, *params: Any) -> list[Any]:
         return conn.execute(sql, params).fetchall()
     return _Saved(
@@ -76,6 +83,8 @@ def _read(conn: sqlite3.Connection, history: int) -> _Saved:
             "SELECT record FROM errors ORDER BY seq DESC LIMIT ?", history))],
         counts=dict(rows("SELECT key, n FROM error_counts")),
         events=rows("SELECT sequence, time, type, payload FROM events ORDER BY sequence"),
+        limit_keys=rows("SELECT limit_name, state FROM limit_keys WHERE idle_from > ? "
+                        "ORDER BY idle_from", now),
     )
 
 
@@ -96,6 +105,7 @@ class SqliteStore(MemoryStore):
         self._moved = False  # a transition awaits its commit
         self._counted: set[str] = set()  # breakers whose counts changed since the last snapshot
         self._maintainer: asyncio.Task[None] | None = None
+        self._swept_at = 0.0  # rate-limit keys touched since then are not saved yet
 
     # start and stop
 
@@ -103,7 +113,7 @@ class SqliteStore(MemoryStore):
         self._path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = lock(self._path)
         conn = await asyncio.to_thread(open_database, self._path)
-        saved = await asyncio.to_thread(_read, conn, self._history)
+        saved = await asyncio.to_thread(_read, conn, self._history, now)
         self._writer = Writer(conn, self._committed)
         self._restore(saved, now)
         self._events.on_append = self._log_event
@@ -121,6 +131,8 @@ class SqliteStore(MemoryStore):
             self._events.on_append = None
             for cb in self._breakers.values():
                 self._save(cb)
+            for limiter in self._limiters.values():
+                self._save_keys(limiter, limiter.snapshot())
             await self._writer.close()
             self._writer = None
         if self._lock is not None:
@@ -194,14 +206,27 @@ class SqliteStore(MemoryStore):
         return view
 
     async def put_limit(self, config: LimitConfig) -> LimitConfig:
+        current = self._limiters.get(config.name)
         stored = await super().put_limit(config)
-        await self._commit([("INSERT OR REPLACE INTO limits VALUES (?, ?)",
-                             (config.name, codec.dumps(config)))])
+        statements: list[Statement] = [("INSERT OR REPLACE INTO limits VALUES (?, ?)",
+                                        (config.name, codec.dumps(config)))]
+        if current is None or current.config != config:  # a new limiter starts empty
+            statements.append(("DELETE FROM limit_keys WHERE limit_name = ?", (config.name,)))
+        await self._commit(statements)
         return stored
 
     async def delete_limit(self, name: str) -> None:
         await super().delete_limit(name)
-        await self._commit([("DELETE FROM limits WHERE name = ?", (name,))])
+        await self._commit([("DELETE FROM limits WHERE name = ?", (name,)),
+                            ("DELETE FROM limit_keys WHERE limit_name = ?", (name,))])
+
+    async def sweep_idle(self, now: float, budget: int) -> None:
+        """Forget idle keys, in memory and on disk, and save the keys touched since last time."""
+        await super().sweep_idle(now, budget)
+        since, self._swept_at = self._swept_at, now
+        for limiter in self._limiters.values():
+            self._save_keys(limiter, limiter.touched_since(since, SNAPSHOT_KEYS))
+        self._writes().submit([("DELETE FROM limit_keys WHERE idle_from <= ?", (now,))])
 
     async def put_feature(self, feature: Feature) -> Feature:
         stored = await super().put_feature(feature)
@@ -247,6 +272,12 @@ class SqliteStore(MemoryStore):
             "INSERT OR REPLACE INTO breakers (name, config, state, deadline) VALUES (?, ?, ?, ?)",
             (cb.name, codec.dumps(cb.config), codec.dumps(cb.snapshot()), cb.next_deadline()))])
 
+    def _save_keys(self, limiter: Limiter, snaps: list[KeySnapshot]) -> None:
+        if snaps:
+            name = limiter.config.name
+            self._writes().submit([(_SAVE_KEY, (name, s.key, codec.dumps(s), limiter.idle_from(s)))
+                                   for s in snaps])
+
     def _log_event(self, event: Event) -> None:
         writer = self._writes()
         payload = event.payload
@@ -286,6 +317,12 @@ class SqliteStore(MemoryStore):
         for text in saved.limits:
             limit = codec.loads(LimitConfig, text)
             self._limiters[limit.name] = make_limiter(limit)
+        keys: dict[str, list[KeySnapshot]] = {}
+        for name, state in saved.limit_keys:
+            keys.setdefault(name, []).append(codec.loads(KeySnapshot, state))
+        for name, snaps in keys.items():
+            if name in self._limiters:
+                self._limiters[name].restore(snaps, now)
         for text in saved.features:
             feature = codec.loads(Feature, text)
             self._features[feature.name] = feature

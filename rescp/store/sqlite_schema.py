@@ -33,6 +33,12 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE breakers ADD COLUMN deadline REAL;
     CREATE INDEX breakers_deadline ON breakers (deadline) WHERE deadline IS NOT NULL;
     """,
+    # 3: rate-limit counters, each key until it turns idle
+    """
+    CREATE TABLE limit_keys (limit_name TEXT NOT NULL, key TEXT NOT NULL, state TEXT NOT NULL,
+                             idle_from REAL NOT NULL, PRIMARY KEY (limit_name, key));
+    CREATE INDEX limit_keys_idle ON limit_keys (idle_from);
+    """,
 )
 VERSION = len(MIGRATIONS)
 

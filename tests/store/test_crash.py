@@ -18,6 +18,7 @@ from google.protobuf import duration_pb2
 
 from rescp._proto import admin_pb2 as a
 from rescp._proto import guard_pb2 as g
+from rescp.store.sqlite import SNAPSHOT_INTERVAL
 from tests.server.conftest import Stubs
 from tests.store.processes import Server, refused
 from tests.store.test_conformance import OPEN, fail, put_breaker
@@ -101,6 +102,11 @@ def test_an_open_breaker_survives_sigkill_with_the_rest_of_its_recovery_time(
             fail(stubs, "upstream")
             stubs.PutBreaker(a.PutBreakerRequest(name="cfg", config=a.BreakerConfig(
                 failure_threshold=9, recovery_timeout=duration_pb2.Duration(seconds=42))))
+            fail(stubs, "cfg", 3)  # counts without a transition: saved by the next snapshot
+            stubs.PutLimit(a.PutLimitRequest(limit=a.Limit(
+                name="one", max_requests=1, window=duration_pb2.Duration(seconds=60))))
+            assert stubs.Allow(g.AllowRequest(limit="one", key="k")).allowed
+            time.sleep(SNAPSHOT_INTERVAL + 0.5)
     finally:
         server.kill()
     opened = time.monotonic()
@@ -110,11 +116,13 @@ def test_an_open_breaker_survives_sigkill_with_the_rest_of_its_recovery_time(
             stubs = Stubs(channel)
             answer = stubs.Allow(g.AllowRequest(breaker="upstream"))
             waited = time.monotonic() - opened
-            config = stubs.GetBreaker(a.GetBreakerRequest(name="cfg")).breaker.config
+            cfg = stubs.GetBreaker(a.GetBreakerRequest(name="cfg")).breaker
+            assert not stubs.Allow(g.AllowRequest(limit="one", key="k")).allowed
         retry = answer.retry_after.seconds + answer.retry_after.nanos / 1e9
         assert (answer.allowed, answer.breaker_state) == (False, OPEN)
         assert 60.0 - waited - 2.0 < retry < 60.0 - waited + 0.5
-        assert (config.failure_threshold, config.recovery_timeout.seconds) == (9, 42)
+        assert (cfg.config.failure_threshold, cfg.config.recovery_timeout.seconds) == (9, 42)
+        assert cfg.failure_count == 3
     finally:
         server.stop()
 

@@ -63,6 +63,43 @@ def test_breaker_states_survive_with_the_rest_of_their_recovery_time(
         server.stop()
 
 
+def test_a_breaker_window_survives_so_its_rate_rule_judges_across_a_restart(
+        config: Config, db: Path) -> None:
+    server, channel, stubs = again(config, db)
+    stubs.PutBreaker(a.PutBreakerRequest(name="rated", config=a.BreakerConfig(
+        failure_threshold=0, failure_rate_threshold=50.0, window_size=10, minimum_calls=5)))
+    fail(stubs, "rated", 4)  # one call short of minimum_calls
+    channel.close()
+    server.stop()
+    server, channel, stubs = again(config, db)
+    try:
+        fail(stubs, "rated")
+        assert stubs.GetBreaker(a.GetBreakerRequest(name="rated")).breaker.state == OPEN
+    finally:
+        channel.close()
+        server.stop()
+
+
+@pytest.mark.parametrize("algorithm", [1, 2])
+def test_limit_counters_survive_a_clean_restart(config: Config, db: Path, algorithm: int) -> None:
+    server, channel, stubs = again(config, db)
+    stubs.PutLimit(a.PutLimitRequest(limit=a.Limit(
+        name="few", max_requests=3, window=duration_pb2.Duration(seconds=60),
+        algorithm=algorithm)))
+    assert [stubs.Allow(g.AllowRequest(limit="few", key="k")).allowed for _ in range(3)] == [
+        True, True, True]
+    channel.close()
+    server.stop()
+    server, channel, stubs = again(config, db)
+    try:
+        refused = stubs.Allow(g.AllowRequest(limit="few", key="k"))
+        assert not refused.allowed and seconds(refused.retry_after) > 10
+        assert stubs.Allow(g.AllowRequest(limit="few", key="other")).allowed
+    finally:
+        channel.close()
+        server.stop()
+
+
 def test_errors_counts_acknowledgements_and_configs_survive(config: Config, db: Path) -> None:
     server, channel, stubs = again(config, db)
     kept = stubs.Report(g.ReportRequest(error_type="TimeoutError", message="slow",

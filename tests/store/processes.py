@@ -8,9 +8,14 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
+import grpc
+
 from rescp.testing import free_port
+from tests.server.conftest import Stubs
 from tests.server.test_lifecycle import wait_serving
 
 
@@ -51,6 +56,17 @@ class Server:
     @property
     def pid(self) -> int:
         return self.proc.pid
+
+    def __enter__(self) -> Server:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()  # unless a test has killed it already
+
+    @contextmanager
+    def stubs(self) -> Iterator[Stubs]:
+        with grpc.insecure_channel(self.target) as channel:
+            yield Stubs(channel)
 
     def kill(self) -> None:
         self._end(signal.SIGKILL)

@@ -66,10 +66,8 @@ def test_every_acknowledged_report_survives_sigkill(tmp_path: Path) -> None:
     acked: list[str] = []
     log_id, sequence = "", 0
     for _ in range(CYCLES):
-        server = Server(db)
-        try:
-            with grpc.insecure_channel(server.target) as channel:
-                stubs = Stubs(channel)
+        with Server(db) as server:
+            with server.stubs() as stubs:
                 health = stubs.GetSystemHealth(a.GetSystemHealthRequest())
                 assert health.total_errors >= len(acked)
                 assert health.sequence >= sequence and health.log_id == (log_id or health.log_id)
@@ -77,27 +75,18 @@ def test_every_acknowledged_report_survives_sigkill(tmp_path: Path) -> None:
                 for error_id in rng.sample(acked[-KEPT:], min(len(acked), 50)):
                     stubs.AcknowledgeError(a.AcknowledgeErrorRequest(error_id=error_id))
             acked += load_then_kill(server, rng)
-        finally:
-            server.kill()
     assert len(acked) > CYCLES  # the load really ran
-    server = Server(db)
-    try:
-        with grpc.insecure_channel(server.target) as channel:
-            stubs = Stubs(channel)
-            for error_id in acked[-KEPT:]:
-                stubs.AcknowledgeError(a.AcknowledgeErrorRequest(error_id=error_id))
-            assert stubs.GetErrorSummary(a.GetErrorSummaryRequest()).total_errors >= len(acked)
-    finally:
-        server.stop()
+    with Server(db) as server, server.stubs() as stubs:
+        for error_id in acked[-KEPT:]:
+            stubs.AcknowledgeError(a.AcknowledgeErrorRequest(error_id=error_id))
+        assert stubs.GetErrorSummary(a.GetErrorSummaryRequest()).total_errors >= len(acked)
 
 
 def test_an_open_breaker_survives_sigkill_with_the_rest_of_its_recovery_time(
         tmp_path: Path) -> None:
     db = tmp_path / "rescp.db"
-    server = Server(db)
-    try:
-        with grpc.insecure_channel(server.target) as channel:
-            stubs = Stubs(channel)
+    with Server(db) as server:
+        with server.stubs() as stubs:
             put_breaker(stubs, "upstream", 1, 60.0)
             fail(stubs, "upstream")
             stubs.PutBreaker(a.PutBreakerRequest(name="cfg", config=a.BreakerConfig(
@@ -107,36 +96,27 @@ def test_an_open_breaker_survives_sigkill_with_the_rest_of_its_recovery_time(
                 name="one", max_requests=1, window=duration_pb2.Duration(seconds=60))))
             assert stubs.Allow(g.AllowRequest(limit="one", key="k")).allowed
             time.sleep(SNAPSHOT_INTERVAL + 0.5)
-    finally:
         server.kill()
     opened = time.monotonic()
-    server = Server(db)
-    try:
-        with grpc.insecure_channel(server.target) as channel:
-            stubs = Stubs(channel)
-            answer = stubs.Allow(g.AllowRequest(breaker="upstream"))
-            waited = time.monotonic() - opened
-            cfg = stubs.GetBreaker(a.GetBreakerRequest(name="cfg")).breaker
-            assert not stubs.Allow(g.AllowRequest(limit="one", key="k")).allowed
-        retry = answer.retry_after.seconds + answer.retry_after.nanos / 1e9
-        assert (answer.allowed, answer.breaker_state) == (False, OPEN)
-        assert 60.0 - waited - 2.0 < retry < 60.0 - waited + 0.5
-        assert (cfg.config.failure_threshold, cfg.config.recovery_timeout.seconds) == (9, 42)
-        assert cfg.failure_count == 3
-    finally:
-        server.stop()
+    with Server(db) as server, server.stubs() as stubs:
+        answer = stubs.Allow(g.AllowRequest(breaker="upstream"))
+        waited = time.monotonic() - opened
+        cfg = stubs.GetBreaker(a.GetBreakerRequest(name="cfg")).breaker
+        assert not stubs.Allow(g.AllowRequest(limit="one", key="k")).allowed
+    retry = answer.retry_after.seconds + answer.retry_after.nanos / 1e9
+    assert (answer.allowed, answer.breaker_state) == (False, OPEN)
+    assert 60.0 - waited - 2.0 < retry < 60.0 - waited + 0.5
+    assert (cfg.config.failure_threshold, cfg.config.recovery_timeout.seconds) == (9, 42)
+    assert cfg.failure_count == 3
 
 
 def test_a_second_server_on_the_same_database_is_refused_naming_the_holder(
         tmp_path: Path) -> None:
     db = tmp_path / "rescp.db"
-    server = Server(db)
-    try:
+    with Server(db) as server:
         second = refused(db)
-        assert second.returncode == 1
-        assert f"pid {server.pid}" in second.stderr and "Traceback" not in second.stderr
-    finally:
-        server.stop()
+    assert second.returncode == 1
+    assert f"pid {server.pid}" in second.stderr and "Traceback" not in second.stderr
 
 
 def digest(path: Path) -> str:

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import sqlite3
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import grpc
@@ -29,11 +31,12 @@ def db(tmp_path: Path) -> Path:
     return tmp_path / "rescp.db"
 
 
-def again(config: Config, db: Path) -> tuple[ServerThread, grpc.Channel, Stubs]:
-    """A server on `db` (started, to be stopped by the test), a channel and stubs to it."""
-    server = ServerThread(config, store=f"sqlite:{db}").start()
-    channel = grpc.insecure_channel(server.target)
-    return server, channel, Stubs(channel)
+@contextmanager
+def serving(config: Config, db: Path) -> Iterator[Stubs]:
+    """Stubs to a server on `db`, stopped cleanly at the end."""
+    with (ServerThread(config, store=f"sqlite:{db}") as server,
+          grpc.insecure_channel(server.target) as channel):
+        yield Stubs(channel)
 
 
 def seconds(d: duration_pb2.Duration) -> float:
@@ -42,78 +45,57 @@ def seconds(d: duration_pb2.Duration) -> float:
 
 def test_breaker_states_survive_with_the_rest_of_their_recovery_time(
         config: Config, db: Path) -> None:
-    server, channel, stubs = again(config, db)
-    put_breaker(stubs, "down", 1, 30.0)
-    fail(stubs, "down")
-    stubs.TransitionBreaker(a.TransitionBreakerRequest(name="dydx_api", state=FORCED_OPEN))
-    stubs.TransitionBreaker(a.TransitionBreakerRequest(name="websocket", state=DISABLED))
-    channel.close()
-    server.stop()
+    with serving(config, db) as stubs:
+        put_breaker(stubs, "down", 1, 30.0)
+        fail(stubs, "down")
+        stubs.TransitionBreaker(a.TransitionBreakerRequest(name="dydx_api", state=FORCED_OPEN))
+        stubs.TransitionBreaker(a.TransitionBreakerRequest(name="websocket", state=DISABLED))
     time.sleep(0.5)
-    server, channel, stubs = again(config, db)
-    try:
+    with serving(config, db) as stubs:
         refused = stubs.Allow(g.AllowRequest(breaker="down"))
         assert (refused.allowed, refused.breaker_state) == (False, OPEN)
         assert 28.0 < seconds(refused.retry_after) < 29.6
         states = {b.name: b.state for b in stubs.ListBreakers(a.ListBreakersRequest()).breakers}
         assert (states["dydx_api"], states["websocket"]) == (FORCED_OPEN, DISABLED)
         assert stubs.GetBreaker(a.GetBreakerRequest(name="down")).breaker.failure_count == 1
-    finally:
-        channel.close()
-        server.stop()
 
 
 def test_a_breaker_window_survives_so_its_rate_rule_judges_across_a_restart(
         config: Config, db: Path) -> None:
-    server, channel, stubs = again(config, db)
-    stubs.PutBreaker(a.PutBreakerRequest(name="rated", config=a.BreakerConfig(
-        failure_threshold=0, failure_rate_threshold=50.0, window_size=10, minimum_calls=5)))
-    fail(stubs, "rated", 4)  # one call short of minimum_calls
-    channel.close()
-    server.stop()
-    server, channel, stubs = again(config, db)
-    try:
+    with serving(config, db) as stubs:
+        stubs.PutBreaker(a.PutBreakerRequest(name="rated", config=a.BreakerConfig(
+            failure_threshold=0, failure_rate_threshold=50.0, window_size=10, minimum_calls=5)))
+        fail(stubs, "rated", 4)  # one call short of minimum_calls
+    with serving(config, db) as stubs:
         fail(stubs, "rated")
         assert stubs.GetBreaker(a.GetBreakerRequest(name="rated")).breaker.state == OPEN
-    finally:
-        channel.close()
-        server.stop()
 
 
 @pytest.mark.parametrize("algorithm", [1, 2])
 def test_limit_counters_survive_a_clean_restart(config: Config, db: Path, algorithm: int) -> None:
-    server, channel, stubs = again(config, db)
-    stubs.PutLimit(a.PutLimitRequest(limit=a.Limit(
-        name="few", max_requests=3, window=duration_pb2.Duration(seconds=60),
-        algorithm=algorithm)))
-    assert [stubs.Allow(g.AllowRequest(limit="few", key="k")).allowed for _ in range(3)] == [
-        True, True, True]
-    channel.close()
-    server.stop()
-    server, channel, stubs = again(config, db)
-    try:
+    with serving(config, db) as stubs:
+        stubs.PutLimit(a.PutLimitRequest(limit=a.Limit(
+            name="few", max_requests=3, window=duration_pb2.Duration(seconds=60),
+            algorithm=algorithm)))
+        assert [stubs.Allow(g.AllowRequest(limit="few", key="k")).allowed for _ in range(3)] == [
+            True, True, True]
+    with serving(config, db) as stubs:
         refused = stubs.Allow(g.AllowRequest(limit="few", key="k"))
         assert not refused.allowed and seconds(refused.retry_after) > 10
         assert stubs.Allow(g.AllowRequest(limit="few", key="other")).allowed
-    finally:
-        channel.close()
-        server.stop()
 
 
 def test_errors_counts_acknowledgements_and_configs_survive(config: Config, db: Path) -> None:
-    server, channel, stubs = again(config, db)
-    kept = stubs.Report(g.ReportRequest(error_type="TimeoutError", message="slow",
-                                        idempotency_key="k1")).record
-    acked = stubs.Report(g.ReportRequest(error_type="ValueError", message="bad")).record
-    stubs.AcknowledgeError(a.AcknowledgeErrorRequest(error_id=acked.error_id))
-    stubs.PutLimit(a.PutLimitRequest(limit=a.Limit(
-        name="kept", max_requests=7, window=duration_pb2.Duration(seconds=5))))
-    stubs.PutFeature(a.PutFeatureRequest(feature=a.Feature(name="feat", breakers=["x"])))
-    before = stubs.GetErrorSummary(a.GetErrorSummaryRequest())
-    channel.close()
-    server.stop()
-    server, channel, stubs = again(config, db)
-    try:
+    with serving(config, db) as stubs:
+        kept = stubs.Report(g.ReportRequest(error_type="TimeoutError", message="slow",
+                                            idempotency_key="k1")).record
+        acked = stubs.Report(g.ReportRequest(error_type="ValueError", message="bad")).record
+        stubs.AcknowledgeError(a.AcknowledgeErrorRequest(error_id=acked.error_id))
+        stubs.PutLimit(a.PutLimitRequest(limit=a.Limit(
+            name="kept", max_requests=7, window=duration_pb2.Duration(seconds=5))))
+        stubs.PutFeature(a.PutFeatureRequest(feature=a.Feature(name="feat", breakers=["x"])))
+        before = stubs.GetErrorSummary(a.GetErrorSummaryRequest())
+    with serving(config, db) as stubs:
         after = stubs.GetErrorSummary(a.GetErrorSummaryRequest())
         assert after.total_errors == before.total_errors == 2
         assert dict(after.error_counts) == dict(before.error_counts)
@@ -127,20 +109,14 @@ def test_errors_counts_acknowledgements_and_configs_survive(config: Config, db: 
         limits = {x.name: x.max_requests for x in stubs.ListLimits(a.ListLimitsRequest()).limits}
         assert limits["kept"] == 7
         assert "feat" in [f.name for f in stubs.ListFeatures(a.ListFeaturesRequest()).features]
-    finally:
-        channel.close()
-        server.stop()
 
 
 def test_watch_resumes_across_a_restart_with_the_same_log_id(config: Config, db: Path) -> None:
-    server, channel, stubs = again(config, db)
-    listed = stubs.ListBreakers(a.ListBreakersRequest())
-    stubs.TransitionBreaker(a.TransitionBreakerRequest(name="dydx_api", state=FORCED_OPEN))
-    last = stubs.GetSystemHealth(a.GetSystemHealthRequest()).sequence
-    channel.close()
-    server.stop()
-    server, channel, stubs = again(config, db)
-    try:
+    with serving(config, db) as stubs:
+        listed = stubs.ListBreakers(a.ListBreakersRequest())
+        stubs.TransitionBreaker(a.TransitionBreakerRequest(name="dydx_api", state=FORCED_OPEN))
+        last = stubs.GetSystemHealth(a.GetSystemHealthRequest()).sequence
+    with serving(config, db) as stubs:
         stream = stubs.Watch(e.WatchRequest(after_sequence=listed.sequence))
         assert dict(stream.initial_metadata())["rescp-log-id"] == listed.log_id
         replayed = take(stream, last - listed.sequence)
@@ -152,24 +128,15 @@ def test_watch_resumes_across_a_restart_with_the_same_log_id(config: Config, db:
         assert live.sequence == last + 1  # sequences continue, never repeat
         health = stubs.GetSystemHealth(a.GetSystemHealthRequest())
         assert health.log_id == listed.log_id and health.sequence >= last + 1
-    finally:
-        channel.close()
-        server.stop()
 
 
 def test_a_restart_announces_nothing_its_log_already_said(config: Config, db: Path) -> None:
-    server, channel, stubs = again(config, db)
-    stubs.TransitionBreaker(a.TransitionBreakerRequest(name="dydx_api", state=FORCED_OPEN))
-    last = stubs.GetSystemHealth(a.GetSystemHealthRequest()).sequence
-    channel.close()
-    server.stop()
-    server, channel, stubs = again(config, db)
-    try:
+    with serving(config, db) as stubs:
+        stubs.TransitionBreaker(a.TransitionBreakerRequest(name="dydx_api", state=FORCED_OPEN))
+        last = stubs.GetSystemHealth(a.GetSystemHealthRequest()).sequence
+    with serving(config, db) as stubs:
         time.sleep(0.2)  # startup settles and a housekeeping tick would have announced by now
         assert stubs.GetSystemHealth(a.GetSystemHealthRequest()).sequence == last
-    finally:
-        channel.close()
-        server.stop()
 
 
 def test_a_database_of_the_previous_schema_is_migrated_keeping_its_data(
@@ -179,13 +146,9 @@ def test_a_database_of_the_previous_schema_is_migrated_keeping_its_data(
     conn.execute("INSERT INTO limits VALUES ('old', ?)",
                  ('{"name":"old","max_requests":4,"window":2.0,"algorithm":2}',))
     conn.close()
-    server, channel, stubs = again(config, db)
-    try:
+    with serving(config, db) as stubs:
         limits = {x.name: (x.max_requests, x.algorithm)
                   for x in stubs.ListLimits(a.ListLimitsRequest()).limits}
         assert limits["old"] == (4, 2)
-    finally:
-        channel.close()
-        server.stop()
     with sqlite3.connect(db) as check:
         assert check.execute("PRAGMA user_version").fetchone()[0] == sqlite_schema.VERSION

@@ -48,11 +48,9 @@ def fill_until_refused(stubs: Stubs, stored: list[str]) -> None:
 @pytest.mark.slow
 def test_a_full_disk_refuses_reports_keeps_allowing_and_recovers(tmp_path: Path) -> None:
     db = tmp_path / "rescp.db"
-    server = Server(db)
     stored: list[str] = []
-    try:
-        with grpc.insecure_channel(server.target) as channel:
-            stubs = Stubs(channel)
+    with Server(db) as server:
+        with server.stubs() as stubs:
             sizes = [p.stat().st_size for p in tmp_path.iterdir() if p.name.startswith("rescp")]
             limit_file_size(server.pid, max(sizes) + 64 * 1024)
             fill_until_refused(stubs, stored)
@@ -69,15 +67,9 @@ def test_a_full_disk_refuses_reports_keeps_allowing_and_recovers(tmp_path: Path)
                 assert report(stubs, -2) is not None
                 assert stubs.GetSystemHealth(a.GetSystemHealthRequest()).health != CRITICAL
             eventually(recovered, within=10, every=0.2)
-    finally:
         server.kill()
-    server = Server(db)
-    try:
-        with grpc.insecure_channel(server.target) as channel:
-            stubs = Stubs(channel)
-            for error_id in stored[-900:]:
-                stubs.AcknowledgeError(a.AcknowledgeErrorRequest(error_id=error_id))
-            assert "still_deciding" in [
-                b.name for b in stubs.ListBreakers(a.ListBreakersRequest()).breakers]
-    finally:
-        server.stop()
+    with Server(db) as server, server.stubs() as stubs:
+        for error_id in stored[-900:]:
+            stubs.AcknowledgeError(a.AcknowledgeErrorRequest(error_id=error_id))
+        assert "still_deciding" in [
+            b.name for b in stubs.ListBreakers(a.ListBreakersRequest()).breakers]

@@ -2,10 +2,14 @@
 
 A store answers whole operations (allow, record, add an error, transition a breaker ...) so each
 backend makes one operation atomic in its own way: memory runs the engines on the event loop
-(single-threaded, no locks); SQLite will run them in memory and persist what must survive; Redis
-will run them in Lua, one round trip per Allow. Stores report breaker transitions and creations
-to a `StoreListener` as they happen, so the control plane can turn them into events whichever
-backend made them. Driver errors are translated into StoreUnavailable at this boundary.
+(single-threaded, no locks); SQLite runs the same engines in memory and writes through what must
+survive (rescp.store.sqlite); Redis will run them in Lua, one round trip per Allow. Stores
+report breaker transitions and creations to a `StoreListener` as they happen, so the control
+plane can turn them into events whichever backend made them; a durable store also keeps the
+event log (`EventLog.on_append`, `held`), so an event is written in the same commit as the
+change it reports. `load` takes saved state up before the first operation. Engine state a
+backend saves is plain data (`BreakerSnapshot`, `WindowSnapshot`, `KeySnapshot`, rescp.store.
+codec for text). Driver errors are translated into StoreUnavailable at this boundary.
 """
 
 from __future__ import annotations

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import sqlite3
 import uuid
 from dataclasses import dataclass
@@ -41,6 +42,8 @@ from rescp.store.base import AllowResult, BreakerView, LastEmitted, StoreListene
 from rescp.store.memory import MemoryStore
 from rescp.store.sqlite_schema import lock, open_database
 from rescp.store.writer import Statement, Writer
+
+log = logging.getLogger(__name__)
 
 SNAPSHOT_INTERVAL = 1.0
 """Seconds between saves of breaker counts changed without a transition (a crash loses at most
@@ -270,13 +273,14 @@ class SqliteStore(MemoryStore):
             return  # restoring at load, or closed
         self._writer.submit([(
             "INSERT OR REPLACE INTO breakers (name, config, state, deadline) VALUES (?, ?, ?, ?)",
-            (cb.name, codec.dumps(cb.config), codec.dumps(cb.snapshot()), cb.next_deadline()))])
+            (cb.name, codec.dumps(cb.config), codec.dumps(cb.snapshot()), cb.next_deadline()))],
+            key=f"breaker {cb.name}")
 
     def _save_keys(self, limiter: Limiter, snaps: list[KeySnapshot]) -> None:
-        if snaps:
-            name = limiter.config.name
-            self._writes().submit([(_SAVE_KEY, (name, s.key, codec.dumps(s), limiter.idle_from(s)))
-                                   for s in snaps])
+        name, writer = limiter.config.name, self._writes()
+        for s in snaps:
+            writer.submit([(_SAVE_KEY, (name, s.key, codec.dumps(s), limiter.idle_from(s)))],
+                          key=f"key {name} {s.key}")
 
     def _log_event(self, event: Event) -> None:
         writer = self._writes()
@@ -298,14 +302,18 @@ class SqliteStore(MemoryStore):
         self._events.publish(sequence if ok else self._events.last_sequence)
 
     async def _maintain(self) -> None:
-        """Snapshot changed counts and drop events the log no longer retains."""
+        """Snapshot changed counts and drop events the log no longer retains; a failing round
+        is logged and the next one runs as usual."""
         while True:
             await asyncio.sleep(SNAPSHOT_INTERVAL)
-            for name in self._counted & self._breakers.keys():
-                self._save(self._breakers[name])
-            self._counted.clear()
-            self._writes().submit([("DELETE FROM events WHERE sequence < ?",
-                                    (self._events.first_sequence,))])
+            try:
+                for name in self._counted & self._breakers.keys():
+                    self._save(self._breakers[name])
+                self._counted.clear()
+                self._writes().submit([("DELETE FROM events WHERE sequence < ?",
+                                        (self._events.first_sequence,))], key="trim events")
+            except Exception:
+                log.exception("sqlite snapshot failed; retrying next round")
 
     def _restore(self, saved: _Saved, now: float) -> None:
         for name, config, state in saved.breakers:

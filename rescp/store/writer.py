@@ -31,6 +31,10 @@ log = logging.getLogger(__name__)
 RETRY_INTERVAL = 0.5
 """Seconds between retries of kept writes while commits fail."""
 
+MAX_KEPT = 200_000
+"""Writes kept for retry at most; beyond, the oldest are dropped (and logged): a disk failing
+for hours costs bounded memory. Keyed writes (a breaker's row) keep only their newest."""
+
 Statement = tuple[str, Sequence[Any]]
 
 
@@ -124,10 +128,10 @@ class Writer:
                     break
             stopping = stopping or None in batches
             work = [b for b in batches if b is not None]
-            writes = kept + [w for b in work for w in b.writes]
+            writes = _newest(kept + [w for b in work for w in b.writes])
             waiters = [w for b in work for w in b.waiters]
             error = self._write(writes)
-            kept = [w for w in writes if w.keep] if error is not None else []
+            kept = _kept(writes) if error is not None else []
             sequence = max((w.sequence for w in writes), default=0)
             self._loop.call_soon_threadsafe(self._settle, error, sequence, waiters)
             if stopping and error is not None:
@@ -139,18 +143,31 @@ class Writer:
         if not writes:
             return None
         conn = self._conn
-        last = {w.key: i for i, w in enumerate(writes) if w.key}
         try:
             conn.execute("BEGIN IMMEDIATE")
-            for i, write in enumerate(writes):
-                if write.key and last[write.key] != i:
-                    continue
+            for write in writes:
                 for sql, params in write.statements:
                     conn.execute(sql, params)
             conn.execute("COMMIT")
-        except sqlite3.Error as error:
+        except Exception as error:  # a driver error, or a value it cannot bind: never a hang
             log.error("sqlite commit of %d writes failed: %s", len(writes), error)
             with contextlib.suppress(sqlite3.Error):  # the failure may have ended it already
                 conn.execute("ROLLBACK")
             return str(error)
         return None
+
+
+def _newest(writes: list[Write]) -> list[Write]:
+    """The writes in order, each keyed one only where it occurs last."""
+    last = {w.key: i for i, w in enumerate(writes) if w.key}
+    return [w for i, w in enumerate(writes) if not w.key or last[w.key] == i]
+
+
+def _kept(writes: list[Write]) -> list[Write]:
+    """What a failed commit keeps for the next: the `keep` writes, the newest MAX_KEPT."""
+    kept = [w for w in writes if w.keep]
+    if len(kept) > MAX_KEPT:
+        log.error("the database has failed for long: %d unsaved writes dropped",
+                  len(kept) - MAX_KEPT)
+        kept = kept[-MAX_KEPT:]
+    return kept

@@ -135,7 +135,9 @@ class EventLog:
             self._wake()
 
     @property
-    def _readable(self) -> int:
+    def visible_sequence(self) -> int:
+        """The newest event subscribers may read: with a durable store, the newest committed,
+        so a sequence a read reports never has to be taken back after a crash."""
         return self._published if self.held else self.last_sequence
 
     @property
@@ -200,7 +202,7 @@ class EventLog:
         while True:
             if sub.failure is not None:
                 raise sub.failure
-            if sub.cursor <= self._readable:
+            if sub.cursor <= self.visible_sequence:
                 batch = self._read(sub)
                 if batch:
                     return batch
@@ -233,7 +235,8 @@ class EventLog:
             sub.failure = SubscriberTooSlow(
                 f"events after sequence {sub.cursor - 1} are no longer retained")
             raise sub.failure
-        chunk = self._events[start:min(start + self.batch_size, self._readable + 1 - self._first)]
+        end = min(start + self.batch_size, self.visible_sequence + 1 - self._first)
+        chunk = self._events[start:end]
         sub.cursor += len(chunk)
         wants = sub.filter.wants
         return [e for e in chunk if wants(e)]

@@ -296,9 +296,9 @@ class ControlPlane(StoreListener):
         """`read()` and the sequence it reflects: retried while events land during it, so the
         two match; after READ_ATTEMPTS the sequence from before the read (never a miss)."""
         for _ in range(READ_ATTEMPTS):
-            before = self.events.last_sequence
+            before = self.events.visible_sequence
             result = await read()
-            if self.events.last_sequence == before:
+            if self.events.visible_sequence == before:
                 return result, before
         return result, before
 

@@ -21,7 +21,7 @@ from rescp.config import Config
 from rescp.store import sqlite_schema
 from rescp.testing import ServerThread
 from tests.server.conftest import Stubs
-from tests.store.test_conformance import FORCED_OPEN, OPEN, fail, put_breaker, take
+from tests.store.test_conformance import FORCED_OPEN, OPEN, fail, kind, put_breaker, take
 
 DISABLED = 5
 
@@ -114,29 +114,32 @@ def test_errors_counts_acknowledgements_and_configs_survive(config: Config, db: 
 def test_watch_resumes_across_a_restart_with_the_same_log_id(config: Config, db: Path) -> None:
     with serving(config, db) as stubs:
         listed = stubs.ListBreakers(a.ListBreakersRequest())
+        # a transition, then the degradation (feature "trading") and health changes it causes
         stubs.TransitionBreaker(a.TransitionBreakerRequest(name="dydx_api", state=FORCED_OPEN))
-        last = stubs.GetSystemHealth(a.GetSystemHealthRequest()).sequence
+    first = listed.sequence + 1
     with serving(config, db) as stubs:
         stream = stubs.Watch(e.WatchRequest(after_sequence=listed.sequence))
         assert dict(stream.initial_metadata())["rescp-log-id"] == listed.log_id
-        replayed = take(stream, last - listed.sequence)
-        assert [ev.sequence for ev in replayed] == list(range(listed.sequence + 1, last + 1))
-        assert replayed[0].breaker_transition.to_state == FORCED_OPEN
+        replayed = take(stream, 3)
+        assert [ev.sequence for ev in replayed] == [first, first + 1, first + 2]
+        assert [kind(ev) for ev in replayed] == [
+            "breaker_transition", "degradation_change", "health_change"]
         stubs.TransitionBreaker(a.TransitionBreakerRequest(name="dydx_api", state=1))
         live = take(stream, 1)[0]
         stream.cancel()
-        assert live.sequence == last + 1  # sequences continue, never repeat
+        assert live.sequence == first + 3  # sequences continue, never repeat
         health = stubs.GetSystemHealth(a.GetSystemHealthRequest())
-        assert health.log_id == listed.log_id and health.sequence >= last + 1
+        assert health.log_id == listed.log_id and health.sequence >= first + 3
 
 
 def test_a_restart_announces_nothing_its_log_already_said(config: Config, db: Path) -> None:
     with serving(config, db) as stubs:
+        before = stubs.GetSystemHealth(a.GetSystemHealthRequest()).sequence
         stubs.TransitionBreaker(a.TransitionBreakerRequest(name="dydx_api", state=FORCED_OPEN))
-        last = stubs.GetSystemHealth(a.GetSystemHealthRequest()).sequence
     with serving(config, db) as stubs:
         time.sleep(0.2)  # startup settles and a housekeeping tick would have announced by now
-        assert stubs.GetSystemHealth(a.GetSystemHealthRequest()).sequence == last
+        # the transition, its degradation and its health change; nothing since
+        assert stubs.GetSystemHealth(a.GetSystemHealthRequest()).sequence == before + 3
 
 
 def test_a_database_of_the_previous_schema_is_migrated_keeping_its_data(

@@ -109,6 +109,7 @@ class SqliteStore(MemoryStore):
         self._counted: set[str] = set()  # breakers whose counts changed since the last snapshot
         self._maintainer: asyncio.Task[None] | None = None
         self._swept_at = 0.0  # rate-limit keys touched since then are not saved yet
+        self._encoded: dict[str, str] = {}  # new records' text, until their notification's
 
     # start and stop
 
@@ -176,9 +177,9 @@ class SqliteStore(MemoryStore):
         counts = [TOTAL, record.count_key]
         if record.severity is Severity.CRITICAL:
             counts.append(CRITICAL)
-        writer = self._writes()
+        writer, text = self._writes(), codec.dumps(record)
         writer.submit([("INSERT INTO errors (error_id, record) VALUES (?, ?)",
-                        (record.error_id, codec.dumps(record))),
+                        (record.error_id, text)),
                        *((_UPSERT_COUNT, (name,)) for name in counts)], keep=False)
         writer.submit([("DELETE FROM errors WHERE seq <= (SELECT MAX(seq) FROM errors) - ?",
                         (self._history,))], key="evict errors")
@@ -186,6 +187,9 @@ class SqliteStore(MemoryStore):
         if key and (first := self._errors.find_key(key)) is not None:
             return first, False  # a twin committed while this one waited: count it once
         self._errors.add(record)
+        if len(self._encoded) > 1000:
+            self._encoded.clear()  # notifications that never came: never unbounded
+        self._encoded[record.error_id] = text  # its notification, next, is the same text
         return record, True
 
     # admin changes: committed before they are answered
@@ -283,10 +287,12 @@ class SqliteStore(MemoryStore):
                           key=f"key {name} {s.key}")
 
     def _log_event(self, event: Event) -> None:
-        writer = self._writes()
-        payload = event.payload
+        writer, payload = self._writes(), event.payload
+        text = self._encoded.pop(payload.error_id, None) if isinstance(
+            payload, ErrorRecord) else None
         writer.submit([("INSERT OR REPLACE INTO events VALUES (?, ?, ?, ?)",
-                        (event.sequence, event.time, int(event.type), codec.dumps(payload)))],
+                        (event.sequence, event.time, int(event.type),
+                         text or codec.dumps(payload)))],
                       sequence=event.sequence)
         writer.submit([(_SET_META, ("last_sequence", str(event.sequence)))], key="sequence")
         if isinstance(payload, HealthChange):

@@ -25,3 +25,7 @@ class SystemClock:
 
     def now(self) -> float:
         return time.time()
+
+
+stopwatch = time.perf_counter
+"""Seconds on a monotonic clock: how long a call took (metrics), never a decision's time."""

@@ -31,6 +31,7 @@ class ConfigError(ValueError):
 @dataclass(frozen=True, slots=True)
 class ServerSettings:
     listen: str = "0.0.0.0:50051"
+    http_listen: str = "0.0.0.0:8080"  # HTTP (REST, Connect JSON, metrics, dashboard); "off"
     store: str = "memory"
     grace: float = 5.0  # seconds in-flight RPCs get to finish on SIGTERM
 

@@ -22,6 +22,7 @@ from rescp.engine.health import Degradation, Feature, degradation, health
 from rescp.engine.ratelimit import LimitConfig, LimitStatus
 from rescp.enums import OPEN_STATES, BreakerState, Health, Outcome, Severity
 from rescp.events import EventLog, HealthChange, RateLimitExceeded
+from rescp.observe import PlaneObserver
 from rescp.store.base import AllowResult, BreakerView, ErrorSummary, Store, StoreListener
 
 log = logging.getLogger(__name__)
@@ -57,6 +58,7 @@ class ControlPlane(StoreListener):
         self.events = events
         self.settings = settings
         self.store = make_store(self)
+        self.observer = PlaneObserver()  # the server's metrics replace it
         self._states: dict[str, BreakerState] = {}
         self._open: set[str] = set()
         self._sinks: list[BreakerStatusSink] = []
@@ -99,6 +101,7 @@ class ControlPlane(StoreListener):
 
     def breaker_transitioned(self, transition: Transition) -> None:
         self.events.append(transition, transition.time)
+        self.observer.transitioned(transition)
         self._set_state(transition.breaker, transition.to_state)
         self._to_advance.add(transition.breaker)
         self._dirty = True
@@ -108,6 +111,7 @@ class ControlPlane(StoreListener):
     async def allow(self, breaker: str, limit: str, key: str, cost: int) -> AllowResult:
         now = self.clock.now()
         result = await self.store.allow(breaker, limit, key, cost, now)
+        self.observer.allowed(breaker, limit, result)
         if result.alert:
             self.events.append(RateLimitExceeded(limit, key, result.retry_after, result.alert), now)
         if self._dirty:
@@ -117,6 +121,7 @@ class ControlPlane(StoreListener):
     async def record(self, breaker: str, outcome: Outcome, duration: float, permit: str,
                      error: ErrorReport | None) -> tuple[BreakerState, ErrorRecord | None]:
         state = await self.store.record(breaker, outcome, duration, permit, self.clock.now())
+        self.observer.recorded(breaker, outcome)
         record = await self.report(error) if error is not None else None
         if self._dirty:
             await self._settle()
@@ -125,6 +130,7 @@ class ControlPlane(StoreListener):
     async def report(self, report: ErrorReport) -> ErrorRecord:
         now = self.clock.now()
         record = await self.store.add_error(report, now)
+        self.observer.reported(record)
         self.events.append(record, now)
         self._dirty = True
         await self._settle()
@@ -145,6 +151,7 @@ class ControlPlane(StoreListener):
 
     async def delete_breaker(self, name: str) -> None:
         await self.store.delete_breaker(name)
+        self.observer.breaker_deleted(name)
         self._set_state(name, None)
         if (handle := self._timers.pop(name, None)) is not None:
             handle.cancel()

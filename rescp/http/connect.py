@@ -55,7 +55,8 @@ def _endpoint(rpcs: Rpcs, procedure: str,
             return connect_error(error)
         if codec == PROTO:
             return Response(response.SerializeToString(), media_type=PROTO)
-        return JSONResponse(json_format.MessageToDict(response))
+        return JSONResponse(json_format.MessageToDict(
+            response, always_print_fields_with_no_presence=True))
 
     endpoint.__name__ = procedure.replace(".", "_").replace("/", "_")
     return endpoint

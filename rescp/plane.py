@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from rescp.clock import Clock
 from rescp.engine.breaker import BreakerConfig, Transition
@@ -36,9 +36,13 @@ BreakerStatusSink = Callable[[str, BreakerState | None], None]
 
 @dataclass(frozen=True, slots=True)
 class PlaneSettings:
-    error_rate_threshold: float = 10.0  # errors per minute above which health is WARNING
-    recent_errors: int = 10  # errors listed by GetErrorSummary
-    housekeeping_interval: float = 1.0  # seconds between re-evaluations of time-driven state
+    """The `[health]` table; the ranges are what the config file may set."""
+
+    error_rate_threshold: float = field(  # errors per minute above which health is WARNING
+        default=10.0, metadata={"range": (0.0, 1e9)})
+    recent_errors: int = field(default=10, metadata={"range": (0, 1000)})  # in GetErrorSummary
+    housekeeping_interval: float = field(  # seconds between re-evaluations of time-driven state
+        default=1.0, metadata={"range": (0.01, 60.0)})
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,7 +118,9 @@ class ControlPlane(StoreListener):
         self.observer.allowed(breaker, limit, result)
         if result.alert:
             self.events.append(RateLimitExceeded(limit, key, result.retry_after, result.alert), now)
-        if self._dirty:
+        if result.permit and result.breaker_state is BreakerState.HALF_OPEN:
+            self._to_advance.add(breaker)  # a trial permit: its expiry is a deadline to arm
+        if self._dirty or self._to_advance:
             await self._settle()
         return result
 
@@ -129,11 +135,12 @@ class ControlPlane(StoreListener):
 
     async def report(self, report: ErrorReport) -> ErrorRecord:
         now = self.clock.now()
-        record = await self.store.add_error(report, now)
-        self.observer.reported(record)
-        self.events.append(record, now)
-        self._dirty = True
-        await self._settle()
+        record, new = await self.store.add_error(report, now)
+        if new:
+            self.observer.reported(record)
+            self.events.append(record, now)
+            self._dirty = True
+            await self._settle()
         return record
 
     # breakers

@@ -83,18 +83,24 @@ class GetBreakerResponse(_message.Message):
     def __init__(self, breaker: _Optional[_Union[Breaker, _Mapping]] = ...) -> None: ...
 
 class ListBreakersRequest(_message.Message):
-    __slots__ = ()
-    def __init__(self) -> None: ...
+    __slots__ = ("page_size", "page_token")
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    page_size: int
+    page_token: str
+    def __init__(self, page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
 
 class ListBreakersResponse(_message.Message):
-    __slots__ = ("breakers", "sequence", "log_id")
+    __slots__ = ("breakers", "sequence", "log_id", "next_page_token")
     BREAKERS_FIELD_NUMBER: _ClassVar[int]
     SEQUENCE_FIELD_NUMBER: _ClassVar[int]
     LOG_ID_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
     breakers: _containers.RepeatedCompositeFieldContainer[Breaker]
     sequence: int
     log_id: str
-    def __init__(self, breakers: _Optional[_Iterable[_Union[Breaker, _Mapping]]] = ..., sequence: _Optional[int] = ..., log_id: _Optional[str] = ...) -> None: ...
+    next_page_token: str
+    def __init__(self, breakers: _Optional[_Iterable[_Union[Breaker, _Mapping]]] = ..., sequence: _Optional[int] = ..., log_id: _Optional[str] = ..., next_page_token: _Optional[str] = ...) -> None: ...
 
 class DeleteBreakerRequest(_message.Message):
     __slots__ = ("name",)
@@ -145,14 +151,20 @@ class PutLimitResponse(_message.Message):
     def __init__(self, limit: _Optional[_Union[Limit, _Mapping]] = ...) -> None: ...
 
 class ListLimitsRequest(_message.Message):
-    __slots__ = ()
-    def __init__(self) -> None: ...
+    __slots__ = ("page_size", "page_token")
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    page_size: int
+    page_token: str
+    def __init__(self, page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
 
 class ListLimitsResponse(_message.Message):
-    __slots__ = ("limits",)
+    __slots__ = ("limits", "next_page_token")
     LIMITS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
     limits: _containers.RepeatedCompositeFieldContainer[Limit]
-    def __init__(self, limits: _Optional[_Iterable[_Union[Limit, _Mapping]]] = ...) -> None: ...
+    next_page_token: str
+    def __init__(self, limits: _Optional[_Iterable[_Union[Limit, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
 
 class DeleteLimitRequest(_message.Message):
     __slots__ = ("name",)
@@ -209,14 +221,20 @@ class PutFeatureResponse(_message.Message):
     def __init__(self, feature: _Optional[_Union[Feature, _Mapping]] = ...) -> None: ...
 
 class ListFeaturesRequest(_message.Message):
-    __slots__ = ()
-    def __init__(self) -> None: ...
+    __slots__ = ("page_size", "page_token")
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    page_size: int
+    page_token: str
+    def __init__(self, page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
 
 class ListFeaturesResponse(_message.Message):
-    __slots__ = ("features",)
+    __slots__ = ("features", "next_page_token")
     FEATURES_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
     features: _containers.RepeatedCompositeFieldContainer[Feature]
-    def __init__(self, features: _Optional[_Iterable[_Union[Feature, _Mapping]]] = ...) -> None: ...
+    next_page_token: str
+    def __init__(self, features: _Optional[_Iterable[_Union[Feature, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
 
 class DeleteFeatureRequest(_message.Message):
     __slots__ = ("name",)
@@ -282,38 +300,44 @@ class GetErrorSummaryResponse(_message.Message):
     def __init__(self, total_errors: _Optional[int] = ..., error_counts: _Optional[_Mapping[str, int]] = ..., recent_errors: _Optional[_Iterable[_Union[_guard_pb2.ErrorRecord, _Mapping]]] = ..., errors_per_minute: _Optional[float] = ...) -> None: ...
 
 class Notification(_message.Message):
-    __slots__ = ("id", "title", "message", "severity", "time", "action")
+    __slots__ = ("id", "title", "message", "severity", "time", "action", "user_message")
     ID_FIELD_NUMBER: _ClassVar[int]
     TITLE_FIELD_NUMBER: _ClassVar[int]
     MESSAGE_FIELD_NUMBER: _ClassVar[int]
     SEVERITY_FIELD_NUMBER: _ClassVar[int]
     TIME_FIELD_NUMBER: _ClassVar[int]
     ACTION_FIELD_NUMBER: _ClassVar[int]
+    USER_MESSAGE_FIELD_NUMBER: _ClassVar[int]
     id: str
     title: str
     message: str
     severity: _enums_pb2.Severity
     time: _timestamp_pb2.Timestamp
     action: _guard_pb2.RecoveryAction
-    def __init__(self, id: _Optional[str] = ..., title: _Optional[str] = ..., message: _Optional[str] = ..., severity: _Optional[_Union[_enums_pb2.Severity, str]] = ..., time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., action: _Optional[_Union[_guard_pb2.RecoveryAction, _Mapping]] = ...) -> None: ...
+    user_message: str
+    def __init__(self, id: _Optional[str] = ..., title: _Optional[str] = ..., message: _Optional[str] = ..., severity: _Optional[_Union[_enums_pb2.Severity, str]] = ..., time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., action: _Optional[_Union[_guard_pb2.RecoveryAction, _Mapping]] = ..., user_message: _Optional[str] = ...) -> None: ...
 
 class ListNotificationsRequest(_message.Message):
-    __slots__ = ("min_severity", "limit", "include_acknowledged")
+    __slots__ = ("min_severity", "limit", "include_acknowledged", "page_token")
     MIN_SEVERITY_FIELD_NUMBER: _ClassVar[int]
     LIMIT_FIELD_NUMBER: _ClassVar[int]
     INCLUDE_ACKNOWLEDGED_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
     min_severity: _enums_pb2.Severity
     limit: int
     include_acknowledged: bool
-    def __init__(self, min_severity: _Optional[_Union[_enums_pb2.Severity, str]] = ..., limit: _Optional[int] = ..., include_acknowledged: _Optional[bool] = ...) -> None: ...
+    page_token: str
+    def __init__(self, min_severity: _Optional[_Union[_enums_pb2.Severity, str]] = ..., limit: _Optional[int] = ..., include_acknowledged: _Optional[bool] = ..., page_token: _Optional[str] = ...) -> None: ...
 
 class ListNotificationsResponse(_message.Message):
-    __slots__ = ("notifications", "total")
+    __slots__ = ("notifications", "total", "next_page_token")
     NOTIFICATIONS_FIELD_NUMBER: _ClassVar[int]
     TOTAL_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
     notifications: _containers.RepeatedCompositeFieldContainer[Notification]
     total: int
-    def __init__(self, notifications: _Optional[_Iterable[_Union[Notification, _Mapping]]] = ..., total: _Optional[int] = ...) -> None: ...
+    next_page_token: str
+    def __init__(self, notifications: _Optional[_Iterable[_Union[Notification, _Mapping]]] = ..., total: _Optional[int] = ..., next_page_token: _Optional[str] = ...) -> None: ...
 
 class AcknowledgeErrorRequest(_message.Message):
     __slots__ = ("error_id",)

@@ -48,6 +48,8 @@ class ErrorReport:
     breaker: str = ""
     context: Mapping[str, str] = field(default_factory=dict)
     service: str = ""
+    time: float | None = None  # when it happened, by the reporter's clock; None: when stored
+    idempotency_key: str = ""  # a retry with the same key is the same error
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +72,7 @@ class ErrorRecord:
     context: Mapping[str, str]
     service: str
     breaker: str
+    idempotency_key: str = ""
 
     @property
     def title(self) -> str:
@@ -96,7 +99,7 @@ def build_record(report: ErrorReport, error_id: str, now: float) -> ErrorRecord:
         category=category,
         severity=SEVERITY[category],
         user_message=guidance.user_message,
-        time=now,
+        time=now if report.time is None else report.time,
         acknowledged=False,
         user_id=report.user_id,
         action_type=guidance.action_type,
@@ -105,6 +108,7 @@ def build_record(report: ErrorReport, error_id: str, now: float) -> ErrorRecord:
         context=scrub_context(report.context),
         service=report.service,
         breaker=report.breaker,
+        idempotency_key=report.idempotency_key,
     )
 
 
@@ -130,6 +134,7 @@ class ErrorLog:
         self._bucket_count = [0] * _RATE_SECONDS
         self._open_critical: OrderedDict[str, float] = OrderedDict()  # in history, by time added
         self._evicted_critical_time = -math.inf  # latest unacknowledged CRITICAL evicted
+        self._by_key: dict[str, str] = {}  # idempotency key -> error_id, for records in history
 
     @property
     def total(self) -> int:
@@ -151,6 +156,8 @@ class ErrorLog:
         if record.error_id in self._history:
             raise ValueError(f"error {record.error_id!r} is already in the log")
         self._history[record.error_id] = record
+        if record.idempotency_key:
+            self._by_key[record.idempotency_key] = record.error_id
         self._total += 1
         self._counts[record.count_key] = self._counts.get(record.count_key, 0) + 1
         if record.severity is Severity.CRITICAL:
@@ -163,6 +170,8 @@ class ErrorLog:
 
     def _evict_oldest(self) -> None:
         error_id, record = self._history.popitem(last=False)
+        if self._by_key.get(record.idempotency_key) == error_id:
+            del self._by_key[record.idempotency_key]
         if self._open_critical.pop(error_id, None) is not None:
             self._evicted_critical_time = max(self._evicted_critical_time, record.time)
 
@@ -182,6 +191,11 @@ class ErrorLog:
             return self._history[error_id]
         except KeyError:
             raise NotFound("error", error_id) from None
+
+    def find_key(self, idempotency_key: str) -> ErrorRecord | None:
+        """The record first added with this idempotency key, while it is in history."""
+        error_id = self._by_key.get(idempotency_key)
+        return None if error_id is None else self._history[error_id]
 
     def acknowledge(self, error_id: str) -> ErrorRecord:
         """Mark the record acknowledged (idempotent) and return it; NotFound if unknown/evicted."""

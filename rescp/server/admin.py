@@ -11,6 +11,7 @@ from rescp.errors import Violations, check_name
 from rescp.plane import ControlPlane
 from rescp.server import convert
 from rescp.server.rpc import service, unary
+from rescp.server.textlimits import KEY_LIMIT
 
 SERVICE = "rescp.v1.AdminService"
 MANUAL_STATES = (BreakerState.CLOSED, BreakerState.FORCED_OPEN, BreakerState.DISABLED)
@@ -119,8 +120,7 @@ class AdminServicer:
             self, request: admin.GetLimitStatusRequest) -> admin.GetLimitStatusResponse:
         v = Violations()
         v.name(request.limit, "limit")
-        v.check(len(request.key) <= convert.MAX_KEY_LENGTH, "key",
-                f"at most {convert.MAX_KEY_LENGTH} characters")
+        v.check(len(request.key) <= KEY_LIMIT, "key", f"at most {KEY_LIMIT} characters")
         v.raise_if_any()
         status = await self._plane.limit_status(request.limit, request.key)
         return admin.GetLimitStatusResponse(

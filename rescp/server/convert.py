@@ -25,14 +25,12 @@ from rescp.engine.ratelimit import LimitConfig
 from rescp.enums import Algorithm, EventType, WindowType
 from rescp.errors import Violations
 from rescp.events import Event, HealthChange, RateLimitExceeded
+from rescp.server.textlimits import REPORT_LIMITS, check_map, check_text
 from rescp.store.base import BreakerView
 
-MAX_KEY_LENGTH = 256
-MAX_TEXT = 4096
-MAX_SHORT_TEXT = 256
-MAX_CONTEXT_ENTRIES = 64
-MAX_CONTEXT_TEXT = 8192
-"""Bounds of what Report scrubs on the event loop: a few milliseconds at worst."""
+REPORT_PAST = 86_400.0
+REPORT_FUTURE = 300.0
+"""How far a report's own `time` may lie behind (24 h) or ahead (5 min) of the server's."""
 
 # durations and times
 
@@ -182,12 +180,16 @@ def encode_affected(value: Degradation) -> list[admin.AffectedFeature]:
 # errors
 
 
-def error_report(msg: guard.ReportRequest) -> ErrorReport:
+def error_report(msg: guard.ReportRequest, wall: float) -> ErrorReport:
+    """A report from the wire; `wall` (the server's wall clock) bounds the report's own time.
+    The text bounds are the protos' `text_limit` options, the ones clients truncate to."""
     v = Violations()
-    for field, limit in (("operation", MAX_SHORT_TEXT), ("error_type", MAX_SHORT_TEXT),
-                         ("user_id", MAX_SHORT_TEXT), ("service", MAX_SHORT_TEXT),
-                         ("message", MAX_TEXT)):
-        v.check(len(getattr(msg, field)) <= limit, field, f"at most {limit} characters")
+    for field, limit in REPORT_LIMITS.items():
+        value = getattr(msg, field)
+        if isinstance(value, str):
+            check_text(value, field, limit, v)
+        else:
+            check_map(dict(value), field, limit, v)
     v.check(bool(msg.error_type or msg.message), "error_type",
             "error_type or message is required")
     v.check(0 <= msg.grpc_code <= 16, "grpc_code", "must be a gRPC code, 0..16")
@@ -195,17 +197,17 @@ def error_report(msg: guard.ReportRequest) -> ErrorReport:
             "must be 0 or an HTTP status, 100..599")
     if msg.breaker:
         v.name(msg.breaker, "breaker")
-    v.check(len(msg.context) <= MAX_CONTEXT_ENTRIES, "context",
-            f"at most {MAX_CONTEXT_ENTRIES} entries")
-    v.check(all(len(k) <= MAX_SHORT_TEXT and len(x) <= MAX_TEXT for k, x in msg.context.items())
-            and sum(len(k) + len(x) for k, x in msg.context.items()) <= MAX_CONTEXT_TEXT,
-            "context", f"keys at most {MAX_SHORT_TEXT}, values {MAX_TEXT} characters, "
-                       f"{MAX_CONTEXT_TEXT} in all")
+    time = None
+    if msg.HasField("time"):
+        time = msg.time.seconds + msg.time.nanos / 1e9
+        v.check(wall - REPORT_PAST <= time <= wall + REPORT_FUTURE, "time",
+                "must lie within the last 24 hours and at most 5 minutes ahead")
     v.raise_if_any()
     return ErrorReport(operation=msg.operation, error_type=msg.error_type, message=msg.message,
                        user_id=msg.user_id, grpc_code=msg.grpc_code,
                        http_status=msg.http_status, breaker=msg.breaker,
-                       context=dict(msg.context), service=msg.service)
+                       context=dict(msg.context), service=msg.service, time=time,
+                       idempotency_key=msg.idempotency_key)
 
 
 def encode_record(record: ErrorRecord) -> guard.ErrorRecord:
@@ -222,9 +224,10 @@ def encode_record(record: ErrorRecord) -> guard.ErrorRecord:
 
 def encode_notification(record: ErrorRecord) -> admin.Notification:
     return admin.Notification(
-        id=record.error_id, title=record.title, message=record.user_message,
+        id=record.error_id, title=record.title, message=record.message,
         severity=wire(record.severity), time=to_timestamp(record.time),
-        action=guard.RecoveryAction(type=record.action_type, message=record.action_message))
+        action=guard.RecoveryAction(type=record.action_type, message=record.action_message),
+        user_message=record.user_message)
 
 
 # events

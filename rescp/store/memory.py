@@ -71,10 +71,14 @@ class MemoryStore:
         cb = self._breakers.get(breaker) or self._create(breaker, now)
         return cb.record(outcome, duration, permit, now)
 
-    async def add_error(self, report: ErrorReport, now: float) -> ErrorRecord:
+    async def add_error(self, report: ErrorReport, now: float) -> tuple[ErrorRecord, bool]:
+        if report.idempotency_key:
+            first = self._errors.find_key(report.idempotency_key)
+            if first is not None:
+                return first, False
         record = build_record(report, uuid.uuid4().hex, now)
         self._errors.add(record)
-        return record
+        return record, True
 
     # breakers
 

@@ -33,7 +33,7 @@ def test_notifications_filter_by_severity_and_acknowledgement(api) -> None:
     default = api.run(api.client.notifications())  # min_severity="high"
     assert [n.id for n in default] == [critical.error_id, high.error_id]
     assert default[1].title == "NETWORK Error" and default[1].severity == "high"
-    assert default[1].message == high.user_message and default[1].time == high.time
+    assert default[1].message == high.message and default[1].time == high.time
     every = api.run(api.client.notifications(min_severity=None))
     assert [n.id for n in every] == [critical.error_id, high.error_id, low.error_id]
     assert len(api.run(api.client.notifications(min_severity="low", limit=1))) == 1

@@ -29,7 +29,7 @@ class WatchResponse(_message.Message):
     def __init__(self, events: _Optional[_Iterable[_Union[Event, _Mapping]]] = ...) -> None: ...
 
 class Event(_message.Message):
-    __slots__ = ("sequence", "time", "breaker_transition", "notification", "degradation_change", "health_change", "rate_limit_exceeded")
+    __slots__ = ("sequence", "time", "breaker_transition", "notification", "degradation_change", "health_change", "rate_limit_exceeded", "breaker_deleted")
     SEQUENCE_FIELD_NUMBER: _ClassVar[int]
     TIME_FIELD_NUMBER: _ClassVar[int]
     BREAKER_TRANSITION_FIELD_NUMBER: _ClassVar[int]
@@ -37,6 +37,7 @@ class Event(_message.Message):
     DEGRADATION_CHANGE_FIELD_NUMBER: _ClassVar[int]
     HEALTH_CHANGE_FIELD_NUMBER: _ClassVar[int]
     RATE_LIMIT_EXCEEDED_FIELD_NUMBER: _ClassVar[int]
+    BREAKER_DELETED_FIELD_NUMBER: _ClassVar[int]
     sequence: int
     time: _timestamp_pb2.Timestamp
     breaker_transition: BreakerTransition
@@ -44,7 +45,8 @@ class Event(_message.Message):
     degradation_change: DegradationChange
     health_change: HealthChange
     rate_limit_exceeded: RateLimitExceeded
-    def __init__(self, sequence: _Optional[int] = ..., time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., breaker_transition: _Optional[_Union[BreakerTransition, _Mapping]] = ..., notification: _Optional[_Union[_admin_pb2.Notification, _Mapping]] = ..., degradation_change: _Optional[_Union[DegradationChange, _Mapping]] = ..., health_change: _Optional[_Union[HealthChange, _Mapping]] = ..., rate_limit_exceeded: _Optional[_Union[RateLimitExceeded, _Mapping]] = ...) -> None: ...
+    breaker_deleted: BreakerDeleted
+    def __init__(self, sequence: _Optional[int] = ..., time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., breaker_transition: _Optional[_Union[BreakerTransition, _Mapping]] = ..., notification: _Optional[_Union[_admin_pb2.Notification, _Mapping]] = ..., degradation_change: _Optional[_Union[DegradationChange, _Mapping]] = ..., health_change: _Optional[_Union[HealthChange, _Mapping]] = ..., rate_limit_exceeded: _Optional[_Union[RateLimitExceeded, _Mapping]] = ..., breaker_deleted: _Optional[_Union[BreakerDeleted, _Mapping]] = ...) -> None: ...
 
 class BreakerTransition(_message.Message):
     __slots__ = ("breaker", "from_state", "to_state", "reason")
@@ -87,3 +89,11 @@ class RateLimitExceeded(_message.Message):
     retry_after: _duration_pb2.Duration
     refused: int
     def __init__(self, limit: _Optional[str] = ..., key: _Optional[str] = ..., retry_after: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., refused: _Optional[int] = ...) -> None: ...
+
+class BreakerDeleted(_message.Message):
+    __slots__ = ("breaker", "last_state")
+    BREAKER_FIELD_NUMBER: _ClassVar[int]
+    LAST_STATE_FIELD_NUMBER: _ClassVar[int]
+    breaker: str
+    last_state: _enums_pb2.BreakerState
+    def __init__(self, breaker: _Optional[str] = ..., last_state: _Optional[_Union[_enums_pb2.BreakerState, str]] = ...) -> None: ...

@@ -3,6 +3,7 @@ import datetime
 from google.protobuf import duration_pb2 as _duration_pb2
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from rescp_client._proto import enums_pb2 as _enums_pb2
+from rescp_client._proto import limits_pb2 as _limits_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
@@ -62,7 +63,7 @@ class RecordResponse(_message.Message):
     def __init__(self, breaker_state: _Optional[_Union[_enums_pb2.BreakerState, str]] = ..., error: _Optional[_Union[ErrorRecord, _Mapping]] = ...) -> None: ...
 
 class ReportRequest(_message.Message):
-    __slots__ = ("operation", "error_type", "message", "user_id", "grpc_code", "http_status", "breaker", "context", "service")
+    __slots__ = ("operation", "error_type", "message", "user_id", "grpc_code", "http_status", "breaker", "context", "service", "time", "idempotency_key")
     class ContextEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -79,6 +80,8 @@ class ReportRequest(_message.Message):
     BREAKER_FIELD_NUMBER: _ClassVar[int]
     CONTEXT_FIELD_NUMBER: _ClassVar[int]
     SERVICE_FIELD_NUMBER: _ClassVar[int]
+    TIME_FIELD_NUMBER: _ClassVar[int]
+    IDEMPOTENCY_KEY_FIELD_NUMBER: _ClassVar[int]
     operation: str
     error_type: str
     message: str
@@ -88,7 +91,9 @@ class ReportRequest(_message.Message):
     breaker: str
     context: _containers.ScalarMap[str, str]
     service: str
-    def __init__(self, operation: _Optional[str] = ..., error_type: _Optional[str] = ..., message: _Optional[str] = ..., user_id: _Optional[str] = ..., grpc_code: _Optional[int] = ..., http_status: _Optional[int] = ..., breaker: _Optional[str] = ..., context: _Optional[_Mapping[str, str]] = ..., service: _Optional[str] = ...) -> None: ...
+    time: _timestamp_pb2.Timestamp
+    idempotency_key: str
+    def __init__(self, operation: _Optional[str] = ..., error_type: _Optional[str] = ..., message: _Optional[str] = ..., user_id: _Optional[str] = ..., grpc_code: _Optional[int] = ..., http_status: _Optional[int] = ..., breaker: _Optional[str] = ..., context: _Optional[_Mapping[str, str]] = ..., service: _Optional[str] = ..., time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., idempotency_key: _Optional[str] = ...) -> None: ...
 
 class ReportResponse(_message.Message):
     __slots__ = ("record",)
@@ -144,3 +149,25 @@ class ErrorRecord(_message.Message):
     service: str
     breaker: str
     def __init__(self, error_id: _Optional[str] = ..., operation: _Optional[str] = ..., error_type: _Optional[str] = ..., message: _Optional[str] = ..., category: _Optional[_Union[_enums_pb2.ErrorCategory, str]] = ..., severity: _Optional[_Union[_enums_pb2.Severity, str]] = ..., user_message: _Optional[str] = ..., time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., acknowledged: _Optional[bool] = ..., user_id: _Optional[str] = ..., action: _Optional[_Union[RecoveryAction, _Mapping]] = ..., fingerprint: _Optional[str] = ..., context: _Optional[_Mapping[str, str]] = ..., service: _Optional[str] = ..., breaker: _Optional[str] = ...) -> None: ...
+
+class ClassifyRequest(_message.Message):
+    __slots__ = ("error",)
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    error: ReportRequest
+    def __init__(self, error: _Optional[_Union[ReportRequest, _Mapping]] = ...) -> None: ...
+
+class ClassifyResponse(_message.Message):
+    __slots__ = ("category", "severity", "user_message", "action", "fingerprint", "message")
+    CATEGORY_FIELD_NUMBER: _ClassVar[int]
+    SEVERITY_FIELD_NUMBER: _ClassVar[int]
+    USER_MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    ACTION_FIELD_NUMBER: _ClassVar[int]
+    FINGERPRINT_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    category: _enums_pb2.ErrorCategory
+    severity: _enums_pb2.Severity
+    user_message: str
+    action: RecoveryAction
+    fingerprint: str
+    message: str
+    def __init__(self, category: _Optional[_Union[_enums_pb2.ErrorCategory, str]] = ..., severity: _Optional[_Union[_enums_pb2.Severity, str]] = ..., user_message: _Optional[str] = ..., action: _Optional[_Union[RecoveryAction, _Mapping]] = ..., fingerprint: _Optional[str] = ..., message: _Optional[str] = ...) -> None: ...

@@ -31,7 +31,7 @@ class ConfigError(ValueError):
 
 def bounded(default: T, low: float, high: float) -> T:
     """A numeric setting and the closed range the config file may set it to."""
-    return field(default=default, metadata={"range": (low, high)})  # type: ignore[no-any-return]
+    return field(default=default, metadata={"range": (low, high)})
 
 
 DAY = 86_400.0

@@ -38,10 +38,17 @@ def bind(listen: str) -> socket.socket:
     if not host or not port.isdigit() or int(port) > 65535:
         raise ListenError(f"--http-listen {listen!r}: HOST:PORT or off expected")
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    # IPPROTO_TCP spelled out: asyncio turns Nagle off only on sockets whose proto says TCP,
+    # and with Nagle on, a response written as headers then body waits 40 ms for an ACK.
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     try:
-        return socket.create_server((host, int(port)), family=family)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, int(port)))
+        sock.listen(1024)
     except OSError as error:
+        sock.close()
         raise ListenError(f"cannot listen on {listen} (HTTP): {error.strerror}") from None
+    return sock
 
 
 class HttpServer:

@@ -15,9 +15,8 @@ import time
 from dataclasses import dataclass
 
 import grpc
-import httpx
 
-from bench.rpc import ALLOW, KEYS, Load, drive, process_cpu
+from bench.rpc import ALLOW, KEYS, Load, drive, load
 from rescp.clock import SystemClock
 from rescp.engine.breaker import BreakerConfig
 from rescp.enums import BreakerState, Verdict
@@ -30,45 +29,69 @@ from rescp.store.memory import MemoryStore
 CONNECT_ALLOW = "/rescp.v1.GuardService/Allow"
 
 
-async def _drive_http(client: httpx.AsyncClient, concurrency: int, seconds: float,
-                      server_pid: int, into: Load) -> None:
-    bodies = [json.dumps({"breaker": "bench", "limit": "bench", "key": f"user-{i}"}).encode()
-              for i in range(KEYS)]
-    headers = {"content-type": "application/json"}
-    loop = asyncio.get_running_loop()
-    stop = loop.time() + seconds
+class _Connection:
+    """A minimal HTTP/1.1 keep-alive client on asyncio streams: httpx's async client costs the
+    shared cores more than the server does (about 100 calls/s here), which would measure the
+    client, not rescp. Nagle is off (asyncio's default), as curl and browsers have it."""
 
-    async def worker(offset: int) -> int:
-        n = 0
-        while loop.time() < stop:
-            started = time.perf_counter()
-            response = await client.post(CONNECT_ALLOW, content=bodies[(offset + n) % KEYS],
-                                         headers=headers)
-            response.raise_for_status()
-            into.latencies.append(time.perf_counter() - started)
-            n += 1
-        return n
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.reader, self.writer = reader, writer
 
-    cpu0, t0 = process_cpu(server_pid), time.perf_counter()
-    counts = await asyncio.gather(*(worker(i * 37) for i in range(concurrency)))
-    into.seconds += time.perf_counter() - t0
-    into.cpu_seconds += process_cpu(server_pid) - cpu0
-    into.calls += sum(counts)
+    async def post(self, request: bytes) -> None:
+        self.writer.write(request)
+        head = await self.reader.readuntil(b"\r\n\r\n")
+        if not head.startswith(b"HTTP/1.1 200"):
+            raise RuntimeError(head.decode(errors="replace"))
+        length = next(int(line.split(b":")[1]) for line in head.split(b"\r\n")
+                      if line.lower().startswith(b"content-length:"))
+        await self.reader.readexactly(length)
+
+
+def _requests(host: str) -> list[bytes]:
+    out = []
+    for i in range(KEYS):
+        body = json.dumps({"breaker": "bench", "limit": "bench", "key": f"user-{i}"}).encode()
+        out.append(f"POST {CONNECT_ALLOW} HTTP/1.1\r\nHost: {host}\r\n"
+                   f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+                   .encode() + body)
+    return out
+
+
+async def _drive_http(http_url: str, concurrency: int, seconds: float, server_pid: int,
+                      into: Load) -> None:
+    host, _, port = http_url.removeprefix("http://").partition(":")
+    connections = [_Connection(*await asyncio.open_connection(host, int(port)))
+                   for _ in range(concurrency)]
+    requests = _requests(host)
+    free = asyncio.Queue[_Connection]()
+    for connection in connections:
+        free.put_nowait(connection)
+
+    async def send(n: int) -> None:
+        connection = await free.get()
+        try:
+            await connection.post(requests[n % KEYS])
+        finally:
+            free.put_nowait(connection)
+
+    try:
+        await load(send, concurrency, seconds, server_pid, into)
+    finally:
+        for connection in connections:
+            connection.writer.close()
 
 
 async def connect_vs_grpc(target: str, http_url: str, server_pid: int, concurrency: int,
                           rounds: int, seconds: float) -> tuple[Load, Load]:
     """(grpc, connect) Allow loads, in alternating rounds after a warm-up."""
     over_grpc, over_http, scratch = Load(), Load(), Load()
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    async with grpc.aio.insecure_channel(target) as channel, \
-            httpx.AsyncClient(base_url=http_url, limits=limits) as client:
+    async with grpc.aio.insecure_channel(target) as channel:
         await drive(channel, ALLOW, concurrency, 0.5, server_pid, scratch)
-        await _drive_http(client, concurrency, 0.5, server_pid, scratch)
+        await _drive_http(http_url, concurrency, 0.5, server_pid, scratch)
         for round_ in range(rounds):
             if round_ % 2 == 0:
                 await drive(channel, ALLOW, concurrency, seconds, server_pid, over_grpc)
-            await _drive_http(client, concurrency, seconds, server_pid, over_http)
+            await _drive_http(http_url, concurrency, seconds, server_pid, over_http)
             if round_ % 2 == 1:
                 await drive(channel, ALLOW, concurrency, seconds, server_pid, over_grpc)
     return over_grpc, over_http

@@ -3,8 +3,8 @@
 It holds no state of its own. Every route runs the gRPC side's code (through the Rpcs table)
 or reads the same event log, so HTTP and gRPC always agree. Bad input never reaches a route:
 `Limits` refuses bodies over MAX_BODY and query strings over MAX_QUERY; every refusal and
-error is JSON, shaped for the caller's protocol: a Connect error on a Connect path
-(`/package.Service/Method`), the seed's error body anywhere else.
+error is JSON, shaped for the caller's protocol: a Connect error under a served service's
+path (`/package.Service/...`), the seed's error body anywhere else.
 """
 
 from __future__ import annotations
@@ -37,13 +37,11 @@ class HttpContext:
     metrics: Metrics
 
 
-def is_connect(path: str) -> bool:
-    """A Connect path's first segment is a fully qualified service name."""
-    return "." in path.lstrip("/").partition("/")[0]
-
-
 def error_response(request: Request, error: Exception) -> Response:
-    if is_connect(request.url.path):
+    """A Connect error under a served service's path (`/rescp.v1.GuardService/...`), else the
+    seed API's error body."""
+    service = request.url.path.lstrip("/").partition("/")[0]
+    if service in request.app.state.connect_services:
         return connect_error(error)
     return seed_error(error)
 
@@ -114,6 +112,8 @@ def build(context: HttpContext) -> FastAPI:
     async def http_error(request: Request, error: Any) -> Response:
         return error_response(request, _http_exception(error))
 
+    app.state.connect_services = frozenset(
+        procedure.partition("/")[0] for procedure in context.rpcs.unary)
     app.add_exception_handler(RescpError, rescp_error)
     app.add_exception_handler(RequestValidationError, invalid)
     app.add_exception_handler(HTTPException, http_error)

@@ -164,3 +164,10 @@ def test_a_real_connect_client(web_server: ServerThread, tmp_path: Path) -> None
     assert seen["allowed"] is True and seen["remaining"] == 99
     assert seen["breakers"] == ["dydx_api", "orders_db", "websocket"]
     assert seen["notFound"] == {"code": "NotFound", "reasons": ["BREAKER_NOT_FOUND"]}
+
+
+def test_unknown_methods_and_verbs_are_connect_errors(http: httpx.Client) -> None:
+    unknown = http.post("/rescp.v1.GuardService/Nope", json={})
+    assert unknown.status_code == 404 and unknown.json()["code"] == "not_found"
+    wrong_verb = http.get("/rescp.v1.GuardService/Allow")
+    assert wrong_verb.status_code == 405 and wrong_verb.json()["code"] == "unimplemented"

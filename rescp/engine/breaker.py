@@ -130,6 +130,11 @@ TransitionListener = Callable[[Transition], None]
 _FORCED_OPEN_REFUSAL = Decision(False, _FORCED_OPEN, 0.0, "")
 
 
+def is_permit(permit: str) -> bool:
+    """Whether `permit` has the form of one this server hands out (empty: no permit)."""
+    return not permit or _PERMIT.fullmatch(permit) is not None
+
+
 def _parse_permit(permit: str) -> tuple[int, str | None]:
     """(generation, trial token or None); the empty permit, held by no call, is generation -1."""
     if not permit:

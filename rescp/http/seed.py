@@ -40,7 +40,7 @@ def iso_time(value: Timestamp, is_set: bool = True) -> str | None:
 
 
 def success(**fields: Any) -> JsonDict:
-    return {"status": "success", **fields, "timestamp": iso(_clock.now())}
+    return {"status": "success", **fields, "timestamp": iso(_clock.wall())}
 
 
 def breaker(b: admin.Breaker) -> JsonDict:

@@ -61,6 +61,10 @@ def test_the_page_follows_a_breaker_changed_through_grpc(page: playwright.Page, 
     assert page.locator("#breakers tr").nth(0).get_attribute("data-breaker") == "dydx_api"
     page.screenshot(path=str(tmp_path / "dashboard.png"), full_page=True)
 
+    stubs.DeleteBreaker(a.DeleteBreakerRequest(name="orders_db"))
+    page.wait_for_selector("tr[data-breaker='orders_db']", state="detached", timeout=WAIT_MS)
+    assert "orders_db deleted" in page.locator("#events li").first.inner_text()
+
 
 def test_a_notification_is_acknowledged_from_the_page(page: playwright.Page,
                                                       stubs: Stubs) -> None:

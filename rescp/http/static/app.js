@@ -178,12 +178,14 @@ function describe(event) {
   if (h) return `health ${lower(h.fromHealth, "HEALTH_")} → ${lower(h.toHealth, "HEALTH_")}`;
   const r = event.rateLimitExceeded;
   if (r) return `rate limit ${r.limit} exceeded by ${r.key || "(no key)"}`;
+  const gone = event.breakerDeleted;
+  if (gone) return `${gone.breaker} deleted (was ${lower(gone.lastState, "BREAKER_STATE_")})`;
   return JSON.stringify(event);
 }
 
 function kind(event) {
   for (const key of ["breakerTransition", "notification", "degradationChange", "healthChange",
-                     "rateLimitExceeded"]) {
+                     "rateLimitExceeded", "breakerDeleted"]) {
     if (event[key]) return key;
   }
   return "event";

@@ -27,8 +27,8 @@ def router(rpcs: Rpcs, metrics: Metrics) -> APIRouter:
         """Counters, gRPC server metrics and gauges of state, for Prometheus."""
         return Response(await metrics.scrape(), media_type=CONTENT_TYPE_LATEST)
 
-    @api.get("/healthz", response_class=JSONResponse,
-             responses={503: {"description": "shutting down"}})
+    @api.api_route("/healthz", methods=["GET", "HEAD"], response_class=JSONResponse,
+                   responses={503: {"description": "shutting down"}})
     async def healthz() -> JSONResponse:
         """200 while the gRPC health of "" is SERVING, else 503."""
         response = await rpcs.call(HEALTH_CHECK, health_pb2.HealthCheckRequest(service=""))

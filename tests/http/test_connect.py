@@ -58,13 +58,15 @@ def test_allow_answers_proto3_json_from_the_same_state_as_grpc(http: httpx.Clien
     assert snake["remaining"] == "98" and snake["isRateLimited"] is False
 
 
-@pytest.mark.parametrize("procedure", unary_procedures())
-def test_every_unary_rpc_is_routed(http: httpx.Client, procedure: str) -> None:
-    response = http.post(f"/{procedure}", json={})
-    body = response.json()
-    if response.status_code != 200:  # an empty request may be invalid, but it got there
-        assert connect_details(body)["ErrorInfo"].reason != "ROUTE_NOT_FOUND"
-        assert response.status_code < 500, body
+def test_every_unary_rpc_is_routed(http: httpx.Client) -> None:
+    procedures = unary_procedures()
+    assert len(procedures) > 20
+    for procedure in procedures:
+        response = http.post(f"/{procedure}", json={})
+        body = response.json()
+        if response.status_code != 200:  # an empty request may be invalid, but it got there
+            assert connect_details(body)["ErrorInfo"].reason != "ROUTE_NOT_FOUND", procedure
+            assert response.status_code < 500, (procedure, body)
 
 
 def test_not_found_carries_grpcs_reason_and_resource(http: httpx.Client, stubs: Stubs) -> None:

@@ -100,3 +100,4 @@ def test_gauges_follow_subscribers_and_deleted_breakers(http: httpx.Client, stub
 def test_healthz_serves_while_the_server_does(http: httpx.Client) -> None:
     response = http.get("/healthz")
     assert (response.status_code, response.json()) == (200, {"status": "SERVING"})
+    assert http.head("/healthz").status_code == 200  # load balancers that probe with HEAD

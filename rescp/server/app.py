@@ -13,21 +13,22 @@ import logging
 import signal
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import grpc
 
 from rescp.clock import Clock, SystemClock
 from rescp.config import Config
 from rescp.events import EventLog
-from rescp.http import app as http_app
-from rescp.http.rpcs import Rpcs
-from rescp.http.server import HttpServer, ListenError, bind
 from rescp.metrics import Metrics
 from rescp.plane import ControlPlane
 from rescp.server import admin, events, guard, health, reflection
 from rescp.server.rpc import GRPC_MAX_REQUEST_BYTES, Service
 from rescp.store.base import Store, StoreListener
 from rescp.store.memory import MemoryStore
+
+if TYPE_CHECKING:
+    from rescp.http.server import HttpServer
 
 log = logging.getLogger(__name__)
 
@@ -111,7 +112,7 @@ async def start(config: Config, clock: Clock | None = None,
         port = server.add_insecure_port(config.server.listen)
     except RuntimeError as error:
         raise StartupError(f"cannot listen on {config.server.listen}: {error}") from None
-    http = _http(config, http_app.HttpContext(Rpcs(ours), log_, metrics))
+    http = _http(config, ours, log_, metrics)
     await server.start()
     await plane.start()
     if http is not None:
@@ -119,14 +120,21 @@ async def start(config: Config, clock: Clock | None = None,
     return RunningServer(server, port, plane, health_servicer, metrics, http)
 
 
-def _http(config: Config, context: http_app.HttpContext) -> HttpServer | None:
-    """The HTTP listener, bound (not yet serving), unless --http-listen is off."""
+def _http(config: Config, services: list[Service], log_: EventLog,
+          metrics: Metrics) -> HttpServer | None:
+    """The HTTP listener, bound (not yet serving), unless --http-listen is off. The HTTP stack
+    (FastAPI, uvicorn) is imported only then: it is most of a start-up's import time."""
     if config.server.http_listen == "off":
         return None
+    from rescp.http import app as http_app
+    from rescp.http.rpcs import Rpcs
+    from rescp.http.server import HttpServer, ListenError, bind
+
     try:
         sock = bind(config.server.http_listen)
     except ListenError as error:
         raise StartupError(str(error)) from None
+    context = http_app.HttpContext(Rpcs(services), log_, metrics)
     return HttpServer(http_app.build(context), sock, config.server.grace)
 
 

@@ -11,9 +11,10 @@ HTTP_LISTEN ?= 0.0.0.0:8080
 CONNECT_ES := tests/http/connect_es
 NODE_STAMP := $(CONNECT_ES)/node_modules/.installed
 CONFIG ?= examples/rescp.toml
+GO_DIR := clients/go
 
 .DEFAULT_GOAL := help
-.PHONY: help install serve test lint typecheck proto proto-check contract bench clean
+.PHONY: help install serve test lint typecheck proto proto-check contract bench clean go-proto go-test
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-12s %s\n", $$1, $$2}'
@@ -35,7 +36,7 @@ $(NODE_STAMP): $(CONNECT_ES)/package.json $(CONNECT_ES)/package-lock.json
 		npm ci --prefix $(CONNECT_ES) --no-audit --no-fund --loglevel=error && touch $@; \
 	else echo "npm not found: the connect-es test is skipped (see .ci/run)"; fi
 
-test: $(STAMP) $(NODE_STAMP) contract proto-check ## run the whole test suite (what CI runs)
+test: $(STAMP) $(NODE_STAMP) contract proto-check go-test ## run the whole test suite (what CI runs)
 	$(PY) scripts/unasync.py --check
 	$(PY) -m pytest
 
@@ -58,6 +59,14 @@ proto: $(STAMP) ## regenerate the Python stubs from protos/ (server and client c
 
 proto-check: $(STAMP) ## fail when the committed stubs differ from protos/
 	$(PY) scripts/gen_proto.py --check
+
+go-proto: ## regenerate the Go client's stubs (clients/go/rescpv1) from protos/ (needs protoc)
+	$(GO_DIR)/gen.sh
+
+go-test: $(STAMP) ## the Go client: stub drift check, go vet, staticcheck, go test (real rescp serve)
+	$(GO_DIR)/gen.sh --check
+	cd $(GO_DIR) && go vet ./... && "$$(./tools.sh)/staticcheck" ./...
+	cd $(GO_DIR) && RESCP_BIN="$(CURDIR)/$(VENV)/bin/rescp" go test -count=1 ./...
 
 bench: $(STAMP) ## run the benchmarks; ratios first (see bench/README.md)
 	$(PY) -m bench

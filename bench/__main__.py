@@ -17,7 +17,7 @@ from contextlib import contextmanager
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from bench import engines, events, http, rpc
+from bench import clients, engines, events, http, rpc
 from rescp.testing import free_port
 
 
@@ -66,6 +66,8 @@ def main() -> None:
         delays = asyncio.run(events.latency(target, 100, flips))
         over_grpc, over_http = asyncio.run(http.connect_vs_grpc(
             target, http_url, pid, 16, max(rounds // 2, 2), seconds))
+        py_client = clients.python(target, rounds // 2, seconds)
+        go_client = clients.go(target, rounds // 2, seconds)
     pairs = engines.measure(ops)
     cost = http.metrics_cost(ops)
 
@@ -84,6 +86,22 @@ def main() -> None:
     allow_cpu = unary[16][1].cpu_us_per_call
     print(f"  {'metrics share of an Allow server CPU':<38} "
           f"{cost.us_per_allow / allow_cpu * 100:5.2f}%  [<= 2%]")
+
+    for overhead in (py_client, go_client):
+        if isinstance(overhead, clients.Overhead):
+            print(f"  {overhead.client + ' guard vs bare Allow+Record':<38} "
+                  f"{overhead.efficiency:5.2f}x  [>= 0.9]")
+    if isinstance(go_client, clients.Overhead):
+        print(f"  {'guarded no-op, Go vs Python client':<38} "
+              f"{py_client.guarded_us / go_client.guarded_us:5.2f}x")
+
+    print("\nguarded no-op call, one in flight, median microseconds per call")
+    for overhead in (py_client, go_client):
+        if isinstance(overhead, clients.Overhead):
+            print(f"  {overhead.client:<8} guarded {overhead.guarded_us:8.0f}   bare Allow+Record "
+                  f"{overhead.bare_us:8.0f}   ({overhead.calls} calls)")
+        else:
+            print(f"  go       skipped: {overhead}")
 
     print("\nunary RPCs, client and server sharing the machine")
     print(f"  {'':<22}{'calls/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'server CPU us/call':>20}")

@@ -12,6 +12,7 @@ import asyncio
 import os
 import statistics
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 import grpc
@@ -54,6 +55,36 @@ def payloads() -> list[bytes]:
             .SerializeToString() for i in range(KEYS)]
 
 
+async def drive(channel: grpc.aio.Channel, path: str, concurrency: int, seconds: float,
+                server_pid: int, into: Load) -> None:
+    call = channel.unary_unary(path)
+    bodies = payloads()
+    await load(lambda n: call(bodies[n % KEYS]), concurrency, seconds, server_pid, into)
+
+
+async def load(send: Callable[[int], Awaitable[object]], concurrency: int, seconds: float,
+               server_pid: int, into: Load) -> None:
+    """`concurrency` workers calling `send(n)` back to back for `seconds`, counted into `into`."""
+    loop = asyncio.get_running_loop()
+    stop = loop.time() + seconds
+    latencies = into.latencies
+
+    async def worker(offset: int) -> int:
+        n = 0
+        while loop.time() < stop:
+            started = time.perf_counter()
+            await send(offset + n)
+            latencies.append(time.perf_counter() - started)
+            n += 1
+        return n
+
+    cpu0, t0 = process_cpu(server_pid), time.perf_counter()
+    counts = await asyncio.gather(*(worker(i * 37) for i in range(concurrency)))
+    into.seconds += time.perf_counter() - t0
+    into.cpu_seconds += process_cpu(server_pid) - cpu0
+    into.calls += sum(counts)
+
+
 @dataclass(frozen=True)
 class Side:
     """One side of a comparison: a method on a server, called with these request bodies."""
@@ -63,28 +94,9 @@ class Side:
     pid: int
     bodies: list[bytes]
 
-
-async def drive(side: Side, concurrency: int, seconds: float, into: Load) -> None:
-    call = side.channel.unary_unary(side.path)
-    bodies = side.bodies
-    loop = asyncio.get_running_loop()
-    stop = loop.time() + seconds
-    latencies = into.latencies
-
-    async def worker(offset: int) -> int:
-        n = 0
-        while loop.time() < stop:
-            started = time.perf_counter()
-            await call(bodies[(offset + n) % len(bodies)])
-            latencies.append(time.perf_counter() - started)
-            n += 1
-        return n
-
-    cpu0, t0 = process_cpu(side.pid), time.perf_counter()
-    counts = await asyncio.gather(*(worker(i * 37) for i in range(concurrency)))
-    into.seconds += time.perf_counter() - t0
-    into.cpu_seconds += process_cpu(side.pid) - cpu0
-    into.calls += sum(counts)
+    async def run(self, concurrency: int, seconds: float, into: Load) -> None:
+        call, bodies = self.channel.unary_unary(self.path), self.bodies
+        await load(lambda n: call(bodies[n % len(bodies)]), concurrency, seconds, self.pid, into)
 
 
 async def alternate(first: Side, second: Side, concurrency: int, rounds: int,
@@ -92,11 +104,11 @@ async def alternate(first: Side, second: Side, concurrency: int, rounds: int,
     """(first, second) measured in alternating rounds (ABBA) after a warm-up of each."""
     loads, scratch = (Load(), Load()), Load()
     for side in (first, second):
-        await drive(side, concurrency, 0.5, scratch)
+        await side.run(concurrency, 0.5, scratch)
     for round_ in range(rounds):
         order = [(first, loads[0]), (second, loads[1])]
-        for side, load in order if round_ % 2 == 0 else order[::-1]:
-            await drive(side, concurrency, seconds, load)
+        for side, into in order if round_ % 2 == 0 else order[::-1]:
+            await side.run(concurrency, seconds, into)
     return loads
 
 

@@ -39,6 +39,8 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     run = commands.add_parser("serve", help="run the server")
     run.add_argument("--listen", help="HOST:PORT to listen on (default 0.0.0.0:50051)")
+    run.add_argument("--http-listen", help="HOST:PORT for HTTP (REST, Connect JSON, metrics, "
+                     "dashboard), or off (default 0.0.0.0:8080)")
     run.add_argument("--store", help=f"where state lives: {STORES} (default sqlite)")
     run.add_argument("--data-dir", help="where the sqlite store keeps rescp.db "
                                         "(default ./rescp-data)")
@@ -67,7 +69,7 @@ def _parser() -> argparse.ArgumentParser:
 def _serve(args: argparse.Namespace) -> int:
     config = load(args.config) if args.config else Config()
     flags = {"listen": args.listen, "store": args.store, "data_dir": args.data_dir,
-             "store_failure_mode": args.store_failure_mode}
+             "store_failure_mode": args.store_failure_mode, "http_listen": args.http_listen}
     server = dataclasses.replace(config.server, **{k: v for k, v in flags.items() if v})
     if problems := server_problems(server):
         raise ConfigError("; ".join(problems))

@@ -40,6 +40,7 @@ DAY = 86_400.0
 @dataclass(frozen=True, slots=True)
 class ServerSettings:
     listen: str = "0.0.0.0:50051"
+    http_listen: str = "0.0.0.0:8080"  # HTTP (REST, Connect JSON, metrics, dashboard); "off"
     store: str = "sqlite"  # sqlite (DATA_DIR/rescp.db), sqlite:PATH or memory
     data_dir: str = "./rescp-data"
     store_failure_mode: str = "allow"  # what Allow answers while the store is unreachable
@@ -241,6 +242,9 @@ def server_problems(server: ServerSettings) -> list[str]:
         problems.append(f"store: {server.store!r} is not a store; expected {STORES}")
     if server.store_failure_mode not in ("allow", "deny"):
         problems.append("store_failure_mode: expected allow or deny")
+    host, _, port = server.http_listen.rpartition(":")
+    if server.http_listen != "off" and not (host and port.isdigit() and int(port) <= 65535):
+        problems.append(f"http_listen: {server.http_listen!r}: HTTP needs HOST:PORT or off")
     return problems
 
 

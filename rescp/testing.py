@@ -61,12 +61,15 @@ class ServerThread:
     """
 
     def __init__(self, config: Config | None = None, port: int = 0,
-                 extra: ExtraServices | None = None, store: str | None = "memory") -> None:
-        """`extra` adds services beside rescp's own (see rescp.server.app.start); `store`
-        replaces the config's store (memory unless told otherwise; None keeps the config's)."""
+                 extra: ExtraServices | None = None, http: bool = False,
+                 store: str | None = "memory") -> None:
+        """`extra` adds services beside rescp's own (see rescp.server.app.start); `http`
+        serves HTTP too, on another free loopback port (`http_url`); `store` replaces the
+        config's store (memory unless told otherwise; None keeps the config's)."""
         self._extra = extra
         base = config or Config()
-        server = replace(base.server, listen=f"127.0.0.1:{port}")
+        server = replace(base.server, listen=f"127.0.0.1:{port}",
+                         http_listen="127.0.0.1:0" if http else "off")
         self.config = replace(base, server=replace(server, store=store) if store else server)
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="rescp-server",
@@ -77,6 +80,13 @@ class ServerThread:
     def target(self) -> str:
         assert self._running is not None, "not started"
         return f"127.0.0.1:{self._running.port}"
+
+    @property
+    def http_url(self) -> str:
+        """http://127.0.0.1:PORT of the HTTP listener (started with http=True)."""
+        http = self.running.http
+        assert http is not None, "started without http=True"
+        return f"http://127.0.0.1:{http.port}"
 
     @property
     def running(self) -> RunningServer:

@@ -41,8 +41,8 @@ def wait_serving(target: str, timeout: float = 15.0) -> None:
 def process(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], str]]:
     target = f"127.0.0.1:{free_port()}"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "rescp", "serve", "--listen", target, "--config", str(EXAMPLE),
-         "--data-dir", str(tmp_path)],
+        [sys.executable, "-m", "rescp", "serve", "--listen", target, "--http-listen", "off",
+         "--config", str(EXAMPLE), "--data-dir", str(tmp_path)],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         wait_serving(target)
@@ -97,7 +97,8 @@ def test_port_in_use_is_a_clear_error_with_status_1(tmp_path: Path) -> None:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        result = run_cli("serve", "--listen", f"127.0.0.1:{port}", "--data-dir", str(tmp_path))
+        result = run_cli("serve", "--listen", f"127.0.0.1:{port}", "--http-listen", "off",
+                         "--data-dir", str(tmp_path))
     assert result.returncode == 1 and "cannot listen on" in result.stderr
 
 

@@ -20,8 +20,8 @@ from tests.server.test_lifecycle import wait_serving
 
 
 def serve_args(db: Path, target: str) -> list[str]:
-    return [sys.executable, "-m", "rescp", "serve", "--listen", target, "--store", f"sqlite:{db}",
-            "--log-level", "error"]
+    return [sys.executable, "-m", "rescp", "serve", "--listen", target, "--http-listen", "off",
+            "--store", f"sqlite:{db}", "--log-level", "error"]
 
 
 class Server:

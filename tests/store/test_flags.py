@@ -23,15 +23,16 @@ from tests.server.test_lifecycle import wait_serving
 
 
 def serve(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "rescp", "serve", *args], capture_output=True,
-                          text=True, timeout=30, check=False)
+    return subprocess.run([sys.executable, "-m", "rescp", "serve", "--http-listen", "off", *args],
+                          capture_output=True, text=True, timeout=30, check=False)
 
 
 def test_the_default_store_is_rescp_db_in_the_data_dir(tmp_path: Path) -> None:
     target = f"127.0.0.1:{free_port()}"
     data = tmp_path / "state"
     proc = subprocess.Popen([sys.executable, "-m", "rescp", "serve", "--listen", target,
-                             "--data-dir", str(data)], stderr=subprocess.PIPE, text=True)
+                             "--http-listen", "off", "--data-dir", str(data)],
+                            stderr=subprocess.PIPE, text=True)
     try:
         wait_serving(target)
         assert (data / "rescp.db").is_file()

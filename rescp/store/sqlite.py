@@ -40,7 +40,7 @@ from rescp.events import PAYLOAD_TYPES, Event, EventLog, HealthChange
 from rescp.store import codec
 from rescp.store.base import AllowResult, BreakerView, LastEmitted, StoreListener
 from rescp.store.memory import MemoryStore
-from rescp.store.sqlite_schema import lock, open_database
+from rescp.store.sqlite_schema import DatabaseRefused, lock, open_database
 from rescp.store.writer import Statement, Writer
 
 log = logging.getLogger(__name__)
@@ -114,12 +114,17 @@ class SqliteStore(MemoryStore):
     # start and stop
 
     async def load(self, now: float) -> LastEmitted:
-        self._path.parent.mkdir(parents=True, exist_ok=True)
-        self._lock = lock(self._path)
-        conn = await asyncio.to_thread(open_database, self._path)
-        saved = await asyncio.to_thread(_read, conn, self._history, now)
-        self._writer = Writer(conn, self._committed)
-        self._restore(saved, now)
+        """Lock, check, migrate and read the file; DatabaseRefused for anything unusable (an
+        unwritable directory, a row this version cannot read), never a half-loaded server."""
+        try:
+            self._path.parent.mkdir(parents=True, exist_ok=True)
+            self._lock = lock(self._path)
+            conn = await asyncio.to_thread(open_database, self._path)
+            saved = await asyncio.to_thread(_read, conn, self._history, now)
+            self._writer = Writer(conn, self._committed)
+            self._restore(saved, now)
+        except (OSError, sqlite3.Error, ValueError, KeyError, TypeError) as error:
+            raise DatabaseRefused(f"cannot use {self._path}: {error}") from error
         self._events.on_append = self._log_event
         self._events.held = True
         self._maintainer = asyncio.create_task(self._maintain())

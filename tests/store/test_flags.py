@@ -43,6 +43,14 @@ def test_the_default_store_is_rescp_db_in_the_data_dir(tmp_path: Path) -> None:
     assert proc.returncode == 0, stderr
 
 
+def test_a_data_dir_that_cannot_be_made_is_a_clear_error_with_status_1(tmp_path: Path) -> None:
+    blocker = tmp_path / "a_file"
+    blocker.write_text("not a directory")
+    result = serve("--listen", f"127.0.0.1:{free_port()}", "--data-dir", str(blocker))
+    assert result.returncode == 1 and f"cannot use {blocker}" in result.stderr
+    assert "Traceback" not in result.stderr and blocker.read_text() == "not a directory"
+
+
 @pytest.mark.parametrize(("args", "named"), [
     (["--store", "postgres://x"], "'postgres://x' is not a store"),
     (["--store", "sqlite:"], "is not a store"),

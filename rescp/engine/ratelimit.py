@@ -97,6 +97,11 @@ _new = tuple.__new__
 """Builds a NamedTuple without its generated Python `__new__`, which costs ~0.25 us a call."""
 
 
+def _limited(now: float, delay: float, reset_at: float) -> LimitStatus:
+    """A refusal's status; now + delay may overshoot by an ulp, and reset comes no earlier."""
+    return LimitStatus(True, 0, delay, max(reset_at, now + delay))
+
+
 def _delay(now: float, at: float) -> float:
     """A float step `d` with `now + d >= at`, so a clock advanced by it gets there; the smallest
     one when `at - now` overshoots, so a clock advanced by less does not."""
@@ -364,7 +369,7 @@ class SlidingWindowLimiter(_Limiter[_Log]):
         if live < self._cap:
             return LimitStatus(False, self._cap - live, 0.0, reset_at)
         at = log.times[log.leave_index(start, live + 1 - self._cap)] + window
-        return LimitStatus(True, 0, _delay(now, at), reset_at)
+        return _limited(now, _delay(now, at), reset_at)
 
     def _fresh(self, state: _Log, now: float) -> bool:
         times = state.times
@@ -412,7 +417,7 @@ class TokenBucketLimiter(_Limiter[_Bucket]):
         reset_at = now if level >= self._cap else self._reaches(bucket, self._cap, now)
         if level >= 1:
             return LimitStatus(False, int(level), 0.0, reset_at)
-        return LimitStatus(True, 0, _delay(now, self._reaches(bucket, 1, now)), reset_at)
+        return _limited(now, _delay(now, self._reaches(bucket, 1, now)), reset_at)
 
     def _level(self, bucket: _Bucket, now: float) -> float:
         """Tokens at `now`: monotone in `now`, and exactly full once a window has passed."""

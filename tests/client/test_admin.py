@@ -115,14 +115,6 @@ def test_unknown_resources_are_not_found_with_resource_info(api) -> None:
         assert isinstance(error, StatusError) and isinstance(error, LookupError)
 
 
-def test_an_unknown_limit_on_the_hot_path_is_not_found_not_unavailable(api) -> None:
-    ran = []
-    with pytest.raises(NotFoundError) as caught:
-        api.guarded(lambda: ran.append(1), limit="ghost", key="k")
-    assert caught.value.resource_name == "ghost"
-    assert not ran
-
-
 def test_a_closed_client_says_so(api) -> None:
     api.run(api.client.close())
     with pytest.raises(RescpError, match="closed"):

@@ -34,8 +34,15 @@ class GuardSpec:
     ignore: tuple[type[BaseException], ...] = ()
 
     def allow_request(self) -> guard.AllowRequest:
-        return guard.AllowRequest(breaker=self.breaker, limit=self.limit, key=self.key,
-                                  cost=self.cost)
+        """The Allow to send; InvalidArgumentError for a value the wire cannot carry."""
+        return _codec.checked(guard.AllowRequest, breaker=self.breaker, limit=self.limit,
+                              key=self.key, cost=self.cost)
+
+    @property
+    def names(self) -> str:
+        """What this guard consults, for logs: "breaker x, limit y"."""
+        return ", ".join(f"{kind} {name!r}" for kind, name in (
+            ("breaker", self.breaker), ("limit", self.limit)) if name) or "nothing"
 
     def follow_up(self, admission: Admission, took: float, error: BaseException | None,
                   service: str) -> tuple[Rpc[Any, Any], Message] | None:

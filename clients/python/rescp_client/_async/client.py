@@ -89,6 +89,12 @@ class AsyncClient:
         return self._hot.dropped
 
     @property
+    def misconfigured_calls(self) -> int:
+        """Guarded calls rescp could not check for a reason of their own (an unknown breaker or
+        limit, a value the wire cannot carry), let through or denied as on_unavailable says."""
+        return self._hot.misconfigured
+
+    @property
     def pending_records(self) -> int:
         """Background Records/Reports in flight now."""
         return self._hot.pending

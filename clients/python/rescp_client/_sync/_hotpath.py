@@ -5,8 +5,13 @@
   client's own earlier Records of the same breaker, then the Allow gets whatever is left as its
   deadline and fails fast when no connection is up. When the budget runs out or rescp cannot
   be reached, on_unavailable decides: "allow" lets the call through unchecked, "deny" raises
-  ControlPlaneUnavailable. Only transport failures count: the server's own answers (an unknown
-  limit, a bad name) are raised as the typed errors they are.
+  ControlPlaneUnavailable. Only transport failures count as unavailability; the server's own
+  answers (a bad name, a cost above capacity) are raised as the typed errors they are.
+- Misconfiguration: a breaker or limit rescp does not know (NOT_FOUND: say, a runtime limit a
+  restart lost), or a value the wire cannot carry (a negative cost), is a control-plane
+  problem rather than the caller's, so it too follows on_unavailable: "allow" lets the call
+  through unchecked, "deny" raises the typed error (NotFoundError, InvalidArgumentError). Each
+  is counted (`misconfigured`) and logged as an error once per guard target.
 - Order: a client never lets its Allow overtake its own earlier Record on the same breaker, so
   two failures in a row open a failure_threshold=2 breaker before a third call is let in.
 - Bounds: at most max_pending background calls at once; the rest are dropped and counted.
@@ -22,7 +27,7 @@ import grpc
 from rescp_client import _codec
 from rescp_client._rpc import ALLOW
 from rescp_client._spec import GuardSpec
-from rescp_client.errors import ControlPlaneUnavailable
+from rescp_client.errors import ControlPlaneUnavailable, InvalidArgumentError, NotFoundError
 from rescp_client.models import Admission
 
 from ._backend import Pending
@@ -31,6 +36,8 @@ from ._connection import Connection
 log = logging.getLogger("rescp_client")
 
 UNCHECKED = Admission(checked=False)
+LOGGED_NAMES = 1000
+"""Guard targets whose misconfiguration is remembered as logged (beyond that, each is logged)."""
 
 
 class HotPath:
@@ -44,6 +51,8 @@ class HotPath:
         self._deny = deny
         self._service = service
         self._pending = Pending(max_pending)
+        self._logged: set[str] = set()
+        self.misconfigured = 0
 
     @property
     def dropped(self) -> int:
@@ -56,6 +65,10 @@ class HotPath:
     def admit(self, spec: GuardSpec) -> Admission:
         """Ask rescp whether the call may run: an Admission, or a refusal raised."""
         started = time.perf_counter()
+        try:
+            request = spec.allow_request()
+        except InvalidArgumentError as error:
+            return self._misconfigured(spec, error)
         settled = not spec.breaker or self._pending.settle(spec.breaker,
                                                                  self._allow_timeout)
         left = self._allow_timeout - (time.perf_counter() - started)
@@ -63,11 +76,12 @@ class HotPath:
             return self._unavailable(spec, ControlPlaneUnavailable(
                 grpc.StatusCode.DEADLINE_EXCEEDED,
                 f"allow_timeout spent waiting for earlier records of {spec.breaker!r}"))
-        request = spec.allow_request()
         try:
             response = self._conn.call(ALLOW, request, left, wait_for_ready=False)
         except ControlPlaneUnavailable as error:
             return self._unavailable(spec, error)
+        except NotFoundError as error:
+            return self._misconfigured(spec, error)
         return _codec.admission(response, request)
 
     def finish(self, spec: GuardSpec, admission: Admission, took: float,
@@ -97,4 +111,16 @@ class HotPath:
         if self._deny:
             raise error
         log.debug("rescp: %s; %r let through unchecked", error, spec.breaker or spec.limit)
+        return UNCHECKED
+
+    def _misconfigured(self, spec: GuardSpec,
+                       error: InvalidArgumentError | NotFoundError) -> Admission:
+        self.misconfigured += 1
+        if spec.names not in self._logged:
+            if len(self._logged) < LOGGED_NAMES:
+                self._logged.add(spec.names)
+            log.error("rescp cannot check calls guarded by %s: %s (%s)", spec.names, error,
+                      "denied" if self._deny else "let through unchecked")
+        if self._deny:
+            raise error
         return UNCHECKED

@@ -20,13 +20,14 @@ CLIENT = ROOT / "clients" / "python"
 
 EXPORTS = [
     "Admission", "AffectedFeature", "AsyncBreakerHandle", "AsyncClient", "AsyncGuard",
-    "AsyncLimiter", "AsyncWatch", "Breaker", "BreakerConfig", "BreakerHandle",
+    "AsyncLimiter", "AsyncWatch", "Breaker", "BreakerConfig", "BreakerDeleted", "BreakerHandle",
     "BreakerOpenError", "BreakerState", "BreakerStatus", "BreakerTransition", "CallRefused",
-    "Client", "ControlPlaneUnavailable", "Degradation", "DegradationChange", "ErrorRecord",
-    "ErrorSummary", "Feature", "FieldViolation", "Guard", "HealthChange", "InvalidArgumentError",
-    "Limit", "LimitStatus", "Limiter", "NotFoundError", "Notification", "NotificationEvent",
-    "RateLimitExceeded", "RateLimitedError", "RecoveryAction", "RescpError", "Snapshot",
-    "StatusError", "SystemHealth", "Watch", "WatchEvent",
+    "Classification", "Client", "ControlPlaneUnavailable", "Degradation", "DegradationChange",
+    "ErrorRecord", "ErrorSummary", "Feature", "FieldViolation", "Guard", "HealthChange",
+    "InvalidArgumentError", "Limit", "LimitStatus", "Limiter", "NotFoundError", "Notification",
+    "NotificationEvent", "NotificationList", "RateLimitExceeded", "RateLimitedError",
+    "RecoveryAction", "RescpError", "Snapshot", "StatusError", "SystemHealth", "Watch",
+    "WatchEvent",
 ]
 
 

@@ -20,6 +20,7 @@ from rescp.enums import BreakerState as ServerState
 from rescp.events import EventLog
 from rescp.testing import ServerThread
 from rescp_client import (
+    BreakerDeleted,
     BreakerState,
     BreakerTransition,
     DegradationChange,
@@ -32,7 +33,7 @@ from rescp_client import (
     _codec,
 )
 from rescp_client._backoff import Backoff
-from rescp_client._proto import events_pb2
+from rescp_client._proto import enums_pb2, events_pb2
 from tests.client.conftest import Api, Followed
 
 
@@ -288,7 +289,8 @@ def test_backoff_doubles_with_jitter_up_to_its_cap_and_starts_over() -> None:
 
 
 def test_events_this_client_cannot_represent_are_skipped() -> None:
-    newer_type = events_pb2.Event(sequence=7).SerializeToString() + bytes([15 << 3 | 2, 0])
+    field_20 = bytes([0xA2, 0x01, 0])  # a payload field this client does not know, empty
+    newer_type = events_pb2.Event(sequence=7).SerializeToString() + field_20
     assert _codec.event(events_pb2.Event.FromString(newer_type)) is None
     newer_state = events_pb2.Event(sequence=8)
     newer_state.breaker_transition.from_state = 1
@@ -296,3 +298,18 @@ def test_events_this_client_cannot_represent_are_skipped() -> None:
     assert _codec.event(newer_state) is None
     newer_state.breaker_transition.to_state = 2  # type: ignore[assignment]
     assert isinstance(_codec.event(newer_state), BreakerTransition)
+
+
+def test_a_deleted_breaker_is_a_typed_event() -> None:
+    message = events_pb2.Event(sequence=9)
+    message.time.FromSeconds(1_700_000_000)
+    message.breaker_deleted.breaker = "payments"
+    message.breaker_deleted.last_state = 2  # type: ignore[assignment]
+    assert _codec.event(message) == BreakerDeleted(9, 1_700_000_000.0, "payments",
+                                                   BreakerState.OPEN)
+    assert BreakerDeleted.type == "breaker_deleted"
+
+
+def test_watch_selects_deleted_breakers_by_name() -> None:
+    request = _codec.watch_request(["breaker_deleted"], None, None)
+    assert list(request.types) == [enums_pb2.EVENT_TYPE_BREAKER_DELETED]

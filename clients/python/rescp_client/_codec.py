@@ -28,8 +28,10 @@ from rescp_client.models import (
     AffectedFeature,
     Breaker,
     BreakerConfig,
+    BreakerDeleted,
     BreakerState,
     BreakerTransition,
+    Classification,
     Degradation,
     DegradationChange,
     ErrorRecord,
@@ -40,6 +42,7 @@ from rescp_client.models import (
     LimitStatus,
     Notification,
     NotificationEvent,
+    NotificationList,
     RateLimitExceeded,
     RecoveryAction,
     Snapshot,
@@ -326,7 +329,19 @@ def error_record(msg: guard.ErrorRecord) -> ErrorRecord:
 def notification(msg: admin.Notification) -> Notification:
     return Notification(id=msg.id, title=msg.title, message=msg.message,
                         severity=_severity(msg.severity),
-                        time=epoch(msg.time, msg.HasField("time")), action=_action(msg.action))
+                        time=epoch(msg.time, msg.HasField("time")), action=_action(msg.action),
+                        user_message=msg.user_message)
+
+
+def notification_list(msg: admin.ListNotificationsResponse) -> NotificationList:
+    return NotificationList((notification(n) for n in msg.notifications), msg.total)
+
+
+def classification(msg: guard.ClassifyResponse) -> Classification:
+    return Classification(
+        category=enum_word(enums.ErrorCategory, "ERROR_CATEGORY_", msg.category),
+        severity=_severity(msg.severity), user_message=msg.user_message,
+        action=_action(msg.action), fingerprint=msg.fingerprint, message=msg.message)
 
 
 def error_summary(msg: admin.GetErrorSummaryResponse) -> ErrorSummary:
@@ -369,6 +384,9 @@ def event(msg: events.Event) -> WatchEvent | None:
         case "rate_limit_exceeded":
             r = msg.rate_limit_exceeded
             return RateLimitExceeded(*at, r.limit, r.key, seconds(r.retry_after), r.refused)
+        case "breaker_deleted":
+            gone = msg.breaker_deleted
+            return BreakerDeleted(*at, gone.breaker, breaker_state(gone.last_state))
     return None
 
 

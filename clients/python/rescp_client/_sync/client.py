@@ -20,17 +20,19 @@ from typing import Any, Literal, Unpack
 from rescp_client import _codec, _report, _rpc
 from rescp_client._codec import BreakerFields
 from rescp_client._proto import admin_pb2 as admin
+from rescp_client._proto import guard_pb2 as guard
 from rescp_client._rpc import Req, Resp, Rpc
 from rescp_client._spec import GuardSpec
 from rescp_client.models import (
     Breaker,
+    Classification,
     Degradation,
     ErrorRecord,
     ErrorSummary,
     Feature,
     Limit,
     LimitStatus,
-    Notification,
+    NotificationList,
     SystemHealth,
 )
 
@@ -128,6 +130,17 @@ class Client:
             service=self._service if service is None else service, breaker=breaker)
         return _codec.error_record((self._call(_rpc.REPORT, request)).record)
 
+    def classify(
+            self, error: BaseException, *, operation: str = "", user_id: str = "",
+            context: Mapping[str, object] | None = None, service: str | None = None,
+            breaker: str = "") -> Classification:
+        """What rescp makes of `error` (category, severity, user message, recovery action,
+        fingerprint), exactly as `report()` would file it, without storing anything."""
+        request = guard.ClassifyRequest(error=_report.report_request(
+            error, operation=operation, user_id=user_id, context=context,
+            service=self._service if service is None else service, breaker=breaker))
+        return _codec.classification(self._call(_rpc.CLASSIFY, request))
+
     # breakers
 
     def put_breaker(self, name: str, **fields: Unpack[BreakerFields]) -> Breaker:
@@ -162,7 +175,8 @@ class Client:
             self, name: str, *, max_requests: int, window: float,
             algorithm: str = "sliding_window") -> Limit:
         """Create or replace a limit: `max_requests` per `window` seconds per key
-        ("sliding_window" or "token_bucket"); every key starts afresh."""
+        ("sliding_window" or "token_bucket"). A config different from the stored one starts
+        every key afresh; the very same config changes nothing (keys keep their counts)."""
         request = _codec.put_limit(name, max_requests, window, algorithm)
         return _codec.limit((self._call(_rpc.PUT_LIMIT, request)).limit)
 
@@ -206,11 +220,12 @@ class Client:
 
     def notifications(
             self, min_severity: str | None = "high", limit: int = 10,
-            include_acknowledged: bool = False) -> list[Notification]:
-        """Stored errors at least `min_severity` severe (None: all), newest first."""
+            include_acknowledged: bool = False) -> NotificationList:
+        """Stored errors at least `min_severity` severe (None: all), newest first: a list whose
+        `.total` counts every match before `limit`."""
         request = _codec.notifications(min_severity, limit, include_acknowledged)
         response = self._after_records(_rpc.LIST_NOTIFICATIONS, request)
-        return [_codec.notification(n) for n in response.notifications]
+        return _codec.notification_list(response)
 
     def acknowledge(self, error_id: str) -> ErrorRecord:
         request = admin.AcknowledgeErrorRequest(error_id=error_id)

@@ -18,6 +18,7 @@ from rescp_client import _codec, _report
 from rescp_client._proto import enums_pb2 as enums
 from rescp_client._proto import guard_pb2 as guard
 from rescp_client._rpc import RECORD, REPORT, Rpc
+from rescp_client.errors import CallRefused, ControlPlaneUnavailable
 from rescp_client.models import Admission
 
 
@@ -58,3 +59,10 @@ class GuardSpec:
         if self.breaker:
             return RECORD, _codec.record(self.breaker, outcome, took, admission.permit, report)
         return (REPORT, report) if report is not None else None
+
+
+def falls_back(error: Exception, ran: bool) -> bool:
+    """Whether a breaker handle's fallback answers for `error`: the guarded function's own
+    failure, a refusal, or rescp unreachable; never a misconfiguration raised before the
+    function ran (a bad name, an unknown breaker under "deny"), which it would hide."""
+    return ran or isinstance(error, CallRefused | ControlPlaneUnavailable)

@@ -12,12 +12,14 @@ code calls either without knowing which.
   from a call that the channel's closing cut off; that becomes ControlPlaneUnavailable
   (CANCELLED), so only a cancellation of the reading task itself propagates as one.
 - `ChannelSlot.pause`: a watch's backoff sleep, cut short when the client closes.
+- `require_callable`: `call_async` runs coroutine functions only, refused at once otherwise.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import logging
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, Generic
@@ -28,6 +30,15 @@ from rescp_client._rpc import Req, Resp, Rpc
 from rescp_client.errors import ControlPlaneUnavailable, from_rpc_error
 
 log = logging.getLogger("rescp_client")
+
+
+def require_callable(fn: object, what: str) -> None:
+    """Refuse, before anything is asked or recorded, what `call_async` cannot await: a plain
+    function's TypeError would otherwise count against the breaker as an upstream failure."""
+    if not (inspect.iscoroutinefunction(fn)
+            or (callable(fn) and inspect.iscoroutinefunction(type(fn).__call__))):
+        raise TypeError(f"call_async needs a coroutine function (async def) as {what}, "
+                        f"not {fn!r}; a plain function goes to Client.breaker(...).call")
 
 
 class ChannelSlot:

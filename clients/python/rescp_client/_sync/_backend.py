@@ -11,10 +11,12 @@ Same names and signatures as `_async/_backend.py`:
 - `Stream`: a server-streaming call (Watch) with typed errors; cancelling it, or closing the
   channel, from any thread ends a `read` blocked in another with CANCELLED.
 - `ChannelSlot.pause`: a watch's backoff sleep, cut short when the client closes.
+- `require_callable`: `call` runs plain callables only, refused at once otherwise.
 """
 
 from __future__ import annotations
 
+import inspect
 import logging
 import threading
 from collections.abc import Sequence
@@ -27,6 +29,15 @@ from rescp_client._rpc import Req, Resp, Rpc
 from rescp_client.errors import from_rpc_error
 
 log = logging.getLogger("rescp_client")
+
+
+def require_callable(fn: object, what: str) -> None:
+    """Refuse, before anything is asked or recorded, what `call` cannot run: a coroutine
+    function would only hand back a coroutine, never awaited."""
+    if not callable(fn) or inspect.iscoroutinefunction(fn) or inspect.iscoroutinefunction(
+            type(fn).__call__):
+        raise TypeError(f"call needs a plain callable as {what}, not {fn!r}; a coroutine "
+                        f"function goes to AsyncClient.breaker(...).call_async")
 
 
 class ChannelSlot:

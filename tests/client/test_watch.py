@@ -313,3 +313,19 @@ def test_a_deleted_breaker_is_a_typed_event() -> None:
 def test_watch_selects_deleted_breakers_by_name() -> None:
     request = _codec.watch_request(["breaker_deleted"], None, None)
     assert list(request.types) == [enums_pb2.EVENT_TYPE_BREAKER_DELETED]
+
+
+def test_a_stream_that_breaks_at_the_same_place_backs_off(
+        make_api: Any, server: ServerThread, caplog: pytest.LogCaptureFixture) -> None:
+    """A batch this client cannot receive (here: over a 1 KB receive limit) breaks every
+    attempt at the same sequence; the watch must slow down, not retry every 0.1 s for ever."""
+    reporter = make_api(server.target)
+    reporter.run(reporter.client.report(RuntimeError("x" * 2_000)))
+    api = make_api(server.target, channel_options=[("grpc.max_receive_message_length", 1024)])
+    followed = api.follow(api.client.watch(after_sequence=0))
+    time.sleep(3.0)
+    api.run(api.client.close())
+    assert followed.next() is Followed.END
+    retries = [r for r in caplog.records if "retrying in" in r.getMessage()]
+    assert all("RESOURCE_EXHAUSTED" in r.getMessage() for r in retries)
+    assert 2 <= len(retries) <= 6  # 0.1 s doubling: 5 in 3 s; resetting each time, ~40

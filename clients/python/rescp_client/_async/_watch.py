@@ -5,10 +5,13 @@
   first reads the current sequence (GetSystemHealth), so even a watch that has seen no event
   yet resumes without a gap. That read happens on the first iteration: that is its "now".
 - Transient failures -- UNAVAILABLE (a lost connection, a server stopping or restarting),
-  DEADLINE_EXCEEDED, CANCELLED, RESOURCE_EXHAUSTED (this reader fell too far behind) -- are
-  retried after an exponential backoff with jitter (`_backoff`), reset by each successful
-  subscription. Every call fails fast instead of waiting for a connection, so the backoff alone
-  paces the attempts; each failed one is logged (warning) on the "rescp_client" logger.
+  DEADLINE_EXCEEDED, CANCELLED, RESOURCE_EXHAUSTED (this reader fell too far behind, or a
+  batch too large to receive) -- are retried after an exponential backoff with jitter
+  (`_backoff`, 0.1 s doubling to 5 s). It starts over only once a stream made progress (handed
+  out an event, or stayed up for STEADY seconds): a stream that breaks at the same place every
+  time (a batch the client cannot take) is retried ever more slowly, never in a tight loop.
+  Every call fails fast instead of waiting for a connection, so the backoff alone paces the
+  attempts; each failed one is logged (warning) on the "rescp_client" logger.
 - OUT_OF_RANGE (the server no longer retains the events after the position, or it restarted
   with a younger log), or a subscription into a different log than the position counts in (a
   restarted server whose new log already passed it; each read and subscription names its log):
@@ -27,6 +30,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import AsyncGenerator
 from typing import TypeGuard
 
@@ -54,6 +58,12 @@ log = logging.getLogger("rescp_client")
 
 LOG_ID = "rescp-log-id"
 """The Watch's initial metadata naming the log its sequences count in."""
+
+STEADY = 10.0
+"""Seconds a subscription must stay up to count as progress when it hands out no event."""
+
+BACKOFF_CAP = 5.0
+"""The longest pause between a watch's attempts."""
 
 RETRIED = frozenset({
     grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED, grpc.StatusCode.CANCELLED,
@@ -111,11 +121,12 @@ async def _follow(
         target: str) -> AsyncGenerator[WatchEvent]:
     """The events after `at`, for ever; ends when the client closes. Each read may take
     `within` seconds."""
-    backoff = Backoff()
+    backoff = Backoff(cap=BACKOFF_CAP)
     stale = False  # the position is outside the server's log: re-read the state first
     log_id = ""  # the log the position counts in, once known
     while True:
         stream: Stream[events.WatchResponse] | None = None
+        up_since: float | None = None  # when the server accepted this attempt's stream
         try:
             if stale:
                 snapshot, log_id = await _snapshot(conn, within)
@@ -129,7 +140,10 @@ async def _follow(
             if metadata is not None:
                 log_id = _same_log(log_id, metadata.get(LOG_ID, ""))
                 _subscribed(backoff, at.sequence, target)
+            up_since = time.monotonic()
             while (response := await stream.read()) is not None:
+                if response.events:
+                    backoff.reset()
                 for message in response.events:
                     at.sequence = message.sequence
                     event = _codec.event(message)
@@ -142,6 +156,8 @@ async def _follow(
             if not _retried(error):
                 raise
             stale = stale or error.code is grpc.StatusCode.OUT_OF_RANGE
+            if up_since is not None and time.monotonic() - up_since >= STEADY:
+                backoff.reset()
             await _back_off(conn, backoff, error, target)
         finally:
             if stream is not None:
@@ -177,7 +193,6 @@ def _retried(error: RescpError) -> TypeGuard[StatusError]:
 def _subscribed(backoff: Backoff, after: int, target: str) -> None:
     if backoff.failures:
         log.info("watch on %s: subscribed again, after sequence %d", target, after)
-    backoff.reset()
 
 
 async def _back_off(conn: Connection, backoff: Backoff, error: StatusError, target: str) -> None:

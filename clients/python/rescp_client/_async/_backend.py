@@ -3,15 +3,17 @@
 `_sync/_backend.py` is its counterpart with the same names and signatures, so the generated
 code calls either without knowing which.
 
-- `ChannelSlot`: a grpc.aio channel belongs to the event loop it was made on, so it is opened on
-  first use, inside the loop that uses the client (which may be built outside any loop).
+- `ChannelSlot`: a grpc.aio channel (and its multicallables) belongs to the event loop it was
+  made on, so each loop that uses the client gets its own, opened on first use there: a client
+  built outside any loop, or used by one `asyncio.run` after another, keeps working. Channels
+  of loops that have closed are forgotten.
 - `Pending`: background calls (Records, Reports), each awaited in its own task, grouped per key
   (a breaker) and bounded in number; the client waits for a key's calls before its next Allow
   on that key, and for all of them (up to close_timeout, then cancels them) when it closes.
 - `Stream`: a server-streaming call (Watch) with typed errors. grpc.aio raises CancelledError
   from a call that the channel's closing cut off; that becomes ControlPlaneUnavailable
   (CANCELLED), so only a cancellation of the reading task itself propagates as one.
-- `ChannelSlot.pause`: a watch's backoff sleep, cut short when the client closes.
+- `Wakeup`: a watch's backoff sleep, cut short when the watch or the client closes.
 - `require_callable`: `call_async` runs coroutine functions only, refused at once otherwise.
 """
 
@@ -21,6 +23,7 @@ import asyncio
 import contextlib
 import inspect
 import logging
+import weakref
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, Generic
 
@@ -41,36 +44,85 @@ def require_callable(fn: object, what: str) -> None:
                         f"not {fn!r}; a plain function goes to Client.breaker(...).call")
 
 
+class Wakeup:
+    """A pause that `set()` cuts short (for good: a closed watch never sleeps again)."""
+
+    def __init__(self) -> None:
+        self._event = asyncio.Event()  # bound to a loop only once waited on
+
+    def set(self) -> None:
+        self._event.set()
+
+    async def pause(self, seconds: float) -> None:
+        """Sleep `seconds`, or less when `set()` is called meanwhile."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._event.wait(), seconds)
+
+
+class _LoopChannel:
+    """One loop's channel and the multicallables built on it."""
+
+    __slots__ = ("channel", "loop", "methods")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, channel: grpc.aio.Channel) -> None:
+        self.loop = loop
+        self.channel = channel
+        self.methods: dict[str, grpc.aio.UnaryUnaryMultiCallable[Any, Any]] = {}
+
+
 class ChannelSlot:
-    """The channel, opened on first use inside the running loop."""
+    """A channel per event loop, each opened on first use inside its loop."""
 
     def __init__(self, target: str, options: Sequence[tuple[str, Any]]) -> None:
         self._target = target
         self._options = list(options)
-        self._channel: grpc.aio.Channel | None = None
-        self._closing = asyncio.Event()  # bound to a loop only once waited on
+        self._by_loop: dict[asyncio.AbstractEventLoop, _LoopChannel] = {}
+        self._wakeups: weakref.WeakSet[Wakeup] = weakref.WeakSet()
 
-    def channel(self) -> grpc.aio.Channel:
-        if self._channel is None:
-            self._channel = grpc.aio.insecure_channel(self._target, options=self._options)
-        return self._channel
+    def _here(self) -> _LoopChannel:
+        loop = asyncio.get_running_loop()
+        here = self._by_loop.get(loop)
+        if here is None:
+            for gone in [x for x in self._by_loop if x.is_closed()]:
+                del self._by_loop[gone]
+            channel = grpc.aio.insecure_channel(self._target, options=self._options)
+            here = self._by_loop[loop] = _LoopChannel(loop, channel)
+        return here
+
+    def method(self, rpc: Rpc[Req, Resp]) -> grpc.aio.UnaryUnaryMultiCallable[Req, Resp]:
+        """The unary multicallable of `rpc` on this loop's channel, built once."""
+        here = self._here()
+        method = here.methods.get(rpc.path)
+        if method is None:
+            method = here.methods[rpc.path] = here.channel.unary_unary(
+                rpc.path, request_serializer=rpc.request.SerializeToString,
+                response_deserializer=rpc.response.FromString)
+        return method
 
     def stream(self, rpc: Rpc[Req, Resp], request: Req) -> Stream[Resp]:
         """Start a server-streaming call that fails fast when no connection is up."""
-        method = self.channel().unary_stream(
+        method = self._here().channel.unary_stream(
             rpc.path, request_serializer=rpc.request.SerializeToString,
             response_deserializer=rpc.response.FromString)
         return Stream(method(request, wait_for_ready=False), rpc.response)
 
-    async def pause(self, seconds: float) -> None:
-        """Sleep `seconds`, or less when the client closes meanwhile."""
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._closing.wait(), seconds)
+    def wakeup(self) -> Wakeup:
+        """A pause for one watch; closing the client cuts it short."""
+        wakeup = Wakeup()
+        self._wakeups.add(wakeup)
+        return wakeup
 
     async def close(self) -> None:
-        self._closing.set()
-        if self._channel is not None:
-            await self._channel.close()
+        """Close every channel: this loop's awaited, another live loop's handed to it."""
+        for wakeup in list(self._wakeups):
+            wakeup.set()
+        current = asyncio.get_running_loop()
+        for loop, entry in self._by_loop.items():
+            if loop is current:
+                await entry.channel.close()
+            elif not loop.is_closed():
+                asyncio.run_coroutine_threadsafe(entry.channel.close(), loop)
+        self._by_loop.clear()
 
 
 @contextlib.contextmanager
@@ -116,6 +168,13 @@ class Stream(Generic[Resp]):
         self._call.cancel()
 
 
+def _here(tasks: Iterable[asyncio.Task[None]]) -> set[asyncio.Task[None]]:
+    """The tasks of the running loop: another loop's cannot be awaited here (and a loop that
+    `asyncio.run` ended has cancelled its own already)."""
+    loop = asyncio.get_running_loop()
+    return {task for task in tasks if task.get_loop() is loop}
+
+
 class Pending:
     """Background calls in flight, per key; at most `limit` at once, the rest dropped."""
 
@@ -144,15 +203,15 @@ class Pending:
     async def settle(self, key: str, within: float) -> bool:
         """Wait up to `within` seconds for the calls of `key` started so far (not for those
         other tasks start meanwhile); True when none of them is left."""
-        tasks = self._by_key.get(key)
+        tasks = _here(self._by_key.get(key, ()))
         if not tasks:
             return True
-        _, left = await asyncio.wait(set(tasks), timeout=within)
+        _, left = await asyncio.wait(tasks, timeout=within)
         return not left
 
     async def flush(self, within: float) -> bool:
         """Wait up to `within` seconds for every call started so far; True when none is left."""
-        tasks = {task for tasks in self._by_key.values() for task in tasks}
+        tasks = _here(task for tasks in self._by_key.values() for task in tasks)
         if not tasks:
             return True
         _, left = await asyncio.wait(tasks, timeout=within)
@@ -160,7 +219,7 @@ class Pending:
 
     async def cancel(self) -> None:
         """Cut off every call still in flight; each is counted as dropped before this returns."""
-        tasks = [task for tasks in self._by_key.values() for task in tasks]
+        tasks = _here(task for tasks in self._by_key.values() for task in tasks)
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)

@@ -4,13 +4,14 @@ generated (scripts/unasync.py leaves this file alone).
 Same names and signatures as `_async/_backend.py`:
 
 - `ChannelSlot`: a sync channel needs no loop, so it is opened at once; threads sharing the
-  client then never race to open it.
+  client then never race to open it. Multicallables are built once per RPC.
 - `Pending`: background calls as grpc futures, kept per key (a breaker) and bounded in number.
   grpc runs done-callbacks on its own threads, so they live under a condition variable that
   `settle` and `flush` wait on.
 - `Stream`: a server-streaming call (Watch) with typed errors; cancelling it, or closing the
   channel, from any thread ends a `read` blocked in another with CANCELLED.
-- `ChannelSlot.pause`: a watch's backoff sleep, cut short when the client closes.
+- `Wakeup`: a watch's backoff sleep, cut short when the watch (from any thread) or the client
+  closes.
 - `require_callable`: `call` runs plain callables only, refused at once otherwise.
 """
 
@@ -19,6 +20,7 @@ from __future__ import annotations
 import inspect
 import logging
 import threading
+import weakref
 from collections.abc import Sequence
 from typing import Any, Generic
 
@@ -40,15 +42,36 @@ def require_callable(fn: object, what: str) -> None:
                         f"function goes to AsyncClient.breaker(...).call_async")
 
 
+class Wakeup:
+    """A pause that `set()` cuts short (for good: a closed watch never sleeps again)."""
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+
+    def set(self) -> None:
+        self._event.set()
+
+    def pause(self, seconds: float) -> None:
+        """Sleep `seconds`, or less when `set()` is called meanwhile."""
+        self._event.wait(seconds)
+
+
 class ChannelSlot:
-    """The channel, opened at once."""
+    """The channel, opened at once, and its multicallables."""
 
     def __init__(self, target: str, options: Sequence[tuple[str, Any]]) -> None:
         self._channel = grpc.insecure_channel(target, options=list(options))
-        self._closing = threading.Event()
+        self._methods: dict[str, grpc.UnaryUnaryMultiCallable[Any, Any]] = {}
+        self._wakeups: weakref.WeakSet[Wakeup] = weakref.WeakSet()
 
-    def channel(self) -> grpc.Channel:
-        return self._channel
+    def method(self, rpc: Rpc[Req, Resp]) -> grpc.UnaryUnaryMultiCallable[Req, Resp]:
+        """The unary multicallable of `rpc`, built once (a lost race builds two: harmless)."""
+        method = self._methods.get(rpc.path)
+        if method is None:
+            method = self._methods[rpc.path] = self._channel.unary_unary(
+                rpc.path, request_serializer=rpc.request.SerializeToString,
+                response_deserializer=rpc.response.FromString)
+        return method
 
     def stream(self, rpc: Rpc[Req, Resp], request: Req) -> Stream[Resp]:
         """Start a server-streaming call that fails fast when no connection is up."""
@@ -57,12 +80,15 @@ class ChannelSlot:
             response_deserializer=rpc.response.FromString)
         return Stream(method, request)
 
-    def pause(self, seconds: float) -> None:
-        """Sleep `seconds`, or less when the client closes meanwhile."""
-        self._closing.wait(seconds)
+    def wakeup(self) -> Wakeup:
+        """A pause for one watch; closing the client cuts it short."""
+        wakeup = Wakeup()
+        self._wakeups.add(wakeup)
+        return wakeup
 
     def close(self) -> None:
-        self._closing.set()
+        for wakeup in list(self._wakeups):
+            wakeup.set()
         self._channel.close()
 
 

@@ -21,15 +21,16 @@
   but none is lost.
 - Anything else is raised as its typed error. An event this client cannot represent (a type
   added to the protocol later) is skipped; its sequence still counts.
-- Ending: closing the watch cancels its call at once, and so does dropping it (breaking out of
-  the loop): the generator doing the work holds no reference to its watch, so it is freed with
-  it and its `finally` cancels the call (at once in the blocking flavour; on the loop's next
-  turn in the asyncio one, which finalizes dropped async generators). Closing the client ends
-  the loop.
+- Ending: closing the watch cancels its call at once, from anywhere (the loop iterating it, in
+  another thread or task, then ends); so does dropping it (breaking out of the loop): the
+  generator doing the work holds no reference to its watch, so it is freed with it and its
+  `finally` cancels the call (at once in the blocking flavour; on the loop's next turn in the
+  asyncio one, which finalizes dropped async generators). Closing the client ends the loop.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from collections.abc import Generator
@@ -52,7 +53,7 @@ from rescp_client._rpc import (
 from rescp_client.errors import ControlPlaneUnavailable, RescpError, StatusError
 from rescp_client.models import Snapshot, WatchEvent
 
-from ._backend import Stream
+from ._backend import Stream, Wakeup
 from ._connection import Connection
 
 log = logging.getLogger("rescp_client")
@@ -73,13 +74,29 @@ RETRIED = frozenset({
 
 
 class _Position:
-    """Where a watch is in the log; shared by the watch and its generator, so that neither
-    refers to the other."""
+    """Where a watch is in the log, and how to stop it; shared by the watch and its generator,
+    so that neither refers to the other."""
 
-    __slots__ = ("sequence",)
+    __slots__ = ("closed", "sequence", "stream", "wakeup")
 
-    def __init__(self, sequence: int | None) -> None:
+    def __init__(self, sequence: int | None, wakeup: Wakeup) -> None:
         self.sequence = sequence
+        self.wakeup = wakeup
+        self.stream: Stream[events.WatchResponse] | None = None
+        self.closed = False
+
+    def attach(self, stream: Stream[events.WatchResponse]) -> None:
+        """Make `stream` the one `close()` cancels (at once, if the watch closed already)."""
+        self.stream = stream
+        if self.closed:
+            stream.cancel()
+
+    def close(self) -> None:
+        """Stop the watch from anywhere: cancel its stream, cut its pause short."""
+        self.closed = True
+        self.wakeup.set()
+        if self.stream is not None:
+            self.stream.cancel()
 
 
 class Watch:
@@ -89,8 +106,9 @@ class Watch:
     def __init__(self, conn: Connection, request: events.WatchRequest, within: float,
                  target: str) -> None:
         start = request.after_sequence if request.HasField("after_sequence") else None
-        self._position = _Position(start)
+        self._position = _Position(start, conn.wakeup())
         self._events = _follow(conn, request, self._position, within, target)
+        self._iterating = 0  # calls of __next__ in progress
 
     @property
     def last_sequence(self) -> int | None:
@@ -103,12 +121,21 @@ class Watch:
         return self
 
     def __next__(self) -> WatchEvent:
-        return next(self._events)
+        self._iterating += 1
+        try:
+            return next(self._events)
+        finally:
+            self._iterating -= 1
 
     def close(self) -> None:
-        """End the watch and cancel its call, from where it is iterated (to end it from
-        elsewhere, close the client)."""
-        self._events.close()
+        """End the watch and cancel its call, from anywhere: where it is iterated, or another
+        task or thread, whose loop over it then simply ends."""
+        self._position.close()
+        if not self._iterating:
+            # A __next__ that starts meanwhile finds the watch closed; the generator itself
+            # refuses to be closed while it runs, and ends by itself then.
+            with contextlib.suppress(RuntimeError, ValueError):
+                self._events.close()
 
     def __enter__(self) -> Watch:
         return self
@@ -120,12 +147,12 @@ class Watch:
 def _follow(
         conn: Connection, request: events.WatchRequest, at: _Position, within: float,
         target: str) -> Generator[WatchEvent]:
-    """The events after `at`, for ever; ends when the client closes. Each read may take
-    `within` seconds."""
+    """The events after `at`, for ever; ends when the watch or the client closes. Each read
+    may take `within` seconds."""
     backoff = Backoff(cap=BACKOFF_CAP)
     stale = False  # the position is outside the server's log: re-read the state first
     log_id = ""  # the log the position counts in, once known
-    while True:
+    while not at.closed:
         stream: Stream[events.WatchResponse] | None = None
         up_since: float | None = None  # when the server accepted this attempt's stream
         try:
@@ -137,32 +164,40 @@ def _follow(
                 health = _read(conn, GET_SYSTEM_HEALTH, within)
                 at.sequence, log_id = health.sequence, health.log_id
             stream = conn.stream(WATCH, _codec.resumed(request, at.sequence))
+            at.attach(stream)
             metadata = stream.subscribed()
             if metadata is not None:
                 log_id = _same_log(log_id, metadata.get(LOG_ID, ""))
                 _subscribed(backoff, at.sequence, target)
             up_since = time.monotonic()
-            while (response := stream.read()) is not None:
-                if response.events:
-                    backoff.reset()
-                for message in response.events:
-                    at.sequence = message.sequence
-                    event = _codec.event(message)
-                    if event is not None:
-                        yield event
+            for event in _events_of(stream, at, backoff):
+                yield event
             raise ControlPlaneUnavailable(grpc.StatusCode.UNAVAILABLE, "the stream ended")
         except RescpError as error:
-            if conn.closed:
+            if conn.closed or at.closed:
                 return
             if not _retried(error):
                 raise
             stale = stale or error.code is grpc.StatusCode.OUT_OF_RANGE
             if up_since is not None and time.monotonic() - up_since >= STEADY:
                 backoff.reset()
-            _back_off(conn, backoff, error, target)
+            _back_off(at.wakeup, backoff, error, target)
         finally:
             if stream is not None:
                 stream.cancel()
+
+
+def _events_of(stream: Stream[events.WatchResponse], at: _Position,
+                     backoff: Backoff) -> Generator[WatchEvent]:
+    """The events of one stream until the server ends it; each batch is progress."""
+    while (response := stream.read()) is not None:
+        if response.events:
+            backoff.reset()
+        for message in response.events:
+            at.sequence = message.sequence
+            event = _codec.event(message)
+            if event is not None:
+                yield event
 
 
 def _read(conn: Connection, rpc: Rpc[Req, Resp], within: float) -> Resp:
@@ -196,10 +231,10 @@ def _subscribed(backoff: Backoff, after: int, target: str) -> None:
         log.info("watch on %s: subscribed again, after sequence %d", target, after)
 
 
-def _back_off(conn: Connection, backoff: Backoff, error: StatusError, target: str) -> None:
+def _back_off(wakeup: Wakeup, backoff: Backoff, error: StatusError, target: str) -> None:
     delay = backoff.next()
     if error.code is grpc.StatusCode.OUT_OF_RANGE:
         log.info("watch on %s: %s; re-reading the state", target, error)
     else:
         log.warning("watch on %s: %s; retrying in %.1fs", target, error, delay)
-    conn.pause(delay)
+    wakeup.pause(delay)

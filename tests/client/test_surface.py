@@ -47,8 +47,9 @@ def test_both_flavours_have_the_same_methods() -> None:
     sync, aio = rescp_client.Client, rescp_client.AsyncClient
     public = {n for n in dir(sync) if not n.startswith("_")}
     assert public == {n for n in dir(aio) if not n.startswith("_")}
-    for name in public - {"dropped_records", "pending_records", "misconfigured_calls", "guard",
-                          "breaker", "limiter", "watch"}:
+    for name in public - {"dropped_records", "pending_records", "misconfigured_calls",
+                          "dropped_reports", "queued_reports", "guard", "breaker", "limiter",
+                          "watch"}:
         assert inspect.iscoroutinefunction(getattr(aio, name)), name
         assert not inspect.iscoroutinefunction(getattr(sync, name)), name
 

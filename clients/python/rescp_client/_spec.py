@@ -4,7 +4,8 @@ A `GuardSpec` is the arguments of `guard(...)`. `follow_up` decides, without I/O
 after the block: a Record (with the error attached when the block raised) when a breaker was
 consulted, a bare Report when only a limit was, nothing for a call the control plane never saw
 (let through unchecked by on_unavailable="allow": rescp is down, and a Record without its
-permit would only add load when it comes back).
+permit would only add load when it comes back) -- but the error of such a call, or of one
+whose Record is lost, is never dropped: it goes to the outbox.
 """
 
 from __future__ import annotations
@@ -46,19 +47,22 @@ class GuardSpec:
             ("breaker", self.breaker), ("limit", self.limit)) if name) or "nothing"
 
     def follow_up(self, admission: Admission, took: float, error: BaseException | None,
-                  service: str) -> tuple[Rpc[Any, Any], Message] | None:
-        """The background call to make after the block, if any."""
-        if not admission.checked:
-            return None
+                  service: str) -> tuple[tuple[Rpc[Any, Any], Message] | None,
+                                         guard.ReportRequest | None]:
+        """The background call to make after the block, if any, and the report of its error,
+        if any (kept in the outbox should that call be lost, or when there is none)."""
         outcome = _report.outcome(error, self.ignore)
         report = None
         if outcome == enums.OUTCOME_FAILURE and error is not None:
             report = _report.report_request(
                 error, operation=self.operation or self.breaker, user_id=self.user_id,
                 service=service, breaker=self.breaker)
+        if not admission.checked:
+            return None, report
         if self.breaker:
-            return RECORD, _codec.record(self.breaker, outcome, took, admission.permit, report)
-        return (REPORT, report) if report is not None else None
+            return (RECORD, _codec.record(self.breaker, outcome, took, admission.permit,
+                                          report)), report
+        return ((REPORT, report) if report is not None else None), report
 
 
 def falls_back(error: Exception, ran: bool) -> bool:

@@ -15,6 +15,8 @@ code calls either without knowing which.
   (CANCELLED), so only a cancellation of the reading task itself propagates as one.
 - `Wakeup`: a watch's backoff sleep, cut short when the watch or the client closes.
 - `require_callable`: `call_async` runs coroutine functions only, refused at once otherwise.
+- `Runner`: one background job at a time (the outbox's delivery), a task on the loop that
+  starts it; `sleep` is the flavour's own.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ import contextlib
 import inspect
 import logging
 import weakref
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Coroutine, Iterable, Iterator, Sequence
 from typing import Any, Generic
 
 import grpc
@@ -33,6 +35,9 @@ from rescp_client._rpc import Req, Resp, Rpc
 from rescp_client.errors import ControlPlaneUnavailable, from_rpc_error
 
 log = logging.getLogger("rescp_client")
+
+Rescue = Callable[[], None] | None
+"""What to do when a background call is lost (keep its report in the outbox), if anything."""
 
 
 def require_callable(fn: object, what: str) -> None:
@@ -57,6 +62,35 @@ class Wakeup:
         """Sleep `seconds`, or less when `set()` is called meanwhile."""
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._event.wait(), seconds)
+
+
+async def sleep(seconds: float) -> None:
+    await asyncio.sleep(seconds)
+
+
+class Runner:
+    """Runs one job at a time in the background: a task on the loop that starts it (a task of
+    a loop that has ended is done, so the next start makes a new one on the current loop)."""
+
+    def __init__(self) -> None:
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self, job: Callable[[], Coroutine[Any, Any, None]]) -> None:
+        """Start `job` unless it is running; it must look for work again before it ends.
+        Outside any loop this does nothing: the next start inside one does it."""
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return
+        if self._task is None or self._task.done():
+            self._task = loop.create_task(job())
+
+    async def stop(self) -> None:
+        """Cut the job off, if it runs on this loop."""
+        task, self._task = self._task, None
+        if task is not None and task.get_loop() is asyncio.get_running_loop():
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
 
 
 class _LoopChannel:
@@ -188,16 +222,17 @@ class Pending:
         return self._count
 
     def start(self, key: str, method: grpc.aio.UnaryUnaryMultiCallable[Req, Any],
-              request: Req, within: float) -> bool:
-        """Send `request` in the background; False when it was dropped instead."""
+              request: Req, within: float, rescue: Rescue = None) -> bool:
+        """Send `request` in the background; False when it was dropped instead. `rescue` is
+        called if it is lost (dropped, failed or cut off)."""
         if self._count >= self._limit:
-            self._drop(key, "too many calls pending")
+            self._drop(key, "too many calls pending", rescue)
             return False
         call = method(request, timeout=within, wait_for_ready=False)
-        task = asyncio.get_running_loop().create_task(self._finish(key, call))
+        task = asyncio.get_running_loop().create_task(self._finish(key, call, rescue))
         self._by_key.setdefault(key, set()).add(task)
         self._count += 1
-        task.add_done_callback(lambda done: self._forget(key, done))
+        task.add_done_callback(lambda done: self._forget(key, done, rescue))
         return True
 
     async def settle(self, key: str, within: float) -> bool:
@@ -224,21 +259,24 @@ class Pending:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
 
-    async def _finish(self, key: str, call: grpc.aio.UnaryUnaryCall[Req, Any]) -> None:
+    async def _finish(self, key: str, call: grpc.aio.UnaryUnaryCall[Req, Any],
+                      rescue: Rescue) -> None:
         try:
             await call
         except grpc.RpcError as error:
-            self._drop(key, error)
+            self._drop(key, error, rescue)
 
-    def _forget(self, key: str, task: asyncio.Task[None]) -> None:
+    def _forget(self, key: str, task: asyncio.Task[None], rescue: Rescue) -> None:
         tasks = self._by_key[key]
         tasks.discard(task)
         self._count -= 1
         if not tasks:
             del self._by_key[key]
         if task.cancelled():
-            self._drop(key, "cancelled")
+            self._drop(key, "cancelled", rescue)
 
-    def _drop(self, key: str, why: object) -> None:
+    def _drop(self, key: str, why: object, rescue: Rescue) -> None:
         self.dropped += 1
         log.debug("rescp: background call for %r dropped (%s)", key, why)
+        if rescue is not None:
+            rescue()

@@ -13,6 +13,8 @@ Same names and signatures as `_async/_backend.py`:
 - `Wakeup`: a watch's backoff sleep, cut short when the watch (from any thread) or the client
   closes.
 - `require_callable`: `call` runs plain callables only, refused at once otherwise.
+- `Runner`: one background job at a time (the outbox's delivery), on a daemon thread;
+  `sleep` is the flavour's own.
 """
 
 from __future__ import annotations
@@ -20,8 +22,9 @@ from __future__ import annotations
 import inspect
 import logging
 import threading
+import time
 import weakref
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Generic
 
 import grpc
@@ -32,6 +35,9 @@ from rescp_client.errors import from_rpc_error
 
 log = logging.getLogger("rescp_client")
 
+Rescue = Callable[[], None] | None
+"""What to do when a background call is lost (keep its report in the outbox), if anything."""
+
 
 def require_callable(fn: object, what: str) -> None:
     """Refuse, before anything is asked or recorded, what `call` cannot run: a coroutine
@@ -40,6 +46,44 @@ def require_callable(fn: object, what: str) -> None:
             type(fn).__call__):
         raise TypeError(f"call needs a plain callable as {what}, not {fn!r}; a coroutine "
                         f"function goes to AsyncClient.breaker(...).call_async")
+
+
+def sleep(seconds: float) -> None:
+    time.sleep(seconds)
+
+
+class Runner:
+    """Runs one job at a time on a daemon thread. A start while the job runs makes it run once
+    more when it ends, so work added as the job is finishing is never left waiting."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._again = False
+
+    def start(self, job: Callable[[], None]) -> None:
+        with self._lock:
+            if self._thread is not None:
+                self._again = True
+                return
+            self._thread = threading.Thread(target=self._run, args=(job,), daemon=True,
+                                            name="rescp-outbox")
+            self._thread.start()
+
+    def stop(self) -> None:
+        """Wait a moment for the job (it ends once the client is closed)."""
+        thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(1.0)
+
+    def _run(self, job: Callable[[], None]) -> None:
+        while True:
+            job()
+            with self._lock:
+                if not self._again:
+                    self._thread = None
+                    return
+                self._again = False
 
 
 class Wakeup:
@@ -124,6 +168,7 @@ class Pending:
         self._limit = limit
         self._by_key: dict[str, set[grpc.Future[Any]]] = {}
         self._in_flight: set[grpc.Future[Any]] = set()
+        self._rescues: dict[grpc.Future[Any], Rescue] = {}
         self._changed = threading.Condition()
         self.dropped = 0
 
@@ -131,15 +176,23 @@ class Pending:
         return len(self._in_flight)
 
     def start(self, key: str, method: grpc.UnaryUnaryMultiCallable[Req, Any],
-              request: Req, within: float) -> bool:
-        """Send `request` in the background; False when it was dropped instead."""
+              request: Req, within: float, rescue: Rescue = None) -> bool:
+        """Send `request` in the background; False when it was dropped instead. `rescue` is
+        called if it is lost (dropped, failed or cut off)."""
         with self._changed:
             if len(self._in_flight) >= self._limit:
                 self._drop(key, "too many calls pending")
-                return False
-            future = method.future(request, timeout=within, wait_for_ready=False)
-            self._by_key.setdefault(key, set()).add(future)
-            self._in_flight.add(future)
+                lost = True
+            else:
+                future = method.future(request, timeout=within, wait_for_ready=False)
+                self._by_key.setdefault(key, set()).add(future)
+                self._in_flight.add(future)
+                self._rescues[future] = rescue
+                lost = False
+        if lost:
+            if rescue is not None:
+                rescue()
+            return False
         future.add_done_callback(lambda done: self._forget(key, done))
         return True
 
@@ -179,9 +232,12 @@ class Pending:
             if not futures:
                 del self._by_key[key]
             self._in_flight.discard(future)
+            rescue = self._rescues.pop(future, None)
             if failure is not None:
                 self._drop(key, failure)
             self._changed.notify_all()
+        if failure is not None and rescue is not None:
+            rescue()  # outside the lock: it takes the outbox's
 
     def _drop(self, key: str, why: object) -> None:
         """Count a lost call; the caller holds the lock."""

@@ -19,12 +19,15 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
+from collections.abc import Callable
 
 import grpc
 
 from rescp_client import _codec
+from rescp_client._proto import guard_pb2 as guard
 from rescp_client._rpc import ALLOW
 from rescp_client._spec import GuardSpec
 from rescp_client.errors import ControlPlaneUnavailable, InvalidArgumentError, NotFoundError
@@ -44,8 +47,10 @@ class HotPath:
     """Admits guarded calls and records their outcomes for one client."""
 
     def __init__(self, connection: Connection, *, allow_timeout: float, record_timeout: float,
-                 deny: bool, service: str, max_pending: int) -> None:
+                 deny: bool, service: str, max_pending: int,
+                 keep: Callable[[guard.ReportRequest], None]) -> None:
         self._conn = connection
+        self._keep = keep  # into the outbox
         self._allow_timeout = allow_timeout
         self._record_timeout = record_timeout
         self._deny = deny
@@ -86,15 +91,17 @@ class HotPath:
 
     def finish(self, spec: GuardSpec, admission: Admission, took: float,
                error: BaseException | None) -> None:
-        """Send what follows the call in the background; never blocks, never raises."""
-        follow_up = spec.follow_up(admission, took, error, self._service)
-        if follow_up is None:
+        """Send what follows the call in the background; never blocks, never raises. The
+        error's report goes to the outbox when there is no call to carry it, or it is lost."""
+        call, report = spec.follow_up(admission, took, error, self._service)
+        if call is None or self._conn.closed:
+            if report is not None:
+                self._keep(report)
             return
-        if self._conn.closed:
-            log.debug("rescp: client closed; outcome of %r not recorded", spec.breaker)
-            return
-        rpc, request = follow_up
-        self._pending.start(spec.breaker, self._conn.method(rpc), request, self._record_timeout)
+        rpc, request = call
+        rescue = None if report is None else functools.partial(self._keep, report)
+        self._pending.start(spec.breaker, self._conn.method(rpc), request, self._record_timeout,
+                            rescue)
 
     def settle(self, breaker: str | None, within: float) -> bool:
         """Wait up to `within` seconds for this client's Records of `breaker` (None: for all

@@ -173,3 +173,15 @@ def test_the_error_of_a_lost_record_is_kept(make_api, config: Config, free_port)
         assert api.run(api.client.flush(15.0))
         messages = [e.message for e in api.run(api.client.error_summary()).recent_errors]
     assert messages == ["failed as rescp stopped"]
+
+
+def test_a_report_after_close_is_counted_lost(server: ServerThread) -> None:
+    client = Client(server.target)
+
+    def close_then_fail() -> None:
+        client.close()  # another thread's doing, say
+        raise ConnectionError("failed after the client closed")
+
+    with pytest.raises(ConnectionError), client.guard(breaker="dydx_api"):
+        close_then_fail()
+    assert client.dropped_reports == 1

@@ -38,6 +38,7 @@ class Outbox:
         self._queue: deque[bytes] = deque()
         self._bytes = 0
         self._spool = Spool(path) if path is not None else None
+        self._closed = False
         self.dropped = 0
         if self._spool is not None:
             for payload in self._spool.load():
@@ -52,6 +53,10 @@ class Outbox:
         """Keep `report` for later; when the outbox is full the oldest one goes."""
         payload = report.SerializeToString()
         with self._lock:
+            if self._closed:  # the client closed: nothing would ever send it
+                self.dropped += 1
+                log.warning("rescp: report of %s lost: the client is closed", report.error_type)
+                return
             if self._spool is not None:
                 self._spool.put(payload)
             self._append(payload)
@@ -75,6 +80,7 @@ class Outbox:
     def close(self) -> None:
         """Let go of the spool; without one, what still waits is lost, and counted."""
         with self._lock:
+            self._closed = True
             if self._spool is not None:
                 self._spool.close()
                 self._spool = None

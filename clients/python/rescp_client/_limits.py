@@ -78,6 +78,8 @@ def fit_text(name: str, value: str, cut: list[str]) -> str:
 
 def fit_context(context: Mapping[str, object], cut: list[str]) -> dict[str, str]:
     """The context as text within its bounds, with room left for the TRUNCATED_KEY entry."""
+    if not context:
+        return {}
     limit = REPORT["context"]
     room_total = limit.max_total_chars - len(TRUNCATED_KEY) - NOTE_CHARS
     kept: list[tuple[str, str]] = []

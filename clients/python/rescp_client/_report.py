@@ -12,6 +12,7 @@ lost answer) is stored once.
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Mapping
 
@@ -60,7 +61,7 @@ def report_request(error: BaseException, *, operation: str = "", user_id: str = 
     fitted = _limits.fit_context(context or {}, cut)
     _limits.mark(fitted, cut, error_type)
     request.context.update(fitted)
-    request.time.GetCurrentTime()
+    request.time.FromNanoseconds(time.time_ns())
     return request
 
 

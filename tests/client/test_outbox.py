@@ -185,3 +185,20 @@ def test_a_report_after_close_is_counted_lost(server: ServerThread) -> None:
     with pytest.raises(ConnectionError), client.guard(breaker="dydx_api"):
         close_then_fail()
     assert client.dropped_reports == 1
+
+
+def test_a_failing_disk_costs_the_spool_not_the_report(tmp_path: Path, free_port,
+                                                       caplog: pytest.LogCaptureFixture) -> None:
+    client = Client(f"127.0.0.1:{free_port()}", outbox_path=tmp_path / "outbox", timeout=0.5,
+                    close_timeout=0.1)
+    spool = client._outbox._spool
+    assert spool is not None
+    real = spool._file
+    spool._file = open("/dev/full", "ab", buffering=0)  # every write: ENOSPC  # noqa: SIM115
+    try:
+        assert client.report(ValueError("kept in memory")) is None
+        assert client.queued_reports == 1 and "spool" in caplog.text
+    finally:
+        real.close()
+        client.close()
+    assert client.dropped_reports == 1  # memory only, and the client closed before delivery

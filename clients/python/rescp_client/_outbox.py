@@ -17,6 +17,7 @@ import logging
 import os
 import threading
 from collections import deque
+from collections.abc import Callable
 
 from rescp_client._proto import guard_pb2 as guard
 from rescp_client._spool import Spool
@@ -57,8 +58,7 @@ class Outbox:
                 self.dropped += 1
                 log.warning("rescp: report of %s lost: the client is closed", report.error_type)
                 return
-            if self._spool is not None:
-                self._spool.put(payload)
+            self._spooled(Spool.put, payload)
             self._append(payload)
 
     def peek(self) -> bytes | None:
@@ -98,8 +98,7 @@ class Outbox:
             oldest = self._queue.popleft()
             self._bytes -= len(oldest)
             self.dropped += 1
-            if self._spool is not None:
-                self._spool.take([oldest], self._queue, self._bytes)
+            self._spooled(Spool.take, [oldest], self._queue, self._bytes)
             log.warning("rescp: outbox full (%d reports); the oldest was dropped", self._limit)
 
     def _take(self, payload: bytes) -> bool:
@@ -110,6 +109,18 @@ class Outbox:
                 return False
             self._queue.popleft()
             self._bytes -= len(payload)
-            if self._spool is not None:
-                self._spool.take([payload], self._queue, self._bytes)
+            self._spooled(Spool.take, [payload], self._queue, self._bytes)
             return True
+
+    def _spooled(self, write: Callable[..., None], *args: object) -> None:
+        """Write to the spool, if any; a failing disk costs the spool, never the report (it
+        stays queued in memory) nor the caller (a guard's exit never raises)."""
+        if self._spool is None:
+            return
+        try:
+            write(self._spool, *args)
+        except OSError as error:
+            log.error("rescp: outbox spool %s failed (%s); keeping reports in memory only",
+                      self._spool.path, error)
+            self._spool.abandon()
+            self._spool = None

@@ -16,6 +16,7 @@ spool: two writers would interleave frames.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import logging
 import os
@@ -92,6 +93,12 @@ class Spool:
         os.fsync(self._file.fileno())
         self._file.close()
         self._lock.close()
+
+    def abandon(self) -> None:
+        """Let go of a spool that failed, without another write."""
+        for handle in (self._file, self._lock):
+            with contextlib.suppress(OSError):
+                handle.close()
 
     def _append(self, kind: bytes, payload: bytes) -> None:
         self._file.write(_FRAME.pack(kind, len(payload), zlib.crc32(payload)) + payload)

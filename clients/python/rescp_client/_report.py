@@ -5,14 +5,15 @@ Record, so an error is described one way whichever path it takes. The server cla
 the type name, the message, the gRPC code and the HTTP status, so those are taken from wherever
 common libraries keep them. Text is cut to the server's bounds here (`_limits`, read from the
 protos): a long message must never turn a report into INVALID_ARGUMENT and lose the error.
-Every report is stamped when it is built, with its `time` and a fresh `idempotency_key`, so
-that one delivered late from the outbox keeps its place, and one sent twice (a retry after a
-lost answer) is stored once.
+Every report gets a fresh `idempotency_key` when it is built, so one sent twice (a retry after
+a lost answer, a resend from the outbox) is stored once. Its `time` is set only when it goes to
+the outbox (`_delivery.keep`), to the moment the error was seen, so that delivered late it keeps
+its place; a report sent at once carries none (rescp stamps it), so a client whose clock is
+off can never get a fresh report, or the Record carrying it, refused.
 """
 
 from __future__ import annotations
 
-import time
 import uuid
 from collections.abc import Mapping
 
@@ -47,7 +48,7 @@ def http_status(error: BaseException) -> int:
 def report_request(error: BaseException, *, operation: str = "", user_id: str = "",
                    context: Mapping[str, object] | None = None, service: str = "",
                    breaker: str = "") -> guard.ReportRequest:
-    """The report of `error`, cut to fit, stamped with the time now and a new key."""
+    """The report of `error`, cut to fit, with a new idempotency key."""
     cut: list[str] = []
     error_type = _limits.fit_text("error_type", type(error).__name__, cut)
     request = guard.ReportRequest(
@@ -61,7 +62,6 @@ def report_request(error: BaseException, *, operation: str = "", user_id: str = 
     fitted = _limits.fit_context(context or {}, cut)
     _limits.mark(fitted, cut, error_type)
     request.context.update(fitted)
-    request.time.FromNanoseconds(time.time_ns())
     return request
 
 

@@ -38,8 +38,10 @@ class Delivery:
         self._wakeup = conn.wakeup()
         self._backoff = Backoff(first=0.2, cap=2.0)
 
-    def keep(self, report: guard.ReportRequest) -> None:
-        """Queue `report` and see that it goes out."""
+    def keep(self, report: guard.ReportRequest, seen: int) -> None:
+        """Queue `report`, its error seen at `seen` (time.time_ns()), and see that it goes
+        out."""
+        report.time.FromNanoseconds(seen)
         self._outbox.put(report)
         self.kick()
 

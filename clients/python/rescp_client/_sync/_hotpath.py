@@ -48,7 +48,7 @@ class HotPath:
 
     def __init__(self, connection: Connection, *, allow_timeout: float, record_timeout: float,
                  deny: bool, service: str, max_pending: int,
-                 keep: Callable[[guard.ReportRequest], None]) -> None:
+                 keep: Callable[[guard.ReportRequest, int], None]) -> None:
         self._conn = connection
         self._keep = keep  # into the outbox
         self._allow_timeout = allow_timeout
@@ -96,10 +96,11 @@ class HotPath:
         call, report = spec.follow_up(admission, took, error, self._service)
         if call is None or self._conn.closed:
             if report is not None:
-                self._keep(report)
+                self._keep(report, time.time_ns())
             return
         rpc, request = call
-        rescue = None if report is None else functools.partial(self._keep, report)
+        rescue = None if report is None else functools.partial(self._keep, report,
+                                                               time.time_ns())
         self._pending.start(spec.breaker, self._conn.method(rpc), request, self._record_timeout,
                             rescue)
 

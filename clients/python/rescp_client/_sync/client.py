@@ -168,6 +168,7 @@ class Client:
         When rescp cannot be reached within timeout (or earlier reports still wait), the
         report goes to the outbox instead, to be delivered when rescp is back, and this returns
         None: a report is never lost to an outage, nor raised into the error path."""
+        seen = time.time_ns()
         request = _report.report_request(
             error, operation=operation, user_id=user_id, context=context,
             service=self._service if service is None else service, breaker=breaker)
@@ -179,7 +180,7 @@ class Client:
                 pass
             else:
                 return _codec.error_record(response.record)
-        self._delivery.keep(request)
+        self._delivery.keep(request, seen)
         return None
 
     def classify(

@@ -69,3 +69,21 @@ def test_an_async_watch_closes_from_another_task(server: ServerThread) -> None:
             return await asyncio.wait_for(task, 5)
 
     assert asyncio.run(main())
+
+
+def test_an_async_client_delivers_its_outbox_from_a_later_loop(config, free_port) -> None:
+    port = free_port()
+    client = AsyncClient(f"127.0.0.1:{port}", timeout=0.5)
+
+    async def report_while_down() -> None:
+        assert await client.report(ValueError("queued in the first loop")) is None
+        assert not await client.flush(1.5)  # the delivery backs off on this loop meanwhile
+
+    asyncio.run(report_while_down())
+    with ServerThread(config, port=port):
+        async def deliver() -> list[str]:
+            assert await client.flush(15.0)
+            return [e.message for e in (await client.error_summary()).recent_errors]
+
+        assert asyncio.run(deliver()) == ["queued in the first loop"]
+    asyncio.run(client.close())

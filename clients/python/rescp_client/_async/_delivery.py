@@ -34,7 +34,6 @@ class Delivery:
         self._outbox = outbox
         self._within = within
         self._runner = Runner()
-        self._wakeup = conn.wakeup()
         self._backoff = Backoff(first=0.2, cap=2.0)
 
     def keep(self, report: guard.ReportRequest, seen: int) -> None:
@@ -64,12 +63,13 @@ class Delivery:
         await self._runner.stop()
 
     async def _deliver(self) -> None:
+        wakeup = self._conn.wakeup()  # one per run: a run may be on another event loop
         while not self._conn.closed and (payload := self._outbox.peek()) is not None:
             request = guard.ReportRequest.FromString(payload)
             try:
                 await self._conn.call(REPORT, request, self._within, wait_for_ready=False)
             except ControlPlaneUnavailable:
-                await self._wakeup.pause(self._backoff.next())
+                await wakeup.pause(self._backoff.next())
                 continue
             except StatusError as error:
                 self._outbox.give_up(payload, error)

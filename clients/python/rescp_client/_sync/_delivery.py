@@ -35,7 +35,6 @@ class Delivery:
         self._outbox = outbox
         self._within = within
         self._runner = Runner()
-        self._wakeup = conn.wakeup()
         self._backoff = Backoff(first=0.2, cap=2.0)
 
     def keep(self, report: guard.ReportRequest, seen: int) -> None:
@@ -65,12 +64,13 @@ class Delivery:
         self._runner.stop()
 
     def _deliver(self) -> None:
+        wakeup = self._conn.wakeup()  # one per run: a run may be on another event loop
         while not self._conn.closed and (payload := self._outbox.peek()) is not None:
             request = guard.ReportRequest.FromString(payload)
             try:
                 self._conn.call(REPORT, request, self._within, wait_for_ready=False)
             except ControlPlaneUnavailable:
-                self._wakeup.pause(self._backoff.next())
+                wakeup.pause(self._backoff.next())
                 continue
             except StatusError as error:
                 self._outbox.give_up(payload, error)

@@ -17,7 +17,7 @@ from contextlib import contextmanager
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from bench import engines, events, rpc
+from bench import clients, engines, events, rpc
 from rescp.testing import free_port
 
 
@@ -64,6 +64,8 @@ def main() -> None:
         watched, pushed = asyncio.run(events.one_subscriber(target, replayed, 3))
         fanned = asyncio.run(events.fan_out(target, 100, replayed // 10))
         delays = asyncio.run(events.latency(target, 100, flips))
+        py_client = clients.python(target, rounds // 2, seconds)
+        go_client = clients.go(target, rounds // 2, seconds)
     pairs = engines.measure(ops)
 
     print("\nratios (higher is better) [target]")
@@ -76,6 +78,22 @@ def main() -> None:
           f"{watched.per_second / pushed.per_second:5.2f}x  [>= 0.8]")
     print(f"  {'transition -> delivery p99, 100 subs':<38} "
           f"{events.percentile_ms(delays, 99):5.1f} ms [<= 50 ms]")
+
+    for overhead in (py_client, go_client):
+        if isinstance(overhead, clients.Overhead):
+            print(f"  {overhead.client + ' guard vs bare Allow+Record':<38} "
+                  f"{overhead.efficiency:5.2f}x  [>= 0.9]")
+    if isinstance(go_client, clients.Overhead):
+        print(f"  {'guarded no-op, Go vs Python client':<38} "
+              f"{py_client.guarded_us / go_client.guarded_us:5.2f}x")
+
+    print("\nguarded no-op call, one in flight, median microseconds per call")
+    for overhead in (py_client, go_client):
+        if isinstance(overhead, clients.Overhead):
+            print(f"  {overhead.client:<8} guarded {overhead.guarded_us:8.0f}   bare Allow+Record "
+                  f"{overhead.bare_us:8.0f}   ({overhead.calls} calls)")
+        else:
+            print(f"  go       skipped: {overhead}")
 
     print("\nunary RPCs, client and server sharing the machine")
     print(f"  {'':<22}{'calls/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'server CPU us/call':>20}")

@@ -315,6 +315,16 @@ def test_watch_selects_deleted_breakers_by_name() -> None:
     assert list(request.types) == [enums_pb2.EVENT_TYPE_BREAKER_DELETED]
 
 
+def test_a_deleted_breaker_reaches_the_watch(api: Api) -> None:
+    api.run(api.client.transition_breaker("websocket", "forced_open"))
+    start = api.run(api.client.system_health()).sequence
+    watch = api.client.watch(types=["breaker_deleted"], after_sequence=start)
+    api.run(api.client.delete_breaker("websocket"))
+    [deleted] = api.take(watch, 1)
+    assert isinstance(deleted, BreakerDeleted)
+    assert (deleted.breaker, deleted.last_state) == ("websocket", BreakerState.FORCED_OPEN)
+
+
 def test_a_stream_that_breaks_at_the_same_place_backs_off(
         make_api: Any, server: ServerThread, caplog: pytest.LogCaptureFixture) -> None:
     """A batch this client cannot receive (here: over a 1 KB receive limit) breaks every

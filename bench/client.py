@@ -1,8 +1,6 @@
-"""The Python client's own costs, in one run: `python -m bench.client [--quick]`.
+"""The Python client's reports and outbox, in one run: `python -m bench.client [--quick]`.
 
-- guard vs a bare Allow: a blocking `Client.guard` block (Allow, then its Record in the
-  background) against the same AllowRequest sent on a bare grpc channel, one call in flight,
-  on the bench server; rounds alternate ABBA so machine drift hits both alike.
+(Its hot path, `guard` against the bare Allow+Record pair, is `make bench`'s, bench/clients.py.)
 - outbox delivery vs report(): reports sent from a spooled outbox (2,000 left by an earlier
   run, delivered by flush) against the same number sent one by one with report().
 - in-process: building a report (a small one, and one whose 40 x 2,000-char context must be
@@ -20,48 +18,11 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-import grpc
-
 from bench.__main__ import bench_server, machine
 from rescp_client import Client
 from rescp_client._outbox import Outbox
-from rescp_client._proto import guard_pb2
 from rescp_client._report import report_request
 from rescp_client._spool import Spool
-
-ALLOW = "/rescp.v1.GuardService/Allow"
-
-
-def per_second(run: Callable[[], None], seconds: float) -> float:
-    """Calls of `run` per second, over about `seconds`."""
-    count, started = 0, time.perf_counter()
-    while (took := time.perf_counter() - started) < seconds:
-        run()
-        count += 1
-    return count / took
-
-
-def guard_vs_allow(target: str, seconds: float, rounds: int) -> tuple[float, float]:
-    request = guard_pb2.AllowRequest(breaker="dydx_api", limit="api", key="bench")
-    with Client(target, allow_timeout=1.0) as client, grpc.insecure_channel(target) as channel:
-        allow = channel.unary_unary(
-            ALLOW, request_serializer=guard_pb2.AllowRequest.SerializeToString,
-            response_deserializer=guard_pb2.AllowResponse.FromString)
-        client.put_limit("api", max_requests=10**9, window=60)
-
-        def guarded() -> None:
-            with client.guard(breaker="dydx_api", limit="api", key="bench"):
-                pass
-
-        def bare() -> None:
-            allow(request, timeout=5)
-
-        rates: dict[str, list[float]] = {"guard": [], "bare": []}
-        for i in range(rounds):
-            order = ("guard", "bare") if i % 4 in (0, 3) else ("bare", "guard")
-            for name in order:
-                rates[name].append(per_second(guarded if name == "guard" else bare, seconds))
-    return sum(rates["guard"]) / rounds, sum(rates["bare"]) / rounds
 
 
 def delivery_vs_report(target: str, count: int) -> tuple[float, float]:
@@ -113,13 +74,10 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="short rounds (smoke run)")
     args = parser.parse_args()
     logging.getLogger("rescp_client").setLevel(logging.ERROR)  # the cut reports say so, each
-    seconds, rounds, count, ops = (0.25, 4, 300, 2_000) if args.quick else (1.0, 8, 2_000, 20_000)
+    count, ops = (300, 2_000) if args.quick else (2_000, 20_000)
     print(f"rescp client bench, {time.strftime('%Y-%m-%d %H:%M')}: {machine()}", flush=True)
     with bench_server() as (target, _):
-        guarded, bare = guard_vs_allow(target, seconds, rounds)
         delivered, direct = delivery_vs_report(target, count)
-    print(f"guard vs bare Allow, 1 in flight:  {guarded / bare:.2f}x  "
-          f"({guarded:,.0f} vs {bare:,.0f} calls/s)")
     print(f"outbox delivery vs report():      {delivered / direct:.2f}x  "
           f"({delivered:,.0f} vs {direct:,.0f} reports/s, {count:,} reports)")
     for name, us in in_process(ops).items():

@@ -90,9 +90,9 @@ export class Client {
   private readonly service: string;
 
   constructor(readonly target: string, options: ClientOptions = {}) {
-    const onUnavailable = options.onUnavailable ?? "allow";
+    const onUnavailable: string = options.onUnavailable ?? "allow";
     if (onUnavailable !== "allow" && onUnavailable !== "deny") {
-      throw new RangeError(`onUnavailable must be "allow" or "deny", not "${String(onUnavailable)}"`);
+      throw new RangeError(`onUnavailable must be "allow" or "deny", not "${onUnavailable}"`);
     }
     this.timeoutMs = positive(options.timeoutMs ?? 5000, "timeoutMs");
     this.closeTimeoutMs = options.closeTimeoutMs ?? 1000;

@@ -24,7 +24,8 @@ export function word(kind: NumericEnum, prefix: string, value: number): string |
 }
 
 /** The enum value a lower-case word names; InvalidArgumentError for any other word. */
-export function value(kind: NumericEnum, prefix: string, given: string, field: string): number {
+export function value<E extends number>(kind: Record<string, E | string>, prefix: string, given: string,
+  field: string): E {
   const found = kind[prefix + given.toUpperCase()];
   if (typeof found !== "number" || given !== given.toLowerCase() || given === "unspecified") {
     const words = Object.keys(kind)

@@ -65,7 +65,7 @@ export class StatusError extends RescpError {
   readonly retryAfterMs: number | undefined;
 
   constructor(code: Code, message: string, details: StatusDetails = {}) {
-    const codeName = Code[code] ?? String(code);
+    const codeName = (Code[code] as string | undefined) ?? String(code);
     super(message ? `${codeName}: ${message}` : codeName);
     this.code = code;
     this.codeName = codeName;
@@ -147,7 +147,7 @@ export class RateLimitedError extends CallRefused {
 
 /** The rich details of a status, decoded; what cannot be decoded is left out. */
 function unpack(error: ServiceError): StatusDetails {
-  const raw = error.metadata?.get(DETAILS)[0];
+  const raw = error.metadata.get(DETAILS)[0];
   if (!(raw instanceof Buffer)) return {};
   let status: Status;
   try {

@@ -139,9 +139,9 @@ export interface WatchOptions {
 /** The WatchRequest of some options, checked before anything is sent. */
 export function watchRequest(options: WatchOptions): WatchRequest {
   const types = (options.types ?? []).map((name, index) =>
-    value(EventType, "EVENT_TYPE_", name, `types[${index}]`) as EventType);
+    value(EventType, "EVENT_TYPE_", name, `types[${index}]`));
   const minSeverity = options.minSeverity === undefined ? SeverityEnum.SEVERITY_UNSPECIFIED
-    : value(SeverityEnum, "SEVERITY_", options.minSeverity, "minSeverity") as SeverityEnum;
+    : value(SeverityEnum, "SEVERITY_", options.minSeverity, "minSeverity");
   const after = options.afterSequence;
   return WatchRequest.fromPartial({
     types, minSeverity, afterSequence: after === undefined ? undefined : uint53(after, "afterSequence"),

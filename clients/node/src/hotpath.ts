@@ -65,7 +65,7 @@ export function allowRequest(call: Call): AllowRequest {
 export function outcomeValue(outcome: Outcome): OutcomeEnum {
   const found = OUTCOMES[outcome] as OutcomeEnum | undefined;
   if (found === undefined) {
-    throw InvalidArgumentError.local("outcome", `must be "success", "failure" or "ignored", not "${String(outcome)}"`);
+    throw InvalidArgumentError.local("outcome", `must be "success", "failure" or "ignored", not "${outcome}"`);
   }
   return found;
 }

@@ -74,7 +74,7 @@ export class Watch implements AsyncIterable<WatchEvent> {
     this.reader?.cancel();
   }
 
-  get closed(): boolean {
+  isClosed(): boolean {
     return this.stop.signal.aborted || this.conn.closed;
   }
 
@@ -82,7 +82,7 @@ export class Watch implements AsyncIterable<WatchEvent> {
     const backoff = new Backoff();
     let stale = false;
     try {
-      while (!this.closed) {
+      while (!this.isClosed()) {
         try {
           if (stale) {
             const snap = await this.snapshot();
@@ -92,7 +92,7 @@ export class Watch implements AsyncIterable<WatchEvent> {
           await this.ready();
           yield* this.subscribe(backoff);
         } catch (error) {
-          if (this.closed) return;
+          if (this.isClosed()) return;
           if (!(error instanceof StatusError) || !RETRIED.has(error.code)) throw error;
           stale ||= error.code === Code.OUT_OF_RANGE;
           this.started = undefined;

@@ -8,9 +8,11 @@ STAMP  := $(VENV)/.installed
 SHARED := ../shared
 LISTEN ?= 0.0.0.0:50051
 CONFIG ?= examples/rescp.toml
+NODE_DIR   := clients/node
+NODE_STAMP := $(NODE_DIR)/node_modules/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install serve test lint typecheck proto proto-check contract bench clean
+.PHONY: help install serve test lint typecheck proto proto-check contract bench clean node-proto node-test
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-12s %s\n", $$1, $$2}'
@@ -26,7 +28,7 @@ install: $(STAMP) ## create .venv with the server, the client and the dev tools
 serve: $(STAMP) ## run the server on $(LISTEN) with $(CONFIG)
 	$(VENV)/bin/rescp serve --listen $(LISTEN) --config $(CONFIG)
 
-test: $(STAMP) contract proto-check ## run the whole test suite (what CI runs)
+test: $(STAMP) contract proto-check node-test ## run the whole test suite (what CI runs)
 	$(PY) scripts/unasync.py --check
 	$(PY) -m pytest
 
@@ -37,11 +39,13 @@ contract: $(STAMP) ## check the protos against the wire contract (needs ../share
 
 lint: $(STAMP) ## ruff, and buf lint on the protos when buf is installed
 	$(VENV)/bin/ruff check rescp clients/python tests bench scripts
+	$(MAKE) --no-print-directory $(NODE_STAMP) && cd $(NODE_DIR) && npx eslint .
 	@if command -v buf >/dev/null; then cd protos && buf lint && echo "buf lint: ok"; \
 	else echo "buf not installed; proto lint skipped (see .ci/run)"; fi
 
 typecheck: $(STAMP) ## mypy --strict on rescp/ and clients/python/
 	$(VENV)/bin/mypy
+	$(MAKE) --no-print-directory $(NODE_STAMP) && cd $(NODE_DIR) && npx tsc --noEmit -p .
 
 proto: $(STAMP) ## regenerate the Python stubs from protos/ (server and client copies)
 	$(PY) scripts/gen_proto.py
@@ -50,8 +54,20 @@ proto: $(STAMP) ## regenerate the Python stubs from protos/ (server and client c
 proto-check: $(STAMP) ## fail when the committed stubs differ from protos/
 	$(PY) scripts/gen_proto.py --check
 
-bench: $(STAMP) ## run the benchmarks; ratios first (see bench/README.md)
+bench: $(STAMP) $(NODE_STAMP) ## run the benchmarks; ratios first (see bench/README.md)
+	cd $(NODE_DIR) && npm run --silent build
 	$(PY) -m bench
+
+$(NODE_STAMP): $(NODE_DIR)/package.json $(NODE_DIR)/package-lock.json
+	cd $(NODE_DIR) && npm ci --no-audit --no-fund --loglevel=error
+	touch $(NODE_STAMP)
+
+node-proto: $(NODE_STAMP) ## regenerate the TypeScript client's stubs (clients/node/src/gen; needs protoc)
+	cd $(NODE_DIR) && npm run --silent gen
+
+node-test: $(STAMP) $(NODE_STAMP) ## the TypeScript client: stub drift check, build, tests (real rescp serve)
+	cd $(NODE_DIR) && npm run --silent gen:check && npm run --silent build
+	cd $(NODE_DIR) && RESCP_BIN="$(CURDIR)/$(VENV)/bin/rescp" npm test --silent
 
 clean: ## remove the virtualenv and caches
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -17,7 +17,7 @@ from contextlib import contextmanager
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from bench import engines, events, rpc
+from bench import engines, events, node_client, rpc
 from rescp.testing import free_port
 
 
@@ -64,6 +64,7 @@ def main() -> None:
         watched, pushed = asyncio.run(events.one_subscriber(target, replayed, 3))
         fanned = asyncio.run(events.fan_out(target, 100, replayed // 10))
         delays = asyncio.run(events.latency(target, 100, flips))
+        node_guard = node_client.measure(target, rounds // 2, seconds)
     pairs = engines.measure(ops)
 
     print("\nratios (higher is better) [target]")
@@ -76,6 +77,7 @@ def main() -> None:
           f"{watched.per_second / pushed.per_second:5.2f}x  [>= 0.8]")
     print(f"  {'transition -> delivery p99, 100 subs':<38} "
           f"{events.percentile_ms(delays, 99):5.1f} ms [<= 50 ms]")
+    print("\n".join(node_client.lines(node_guard)))
 
     print("\nunary RPCs, client and server sharing the machine")
     print(f"  {'':<22}{'calls/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'server CPU us/call':>20}")

@@ -10,6 +10,7 @@ import { BreakerOpenError, Client, RateLimitedError, UnavailableError } from "@r
 import { REPO, Server } from "./support/server.mjs";
 
 const DIR = join(REPO, "clients", "scenarios");
+const CONFIG = join(DIR, "server.toml"); // the suite's own server config, when it has one
 const FILES = existsSync(DIR) ? readdirSync(DIR).filter((name) => name.endsWith(".json")).sort() : [];
 const sleep = (ms) => new Promise((done) => setTimeout(done, ms));
 
@@ -184,7 +185,7 @@ const OPS = {
 async function playFile(name) {
   const scenario = JSON.parse(readFileSync(join(DIR, name), "utf8"));
   keys(name, scenario, ["name", "description", "client", "steps"]);
-  const server = await Server.start();
+  const server = await Server.start(undefined, existsSync(CONFIG) ? CONFIG : undefined);
   const player = new Player(server, scenario.client ?? {});
   try {
     for (const [index, step] of scenario.steps.entries()) {

@@ -51,19 +51,22 @@ function healthStatus(client) {
 const sleep = (ms) => new Promise((done) => setTimeout(done, ms));
 
 export class Server {
-  /** Start `rescp serve` (on `port`, else a free one) and wait until it is SERVING. */
-  static async start(port) {
-    const server = new Server(port ?? await freePort());
+  /** Start `rescp serve` (on `port`, else a free one; with `config`, else an empty-ish TOML
+   * of its own) and wait until it is SERVING. */
+  static async start(port, config) {
+    const server = new Server(port ?? await freePort(), config);
     await server.serving();
     return server;
   }
 
-  constructor(port) {
+  constructor(port, config) {
     this.port = port;
     this.target = `127.0.0.1:${port}`;
     this.dir = mkdtempSync(join(tmpdir(), "rescp-node-test-"));
-    const config = join(this.dir, "rescp.toml");
-    writeFileSync(config, "# a scenario's server: nothing configured, a short grace\n[server]\ngrace = 0.5\n");
+    if (!config) {
+      config = join(this.dir, "rescp.toml");
+      writeFileSync(config, "# nothing configured, a short grace\n[server]\ngrace = 0.5\n");
+    }
     this.stderr = "";
     this.process = spawn(BINARY, ["serve", "--store", "memory", "--listen", this.target,
       "--config", config, "--log-level", "warning", ...EXTRA], { stdio: ["ignore", "ignore", "pipe"] });

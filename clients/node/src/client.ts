@@ -20,10 +20,12 @@ import { Connection } from "./connection.js";
 import { BreakerOpenError, RateLimitedError, UnavailableError } from "./errors.js";
 import { watchRequest, type WatchOptions } from "./events.js";
 import { type Feature, type Limit } from "./gen/rescp/v1/admin.js";
-import { GuardServiceDefinition as Guard, RecordRequest, type ReportRequest } from "./gen/rescp/v1/guard.js";
+import {
+  ClassifyRequest, GuardServiceDefinition as Guard, RecordRequest, type ReportRequest,
+} from "./gen/rescp/v1/guard.js";
 import { HotPath, outcomeValue, type Call } from "./hotpath.js";
 import {
-  breaker, breakerState, errorRecord, type Breaker, type BreakerState, type Decision, type ErrorRecord,
+  breaker, breakerState, classification, errorRecord, type Breaker, type Classification, type BreakerState, type Decision, type ErrorRecord,
   type Outcome,
 } from "./models.js";
 import { DEFAULT_OUTBOX, Outbox } from "./outbox.js";
@@ -182,6 +184,12 @@ export class Client {
       this.outbox.add(request);
       throw new ReportQueuedError(failure.code, `${failure.details}; the report waits in the outbox`);
     }
+  }
+
+  /** How rescp would classify and scrub an error, without storing or counting it. */
+  async classify(error: unknown, options: ReportOptions = {}): Promise<Classification> {
+    const request = ClassifyRequest.fromPartial({ error: reportRequest(error, options, this.service) });
+    return classification(await this.conn.unary(Guard.fullName, Guard.methods.classify, request, this.timeoutMs));
   }
 
   /** Wait up to `timeoutMs` for background Records and the outbox; true when both are empty. */

@@ -15,7 +15,7 @@ export type {
 } from "./events.js";
 export type { Call } from "./hotpath.js";
 export type {
-  AffectedFeature, Breaker, BreakerConfig, BreakerState, Category, Decision, ErrorRecord,
+  AffectedFeature, Breaker, BreakerConfig, BreakerState, Category, Classification, Decision, ErrorRecord,
   Notification, Outcome, RecoveryAction, Severity, Verdict,
 } from "./models.js";
 export type { ReportOptions } from "./report.js";

@@ -12,7 +12,9 @@ import {
   BreakerState as BreakerStateEnum, ErrorCategory, Severity as SeverityEnum, Verdict as VerdictEnum,
   WindowType,
 } from "./gen/rescp/v1/enums.js";
-import type { AllowResponse, ErrorRecord as ErrorRecordMessage } from "./gen/rescp/v1/guard.js";
+import type {
+  AllowResponse, ClassifyResponse, ErrorRecord as ErrorRecordMessage,
+} from "./gen/rescp/v1/guard.js";
 
 export type BreakerState = "closed" | "open" | "half_open" | "forced_open" | "disabled";
 export type Verdict = "allowed" | "breaker_open" | "rate_limited";
@@ -85,10 +87,23 @@ export interface ErrorRecord {
   service: string;
 }
 
+/** How rescp would file an error, without storing it (`classify`). */
+export interface Classification {
+  category: Category | undefined;
+  severity: Severity | undefined;
+  userMessage: string;
+  action: RecoveryAction | undefined;
+  fingerprint: string;
+  /** The message as it would be stored: scrubbed of secrets. */
+  message: string;
+}
+
 export interface Notification {
   id: string;
   title: string;
+  /** The error's (scrubbed) message. */
   message: string;
+  userMessage: string;
   severity: Severity | undefined;
   time: Date | undefined;
   action: RecoveryAction | undefined;
@@ -171,11 +186,23 @@ export function errorRecord(message: ErrorRecordMessage | undefined): ErrorRecor
   };
 }
 
+export function classification(response: ClassifyResponse): Classification {
+  return {
+    category: word(ErrorCategory, "ERROR_CATEGORY_", response.category) as Category | undefined,
+    severity: severity(response.severity),
+    userMessage: response.userMessage,
+    action: response.action ? { ...response.action } : undefined,
+    fingerprint: response.fingerprint,
+    message: response.message,
+  };
+}
+
 export function notification(message: NotificationMessage): Notification {
   return {
     id: message.id,
     title: message.title,
     message: message.message,
+    userMessage: message.userMessage,
     severity: severity(message.severity),
     time: message.time,
     action: message.action ? { ...message.action } : undefined,

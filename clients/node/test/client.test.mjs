@@ -81,6 +81,15 @@ describe("against a running server", () => {
     assert.ok(refused.retryAfterMs > 25_000 && refused.retryAfterMs <= 30_000, String(refused.retryAfterMs));
   });
 
+  test("classify files nothing: the category, severity and scrubbed message only", async () => {
+    const before = (await client.admin.getErrorSummary()).totalErrors;
+    const error = Object.assign(new Error("connect ECONNREFUSED 10.0.0.1:5432, token=abc123secret"), { name: "Error" });
+    const found = await client.classify(error, { operation: "probe" });
+    assert.deepEqual([found.category, found.severity], ["network", "high"]);
+    assert.ok(!found.message.includes("abc123secret"), found.message);
+    assert.equal((await client.admin.getErrorSummary()).totalErrors, before);
+  });
+
   test("a report longer than the server takes is cut to fit, not refused", async () => {
     const long = new Error("x".repeat(10_000));
     const record = await client.report(long, { operation: "o".repeat(1000), context: { k: "v".repeat(9000) } });

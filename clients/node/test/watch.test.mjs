@@ -72,3 +72,33 @@ test("a server restarted without its log: the watch re-reads the state and follo
     await server.stop();
   }
 });
+
+test("a restarted server whose new log already passed the position: rescp-log-id tells, a snapshot comes first", async () => {
+  let server = await Server.start();
+  const client = new Client(server.target, { allowTimeoutMs: 2000 });
+  try {
+    await client.putBreaker("lg", { failureThreshold: 1 });
+    const watch = client.watch({ types: ["breaker_transition"] });
+    await watch.ready();
+    const events = watch[Symbol.asyncIterator]();
+    await client.transitionBreaker("lg", "forced_open");
+    assert.equal((await events.next()).value.to, "forced_open");
+    const position = watch.lastSequence;
+    // The loop is not pulling now, so the watch resubscribes only once the new log is longer.
+    await server.stop();
+    server = await Server.start(server.port);
+    await client.putBreaker("lg", { failureThreshold: 1 });
+    for (let i = 0; i < 3; i++) {
+      await client.transitionBreaker("lg", "forced_open");
+      await client.transitionBreaker("lg", "closed");
+    }
+    assert.ok((await client.admin.getSystemHealth()).sequence > position, "the new log is not past the position");
+    const next = (await events.next()).value;
+    assert.equal(next.type, "snapshot", `expected a snapshot, got ${JSON.stringify(next)}`);
+    assert.equal(next.breakers.find((b) => b.name === "lg")?.state, "closed");
+    await events.return();
+  } finally {
+    await client.close();
+    await server.stop();
+  }
+});

@@ -26,8 +26,9 @@ export class Backoff {
   }
 }
 
-/** Sleep `ms`, or less when `signal` aborts meanwhile; never rejects. */
-export function pause(ms: number, signal: AbortSignal): Promise<void> {
+/** Sleep `ms`, or less when `signal` aborts meanwhile; never rejects. `keepAlive: false` lets
+ * the process exit during the sleep (a timer of the client's own housekeeping). */
+export function pause(ms: number, signal: AbortSignal, keepAlive = true): Promise<void> {
   if (signal.aborted) return Promise.resolve();
   return new Promise((resolve) => {
     const done = (): void => {
@@ -36,6 +37,7 @@ export function pause(ms: number, signal: AbortSignal): Promise<void> {
       resolve();
     };
     const timer = setTimeout(done, ms);
+    if (!keepAlive) timer.unref();
     signal.addEventListener("abort", done);
   });
 }

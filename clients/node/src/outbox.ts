@@ -8,6 +8,8 @@
  * its retries with the backoff (0.1 s doubling to 2 s). When the queue is full the oldest report
  * is dropped and counted (`dropped`); so is a report the server refuses outright (say, one
  * older than the server accepts), since no retry could cure it. `flush(ms)` waits for the queue.
+ * Its retry timer does not keep the process alive: an app that wants its reports delivered
+ * before it exits awaits `flush` or `close`.
  */
 import { Backoff, pause } from "./backoff.js";
 import { UnavailableError } from "./errors.js";
@@ -71,7 +73,7 @@ export class Outbox {
         this.backoff.reset();
       } catch (error) {
         if (error instanceof UnavailableError) {
-          await pause(this.backoff.next(), this.stop.signal);
+          await pause(this.backoff.next(), this.stop.signal, false);
           continue;
         }
         this.dropped += 1; // refused for good: no retry would cure it

@@ -70,6 +70,18 @@ describe("against a running server", () => {
     assert.ok(summary.recentErrors.filter((r) => r.operation === "order").length === 5);
   });
 
+  test("errors `ignore` accepts count as neither success nor failure", async () => {
+    await client.putBreaker("ign", { failureThreshold: 1, recoveryTimeoutMs: 30_000 });
+    const ignore = (error) => error instanceof SyntaxError;
+    for (let i = 0; i < 3; i++) {
+      await assert.rejects(client.guard({ breaker: "ign", ignore }, () => { throw new SyntaxError("not the upstream's fault"); }), SyntaxError);
+    }
+    assert.equal(await client.guard({ breaker: "ign", ignore }, () => "ran"), "ran");
+    const found = await client.getBreaker("ign");
+    assert.deepEqual([found.state, found.failureCount, found.successCount], ["closed", 0, 1]);
+    assert.equal(client.droppedRecords, 0);
+  });
+
   test("allow and record by hand: a permit, an outcome, the state after it", async () => {
     await client.putBreaker("pair", { failureThreshold: 1, recoveryTimeoutMs: 30_000 });
     const decision = await client.allow({ breaker: "pair" });

@@ -119,6 +119,11 @@ export class Client {
     return this.hot.dropped;
   }
 
+  /** Background Records in flight now. */
+  get pendingRecords(): number {
+    return this.hot.inFlight;
+  }
+
   /** Reports waiting in the outbox. */
   get queuedReports(): number {
     return this.outbox.size;

@@ -12,8 +12,8 @@
  * - After the call: a Record (with the error attached when the call failed) when a breaker was
  *   consulted; a bare Report through the outbox when only a limit was; for a call let through
  *   unchecked, only its error, through the outbox (rescp is down, and a Record without its permit
- *   would only add load when it comes back). A Record that cannot be delivered is dropped and
- *   counted, but the error it carried goes to the outbox: nothing reported is lost.
+ *   would only add load when it comes back). A Record that is not taken is dropped and counted,
+ *   but the error it carried goes to the outbox: nothing reported is lost.
  */
 import { status as Code } from "@grpc/grpc-js";
 import { duration, uint32 } from "./codec.js";
@@ -134,15 +134,16 @@ export class HotPath {
     if (!started && report) this.outbox.add(report);
   }
 
-  /** One Record; false when it could not be delivered (its error then goes to the outbox). */
+  /** One Record; false when it was not taken. Its error then goes to the outbox whatever the
+   * reason (rescp unreachable, or the breaker deleted meanwhile: NOT_FOUND): the report stands
+   * on its own, and its idempotency key makes it count once should the Record have landed. */
   private async record(request: RecordRequest): Promise<boolean> {
-    if (this.conn.closed) return false;
     try {
       await this.conn.unary(Guard.fullName, Guard.methods.record, request,
         this.options.recordTimeoutMs, false);
       return true;
-    } catch (error) {
-      if (error instanceof UnavailableError && request.error) this.outbox.add(request.error);
+    } catch {
+      if (request.error) this.outbox.add(request.error);
       return false;
     }
   }

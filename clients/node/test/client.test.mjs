@@ -82,6 +82,19 @@ describe("against a running server", () => {
     assert.equal(client.droppedRecords, 0);
   });
 
+  test("a failure whose Record finds its breaker deleted is still reported", async () => {
+    await client.putBreaker("gone", { failureThreshold: 5 });
+    const failure = new Error("upstream said no while its breaker was deleted");
+    await assert.rejects(client.guard({ breaker: "gone" }, async () => {
+      await client.admin.deleteBreaker({ name: "gone" });
+      throw failure;
+    }), (e) => e === failure);
+    assert.equal(await client.flush(5000), true);
+    assert.equal(client.droppedRecords, 1, "the Record was refused (NOT_FOUND)");
+    const summary = await client.admin.getErrorSummary();
+    assert.ok(summary.recentErrors.some((r) => r.message === failure.message), "the report was lost");
+  });
+
   test("allow and record by hand: a permit, an outcome, the state after it", async () => {
     await client.putBreaker("pair", { failureThreshold: 1, recoveryTimeoutMs: 30_000 });
     const decision = await client.allow({ breaker: "pair" });

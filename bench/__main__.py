@@ -17,7 +17,7 @@ from contextlib import contextmanager
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from bench import engines, events, node_client, rpc
+from bench import clients, engines, events, rpc
 from rescp.testing import free_port
 
 
@@ -64,7 +64,9 @@ def main() -> None:
         watched, pushed = asyncio.run(events.one_subscriber(target, replayed, 3))
         fanned = asyncio.run(events.fan_out(target, 100, replayed // 10))
         delays = asyncio.run(events.latency(target, 100, flips))
-        node_guard = node_client.measure(target, rounds // 2, seconds)
+        py_client = clients.python(target, rounds // 2, seconds)
+        go_client = clients.go(target, rounds // 2, seconds)
+        node_client = clients.node(target, rounds // 2, seconds)
     pairs = engines.measure(ops)
 
     print("\nratios (higher is better) [target]")
@@ -77,7 +79,24 @@ def main() -> None:
           f"{watched.per_second / pushed.per_second:5.2f}x  [>= 0.8]")
     print(f"  {'transition -> delivery p99, 100 subs':<38} "
           f"{events.percentile_ms(delays, 99):5.1f} ms [<= 50 ms]")
-    print("\n".join(node_client.lines(node_guard)))
+
+    measured = {"python": py_client, "go": go_client, "node": node_client}
+    for overhead in measured.values():
+        if isinstance(overhead, clients.Overhead):
+            print(f"  {overhead.client + ' guard vs bare Allow+Record':<38} "
+                  f"{overhead.efficiency:5.2f}x  [>= 0.9]")
+    for other, name in ((go_client, "Go"), (node_client, "TypeScript")):
+        if isinstance(other, clients.Overhead):
+            print(f"  {'guarded no-op, ' + name + ' vs Python client':<38} "
+                  f"{py_client.guarded_us / other.guarded_us:5.2f}x")
+
+    print("\nguarded no-op call, one in flight, median microseconds per call")
+    for name, overhead in measured.items():
+        if isinstance(overhead, clients.Overhead):
+            print(f"  {overhead.client:<8} guarded {overhead.guarded_us:8.0f}   bare Allow+Record "
+                  f"{overhead.bare_us:8.0f}   ({overhead.calls} calls)")
+        else:
+            print(f"  {name:<8} skipped: {overhead}")
 
     print("\nunary RPCs, client and server sharing the machine")
     print(f"  {'':<22}{'calls/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'server CPU us/call':>20}")

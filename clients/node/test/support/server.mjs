@@ -54,9 +54,17 @@ export class Server {
   /** Start `rescp serve` (on `port`, else a free one; with `config`, else an empty-ish TOML
    * of its own) and wait until it is SERVING. */
   static async start(port, config) {
-    const server = new Server(port ?? await freePort(), config);
-    await server.serving();
-    return server;
+    for (let attempt = 1; ; attempt++) {
+      const server = new Server(port ?? await freePort(), config);
+      try {
+        await server.serving();
+        return server;
+      } catch (error) {
+        await server.stop();
+        // A free port can be taken by someone else before rescp binds it: try another.
+        if (port !== undefined || attempt === 3 || server.process.exitCode === null) throw error;
+      }
+    }
   }
 
   constructor(port, config) {

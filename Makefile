@@ -7,10 +7,13 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 SHARED := ../shared
 LISTEN ?= 0.0.0.0:50051
+HTTP_LISTEN ?= 0.0.0.0:8080
+CONNECT_ES := tests/http/connect_es
+NODE_STAMP := $(CONNECT_ES)/node_modules/.installed
 CONFIG ?= examples/rescp.toml
 GO_DIR := clients/go
-NODE_DIR   := clients/node
-NODE_STAMP := $(NODE_DIR)/node_modules/.installed
+TS_DIR   := clients/node
+TS_STAMP := $(TS_DIR)/node_modules/.installed
 
 .DEFAULT_GOAL := help
 .PHONY: help install serve test lint typecheck proto proto-check contract bench clean go-proto go-test \
@@ -27,10 +30,16 @@ $(STAMP): pyproject.toml clients/python/pyproject.toml
 
 install: $(STAMP) ## create .venv with the server, the client and the dev tools
 
-serve: $(STAMP) ## run the server on $(LISTEN) with $(CONFIG)
-	$(VENV)/bin/rescp serve --listen $(LISTEN) --config $(CONFIG)
+serve: $(STAMP) ## run the server: gRPC on $(LISTEN), HTTP on $(HTTP_LISTEN), with $(CONFIG)
+	$(VENV)/bin/rescp serve --listen $(LISTEN) --http-listen $(HTTP_LISTEN) --config $(CONFIG)
 
-test: $(STAMP) contract proto-check go-test node-test ## run the whole test suite (what CI runs)
+# connect-es, the real Connect client tests/http/test_connect.py runs (skipped without npm)
+$(NODE_STAMP): $(CONNECT_ES)/package.json $(CONNECT_ES)/package-lock.json
+	@if command -v npm >/dev/null; then \
+		npm ci --prefix $(CONNECT_ES) --no-audit --no-fund --loglevel=error && touch $@; \
+	else echo "npm not found: the connect-es test is skipped (see .ci/run)"; fi
+
+test: $(STAMP) $(NODE_STAMP) contract proto-check go-test node-test ## run the whole test suite (what CI runs)
 	$(PY) scripts/unasync.py --check
 	$(PY) -m pytest
 
@@ -41,13 +50,13 @@ contract: $(STAMP) ## check the protos against the wire contract (needs ../share
 
 lint: $(STAMP) ## ruff, and buf lint on the protos when buf is installed
 	$(VENV)/bin/ruff check rescp clients/python tests bench scripts
-	$(MAKE) --no-print-directory $(NODE_STAMP) && cd $(NODE_DIR) && npx eslint .
+	$(MAKE) --no-print-directory $(TS_STAMP) && cd $(TS_DIR) && npx eslint .
 	@if command -v buf >/dev/null; then cd protos && buf lint && echo "buf lint: ok"; \
 	else echo "buf not installed; proto lint skipped (see .ci/run)"; fi
 
 typecheck: $(STAMP) ## mypy --strict on rescp/ and clients/python/
 	$(VENV)/bin/mypy
-	$(MAKE) --no-print-directory $(NODE_STAMP) && cd $(NODE_DIR) && npx tsc --noEmit -p .
+	$(MAKE) --no-print-directory $(TS_STAMP) && cd $(TS_DIR) && npx tsc --noEmit -p .
 
 proto: $(STAMP) ## regenerate the Python stubs from protos/ (server and client copies)
 	$(PY) scripts/gen_proto.py
@@ -64,21 +73,22 @@ go-test: $(STAMP) ## the Go client: stub drift check, go vet, staticcheck, go te
 	cd $(GO_DIR) && go vet ./... && "$$(./tools.sh)/staticcheck" ./...
 	cd $(GO_DIR) && RESCP_BIN="$(CURDIR)/$(VENV)/bin/rescp" go test -count=1 ./...
 
-bench: $(STAMP) $(NODE_STAMP) ## run the benchmarks; ratios first (see bench/README.md)
-	cd $(NODE_DIR) && npm run --silent build
+bench: $(STAMP) $(TS_STAMP) ## run the benchmarks; ratios first (see bench/README.md)
+	cd $(TS_DIR) && npm run --silent build
 	$(PY) -m bench
 
-$(NODE_STAMP): $(NODE_DIR)/package.json $(NODE_DIR)/package-lock.json
-	cd $(NODE_DIR) && npm ci --no-audit --no-fund --loglevel=error
-	touch $(NODE_STAMP)
+$(TS_STAMP): $(TS_DIR)/package.json $(TS_DIR)/package-lock.json
+	cd $(TS_DIR) && npm ci --no-audit --no-fund --loglevel=error
+	touch $(TS_STAMP)
 
-node-proto: $(NODE_STAMP) ## regenerate the TypeScript client's stubs (clients/node/src/gen; needs protoc)
-	cd $(NODE_DIR) && npm run --silent gen
+node-proto: $(TS_STAMP) ## regenerate the TypeScript client's stubs (clients/node/src/gen; needs protoc)
+	cd $(TS_DIR) && npm run --silent gen
 
-node-test: $(STAMP) $(NODE_STAMP) ## the TypeScript client: stub drift check, build, tests (real rescp serve)
-	cd $(NODE_DIR) && npm run --silent gen:check && npm run --silent build
-	cd $(NODE_DIR) && RESCP_BIN="$(CURDIR)/$(VENV)/bin/rescp" npm test --silent
+node-test: $(STAMP) $(TS_STAMP) ## the TypeScript client: stub drift check, build, tests (real rescp serve)
+	cd $(TS_DIR) && npm run --silent gen:check && npm run --silent build
+	cd $(TS_DIR) && RESCP_BIN="$(CURDIR)/$(VENV)/bin/rescp" npm test --silent
 
 clean: ## remove the virtualenv and caches
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis $(CONNECT_ES)/node_modules \
+		$(TS_DIR)/node_modules $(TS_DIR)/dist
 	find . -name __pycache__ -prune -exec rm -rf {} +

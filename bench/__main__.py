@@ -93,7 +93,7 @@ def main() -> None:
         if isinstance(overhead, clients.Overhead):
             print(f"  {overhead.client + ' guard vs bare Allow+Record':<38} "
                   f"{overhead.efficiency:5.2f}x  [>= 0.9]")
-    for other, name in ((go_client, "Go"), (node_client, "TypeScript")):
+    for other, name in ((go_client, "Go"), (node_client, "TS")):
         if isinstance(other, clients.Overhead):
             print(f"  {'guarded no-op, ' + name + ' vs Python client':<38} "
                   f"{py_client.guarded_us / other.guarded_us:5.2f}x")

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from rescp.enums import Health
 from rescp.errors import Violations
 
+MAX_FEATURE_BREAKERS = 1000
+"""Breakers one feature may name; a longer list is refused before its names are read."""
 DEGRADED = "degraded"
 UNAVAILABLE = "unavailable"
 
@@ -29,9 +31,13 @@ class Feature:
     def __post_init__(self) -> None:
         v = Violations()
         v.name(self.name, "name")
-        for i, breaker in enumerate(self.breakers):
+        count = len(self.breakers)
+        v.check(count <= MAX_FEATURE_BREAKERS, "breakers",
+                f"at most {MAX_FEATURE_BREAKERS} breakers, not {count}")
+        for i, breaker in enumerate(self.breakers[:MAX_FEATURE_BREAKERS]):
             v.name(breaker, f"breakers[{i}]")
-        v.check(len(self.breakers) <= 1000, "breakers", "at most 1000 breakers")
+            if v.full:
+                break
         v.check(len(set(self.breakers)) == len(self.breakers), "breakers", "must not repeat")
         v.check(len(self.degraded_message) <= 1024, "degraded_message", "at most 1024 characters")
         v.raise_if_any()

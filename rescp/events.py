@@ -2,17 +2,25 @@
 
 Every state change is appended with a server-wide sequence (1, 2, 3, ...). Retention is bounded
 by count and age; trimming is done in chunks so appends stay O(1) amortized. Subscribers are
-cursors into the log rather than queues: an append copies nothing per subscriber, it only wakes
-the waiting ones, and each subscriber reads the events after its cursor in batches (so a busy
-log hands several events to each read). A subscriber whose cursor falls more than `max_lag`
-events behind the head is failed with SubscriberTooSlow and must resume from its last sequence;
-this is its bounded queue, and it can never hold back the log or other subscribers. Wire
-encoding is left to the server, which caches it on the event so a fan-out encodes once.
+cursors into the log rather than queues: an append copies nothing and touches no subscriber.
+Each subscriber reads the events after its cursor in batches; one that has caught up waits.
+
+Fan-out is one task that wakes the waiting subscribers in rounds: FANOUT_SLICE at a time with
+the loop free between slices, so an Allow never queues behind a thousand watchers, and after
+each round it rests in proportion to the round's cost (FANOUT_REST), so fan-out takes a
+bounded share of the loop and a subscriber woken late simply reads everything that arrived
+meanwhile in one batch (coalescing per subscriber). Each round also cuts off the subscribers
+that fell more than `max_lag` events behind the head (SubscriberTooSlow: they resume from
+their last sequence); a subscriber may additionally be as far behind as the backlog it was
+handed (the replay it asked for, or what arrived while fan-out let it wait), so replaying a
+retained backlog is bounded by retention, not by `max_lag`. Wire encoding
+is left to the server, which caches it on the event so a fan-out encodes once.
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 from dataclasses import dataclass, field
 
@@ -55,6 +63,7 @@ class Event:
     payload: Payload
     type: EventType
     wire: bytes | None = field(default=None, compare=False)  # cached encoding, set by the server
+    frame: bytes | None = field(default=None, compare=False)  # the same, framed for a batch
 
     @property
     def severity(self) -> Severity | None:
@@ -79,12 +88,25 @@ class EventFilter:
 class Subscription:
     """A cursor into the log; read it with `EventLog.next_batch`."""
 
-    __slots__ = ("cursor", "failure", "filter")
+    __slots__ = ("cursor", "failure", "filter", "slack", "waiter")
 
-    def __init__(self, cursor: int, event_filter: EventFilter) -> None:
+    def __init__(self, cursor: int, event_filter: EventFilter, slack: int) -> None:
         self.cursor = cursor  # the next sequence this subscriber will read
         self.filter = event_filter
+        self.slack = slack  # backlog it was handed (a replay, events while it waited)
         self.failure: RescpError | None = None
+        self.waiter: asyncio.Future[None] | None = None  # set while it waits for events
+
+
+FANOUT_SLICE = 64
+"""Waiting subscribers woken per loop iteration: the longest a request waits behind fan-out."""
+FANOUT_REST = 3.0
+"""After a round, fan-out rests this many times what the round took: at most a quarter of the
+loop goes to waking watchers, however many there are."""
+EVENT_OPEN_CIRCUITS = 100
+EVENT_FEATURES = 25
+"""What a DegradationChange event lists at most (with the counts whole): events stay small
+however many circuits are open."""
 
 
 class EventLog:
@@ -100,7 +122,9 @@ class EventLog:
         self._events: list[Event] = []
         self._first = 1  # the sequence of _events[0]
         self._subscribers: set[Subscription] = set()
-        self._changed: asyncio.Event | None = None
+        self._waiting: list[Subscription] = []
+        self._fanout: asyncio.Task[None] | None = None
+        self._pending = False  # appended since the last fan-out round began
         self._closed = False
 
     @property
@@ -119,17 +143,15 @@ class EventLog:
         return self._first
 
     def append(self, payload: Payload, now: float) -> Event:
+        """Append in O(1): subscribers are served by the fan-out task, never from here."""
+        if isinstance(payload, Degradation):
+            payload = payload.capped(EVENT_OPEN_CIRCUITS, EVENT_FEATURES)
         event = Event(self.last_sequence + 1, now, payload, _TYPES[type(payload)])
         self._events.append(event)
         self._trim_count()
-        oldest_allowed = event.sequence - self.max_lag + 1
-        behind = [sub for sub in self._subscribers if sub.cursor < oldest_allowed]
-        for sub in behind:  # cut off and forgotten at once, even if its writer is blocked
-            sub.failure = SubscriberTooSlow(
-                f"subscriber fell more than {self.max_lag} events behind; "
-                "resume after the last sequence it received")
-            self._subscribers.discard(sub)
-        self._wake()
+        self._pending = True
+        if self._subscribers and self._fanout is None:
+            self._fanout = asyncio.get_running_loop().create_task(self._fan_out())
         return event
 
     def subscribe(self, after_sequence: int | None,
@@ -148,7 +170,7 @@ class EventLog:
             raise SequenceOutOfRange(
                 f"sequence {after_sequence} is outside the retained log "
                 f"[{self._first - 1}, {last}]; re-read the state and watch again")
-        sub = Subscription(after_sequence + 1, event_filter)
+        sub = Subscription(after_sequence + 1, event_filter, last - after_sequence)
         self._subscribers.add(sub)
         return sub
 
@@ -168,9 +190,13 @@ class EventLog:
                 if batch:
                     return batch
                 continue
-            if self._changed is None:
-                self._changed = asyncio.Event()
-            await self._changed.wait()
+            sub.slack = 0  # caught up: from now on only max_lag bounds its lag
+            sub.waiter = asyncio.get_running_loop().create_future()
+            self._waiting.append(sub)
+            try:
+                await sub.waiter
+            finally:
+                sub.waiter = None
 
     def trim(self, now: float) -> None:
         """Drop events beyond max_events or older than max_age (called each second)."""
@@ -188,23 +214,65 @@ class EventLog:
         for sub in self._subscribers:
             sub.failure = ShuttingDown("the server is shutting down; reconnect and resume")
         self._subscribers.clear()
-        self._wake()
+        if self._fanout is not None:
+            self._fanout.cancel()
+            self._fanout = None
+        self._wake(self._waiting)
+
+    async def _fan_out(self) -> None:
+        """Rounds of waking subscribers, while events keep arriving."""
+        try:
+            while self._pending and self._subscribers:
+                started = time.perf_counter()
+                self._pending = False
+                self._cut_off_laggards()
+                waiting, self._waiting = self._waiting, []
+                for i in range(0, len(waiting), FANOUT_SLICE):
+                    self._wake(waiting[i:i + FANOUT_SLICE])
+                    await asyncio.sleep(0)
+                await asyncio.sleep((time.perf_counter() - started) * FANOUT_REST)
+        finally:
+            if self._fanout is asyncio.current_task():
+                self._fanout = None
+
+    def _cut_off_laggards(self) -> None:
+        """Fail the subscribers more than max_lag (plus their replay slack) behind the head."""
+        floor = self.last_sequence + 1 - self.max_lag
+        for sub in [s for s in self._subscribers if s.cursor + s.slack < floor]:
+            if sub.waiter is None:  # a waiting one has caught up; it is only not woken yet
+                self._fail_slow(sub)
+
+    def _fail_slow(self, sub: Subscription) -> SubscriberTooSlow:
+        sub.failure = failure = SubscriberTooSlow(
+            f"subscriber fell more than {self.max_lag} events behind; "
+            "resume after the last sequence it received")
+        self._subscribers.discard(sub)
+        return failure
+
+    def _wake(self, subs: list[Subscription]) -> None:
+        """Wake these waiting subscribers; what arrived while they waited is their slack, not
+        their lag (it is fan-out that was late)."""
+        head = self.last_sequence + 1
+        for sub in subs:
+            if sub.waiter is not None and not sub.waiter.done():
+                sub.slack = head - sub.cursor
+                sub.waiter.set_result(None)
 
     def _read(self, sub: Subscription) -> list[Event]:
         start = sub.cursor - self._first
-        if start < 0:  # trimmed by age under a subscriber that had stopped reading
+        if start < 0:  # trimmed under a subscriber that had stopped reading
             sub.failure = SubscriberTooSlow(
                 f"events after sequence {sub.cursor - 1} are no longer retained")
             raise sub.failure
+        if sub.cursor + sub.slack <= self.last_sequence - self.max_lag:
+            raise self._fail_slow(sub)
         chunk = self._events[start:start + self.batch_size]
         sub.cursor += len(chunk)
-        wants = sub.filter.wants
+        event_filter = sub.filter
+        if not event_filter.types and event_filter.min_severity is None:
+            return chunk
+        wants = event_filter.wants
         return [e for e in chunk if wants(e)]
-
-    def _wake(self) -> None:
-        if self._changed is not None:
-            self._changed.set()
-            self._changed = None
 
     def _trim_count(self) -> None:
         """Trim to max_events in chunks of `slack`, so an append is O(1) amortized."""

@@ -8,7 +8,7 @@ after every change and on a timer, and emits an event only when the answer diffe
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from rescp.enums import Health
 from rescp.errors import Violations
@@ -56,6 +56,14 @@ class Degradation:
     open_circuits: tuple[str, ...]
     affected_features: tuple[AffectedFeature, ...]
     fallback_available: bool
+    open_count: int = 0  # open circuits in all (a capped copy lists fewer)
+    affected_count: int = 0  # affected features in all
+
+    def capped(self, open_circuits: int, features: int) -> Degradation:
+        """The same facts with each list cut to its first entries, the counts still whole: an
+        event's size must not grow with the number of open circuits."""
+        return replace(self, open_circuits=self.open_circuits[:open_circuits],
+                       affected_features=self.affected_features[:features])
 
 
 def degradation(features: Iterable[Feature], open_circuits: Collection[str]) -> Degradation:
@@ -75,6 +83,8 @@ def degradation(features: Iterable[Feature], open_circuits: Collection[str]) -> 
         open_circuits=tuple(sorted(open_circuits)),
         affected_features=affected,
         fallback_available=any(a.status == DEGRADED for a in affected),
+        open_count=len(open_circuits),
+        affected_count=len(affected),
     )
 
 

@@ -266,7 +266,8 @@ def encode_event(event: Event) -> bytes:
         elif isinstance(payload, Degradation):
             msg.degradation_change.CopyFrom(events_pb.DegradationChange(
                 is_degraded=payload.is_degraded, affected_features=encode_affected(payload),
-                open_circuits=payload.open_circuits))
+                open_circuits=payload.open_circuits, open_circuit_count=payload.open_count,
+                affected_feature_count=payload.affected_count))
         elif isinstance(payload, HealthChange):
             msg.health_change.CopyFrom(events_pb.HealthChange(
                 from_health=wire(payload.from_health), to_health=wire(payload.to_health)))

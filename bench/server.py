@@ -30,7 +30,7 @@ CONFIG = """
 [server]
 grace = 0.0
 [limits.bench]
-max_requests = 1000000
+max_requests = 100000
 window = 1.0
 [breakers.bench]
 failure_threshold = 5

@@ -9,11 +9,13 @@ from collections.abc import Callable
 
 import grpc
 import pytest
+from google.protobuf import duration_pb2
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from rescp._proto import admin_pb2 as a
 from rescp._proto import events_pb2 as e
 from rescp._proto import guard_pb2 as g
+from rescp.engine.ratelimit import MAX_SLIDING_REQUESTS
 from rescp.errors import MAX_VIOLATIONS
 from rescp.server.status import MAX_STATUS_BYTES
 from rescp.testing import ServerThread
@@ -110,3 +112,18 @@ def test_no_hostile_request_stalls_the_loop(server: ServerThread, stubs: Stubs) 
 
 async def _current_loop() -> asyncio.AbstractEventLoop:
     return asyncio.get_running_loop()
+
+
+def test_sliding_window_over_its_cap_points_to_the_token_bucket(stubs: Stubs) -> None:
+    window = duration_pb2.Duration(seconds=7 * 24 * 3600)
+    with pytest.raises(grpc.RpcError) as caught:
+        stubs.PutLimit(a.PutLimitRequest(limit=a.Limit(
+            name="unlimited", max_requests=1_000_000_000, window=window)))
+    assert caught.value.code() is grpc.StatusCode.INVALID_ARGUMENT  # type: ignore[attr-defined]
+    assert "TOKEN_BUCKET" in caught.value.details()  # type: ignore[attr-defined]
+    assert {v.field for v in details(caught.value)["BadRequest"].field_violations} == {
+        "limit.max_requests"}
+    stubs.PutLimit(a.PutLimitRequest(limit=a.Limit(
+        name="unlimited", max_requests=1_000_000_000, window=window, algorithm=2)))
+    stubs.PutLimit(a.PutLimitRequest(limit=a.Limit(
+        name="capped", max_requests=MAX_SLIDING_REQUESTS, window=window)))

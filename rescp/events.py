@@ -13,8 +13,9 @@ meanwhile in one batch (coalescing per subscriber). Each round also cuts off the
 that fell more than `max_lag` events behind the head (SubscriberTooSlow: they resume from
 their last sequence); a subscriber may additionally be as far behind as the backlog it was
 handed (the replay it asked for, or what arrived while fan-out let it wait), so replaying a
-retained backlog is bounded by retention, not by `max_lag`. Wire encoding
-is left to the server, which caches it on the event so a fan-out encodes once.
+retained backlog is bounded by retention, not by `max_lag`. Wire encoding is the server's
+(`encode`), done once per event as it is appended and cached on the event, so delivery to any
+number of subscribers never encodes.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from rescp.engine.breaker import Transition
@@ -88,7 +90,7 @@ class EventFilter:
 class Subscription:
     """A cursor into the log; read it with `EventLog.next_batch`."""
 
-    __slots__ = ("cursor", "failure", "filter", "slack", "waiter")
+    __slots__ = ("cursor", "failure", "filter", "round", "slack", "waiter")
 
     def __init__(self, cursor: int, event_filter: EventFilter, slack: int) -> None:
         self.cursor = cursor  # the next sequence this subscriber will read
@@ -96,13 +98,19 @@ class Subscription:
         self.slack = slack  # backlog it was handed (a replay, events while it waited)
         self.failure: RescpError | None = None
         self.waiter: asyncio.Future[None] | None = None  # set while it waits for events
+        self.round = 0  # the fan-out round that woke it, until it is back (or gone)
 
 
-FANOUT_SLICE = 64
+FANOUT_SLICE = 16
 """Waiting subscribers woken per loop iteration: the longest a request waits behind fan-out."""
-FANOUT_REST = 3.0
-"""After a round, fan-out rests this many times what the round took: at most a quarter of the
-loop goes to waking watchers, however many there are."""
+FANOUT_REST = 2.0
+"""After a round, fan-out rests this many times what the round took (from the first wake until
+every woken subscriber has written its batch and is back): at most about a third of the loop
+goes to watchers, however many there are, and each watcher gets everything since its last
+write in one message."""
+ROUND_CAP = 0.1
+"""A round is over after this long even if some woken subscriber is not back (its client may
+have stopped reading): one stalled watcher must not slow delivery to the others."""
 EVENT_OPEN_CIRCUITS = 100
 EVENT_FEATURES = 25
 """What a DegradationChange event lists at most (with the counts whole): events stay small
@@ -111,7 +119,10 @@ however many circuits are open."""
 
 class EventLog:
     def __init__(self, *, max_events: int = 10_000, max_age: float = 3600.0,
-                 max_lag: int = 1_000, batch_size: int = 256) -> None:
+                 max_lag: int = 1_000, batch_size: int = 256,
+                 encode: Callable[[Event], object] | None = None) -> None:
+        """`encode` is called on each event as it is appended (the server caches its wire
+        bytes on it), so delivery to any number of subscribers only copies bytes."""
         if not 1 <= max_lag <= max_events:
             raise ValueError("max_lag must be within 1..max_events")
         self.log_id = uuid.uuid4().hex  # a new log, a new id: sequences never cross logs
@@ -119,12 +130,16 @@ class EventLog:
         self.max_age = max_age
         self.max_lag = max_lag
         self.batch_size = batch_size
+        self._encode = encode
         self._events: list[Event] = []
         self._first = 1  # the sequence of _events[0]
         self._subscribers: set[Subscription] = set()
         self._waiting: list[Subscription] = []
         self._fanout: asyncio.Task[None] | None = None
         self._pending = False  # appended since the last fan-out round began
+        self._round = 0
+        self._outstanding = 0  # subscribers woken by this round and not back yet
+        self._round_over: asyncio.Future[None] | None = None
         self._closed = False
 
     @property
@@ -147,6 +162,8 @@ class EventLog:
         if isinstance(payload, Degradation):
             payload = payload.capped(EVENT_OPEN_CIRCUITS, EVENT_FEATURES)
         event = Event(self.last_sequence + 1, now, payload, _TYPES[type(payload)])
+        if self._encode is not None:
+            self._encode(event)
         self._events.append(event)
         self._trim_count()
         self._pending = True
@@ -176,6 +193,7 @@ class EventLog:
 
     def unsubscribe(self, sub: Subscription) -> None:
         self._subscribers.discard(sub)
+        self._back(sub)
 
     async def next_batch(self, sub: Subscription) -> list[Event]:
         """Wait for events after the cursor and return those the filter wants (never empty).
@@ -191,6 +209,7 @@ class EventLog:
                     return batch
                 continue
             sub.slack = 0  # caught up: from now on only max_lag bounds its lag
+            self._back(sub)
             sub.waiter = asyncio.get_running_loop().create_future()
             self._waiting.append(sub)
             try:
@@ -226,14 +245,34 @@ class EventLog:
                 started = time.perf_counter()
                 self._pending = False
                 self._cut_off_laggards()
-                waiting, self._waiting = self._waiting, []
-                for i in range(0, len(waiting), FANOUT_SLICE):
-                    self._wake(waiting[i:i + FANOUT_SLICE])
-                    await asyncio.sleep(0)
+                await self._round_of(self._take_waiting())
                 await asyncio.sleep((time.perf_counter() - started) * FANOUT_REST)
         finally:
             if self._fanout is asyncio.current_task():
                 self._fanout = None
+
+    def _take_waiting(self) -> list[Subscription]:
+        waiting, self._waiting = self._waiting, []
+        return waiting
+
+    async def _round_of(self, waiting: list[Subscription]) -> None:
+        """Wake `waiting` a slice at a time, then wait (ROUND_CAP at most) until all are back."""
+        self._round += 1
+        self._outstanding = 0
+        over = self._round_over = asyncio.get_running_loop().create_future()
+        for i in range(0, len(waiting), FANOUT_SLICE):
+            self._outstanding += self._wake(waiting[i:i + FANOUT_SLICE], self._round)
+            await asyncio.sleep(0)
+        if self._outstanding:
+            await asyncio.wait([over], timeout=ROUND_CAP)
+
+    def _back(self, sub: Subscription) -> None:
+        """`sub` has written what its round woke it for (or is gone)."""
+        if sub.round and sub.round == self._round:
+            self._outstanding -= 1
+            if not self._outstanding and self._round_over and not self._round_over.done():
+                self._round_over.set_result(None)
+        sub.round = 0
 
     def _cut_off_laggards(self) -> None:
         """Fail the subscribers more than max_lag (plus their replay slack) behind the head."""
@@ -249,14 +288,18 @@ class EventLog:
         self._subscribers.discard(sub)
         return failure
 
-    def _wake(self, subs: list[Subscription]) -> None:
-        """Wake these waiting subscribers; what arrived while they waited is their slack, not
-        their lag (it is fan-out that was late)."""
+    def _wake(self, subs: list[Subscription], round_: int = 0) -> int:
+        """Wake these waiting subscribers (for fan-out round `round_`), and say how many; what
+        arrived while they waited is their slack, not their lag (fan-out was late)."""
         head = self.last_sequence + 1
+        woken = 0
         for sub in subs:
             if sub.waiter is not None and not sub.waiter.done():
                 sub.slack = head - sub.cursor
+                sub.round = round_
                 sub.waiter.set_result(None)
+                woken += 1
+        return woken
 
     def _read(self, sub: Subscription) -> list[Event]:
         start = sub.cursor - self._first

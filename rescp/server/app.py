@@ -66,7 +66,7 @@ async def start(config: Config, clock: Clock | None = None,
     benchmarks add bare services to compare against on the very same stack).
     """
     log_ = EventLog(max_events=config.events.max_events, max_age=config.events.max_age,
-                    max_lag=config.events.max_lag)
+                    max_lag=config.events.max_lag, encode=events.framed)
     plane = ControlPlane(lambda listener: make_store(config, listener), clock or SystemClock(),
                          log_, config.plane)
     health_servicer = health.HealthServicer(SERVICES[:-1])

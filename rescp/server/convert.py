@@ -254,13 +254,16 @@ def event_types(numbers: Sequence[int]) -> frozenset[EventType]:
 
 def encode_event(event: Event) -> bytes:
     """The event's wire bytes, encoded once and cached on the event for every subscriber."""
-    if event.wire is None:
-        msg = events_pb.Event(sequence=event.sequence, time=to_timestamp(event.time))
+    if event.wire is None:  # fields set in place: no message objects built for the common case
+        msg = events_pb.Event(sequence=event.sequence)
+        whole = math.floor(event.time)
+        msg.time.seconds = whole
+        msg.time.nanos = min(round((event.time - whole) * 1e9), 999_999_999)
         payload = event.payload
         if isinstance(payload, Transition):
-            msg.breaker_transition.CopyFrom(events_pb.BreakerTransition(
-                breaker=payload.breaker, from_state=wire(payload.from_state),
-                to_state=wire(payload.to_state), reason=payload.reason))
+            change = msg.breaker_transition
+            change.breaker, change.reason = payload.breaker, payload.reason
+            change.from_state, change.to_state = wire(payload.from_state), wire(payload.to_state)
         elif isinstance(payload, ErrorRecord):
             msg.notification.CopyFrom(encode_notification(payload))
         elif isinstance(payload, Degradation):

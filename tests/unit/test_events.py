@@ -183,3 +183,25 @@ def test_close_wakes_waiters_with_shutting_down() -> None:
             log.subscribe(None)
 
     asyncio.run(run())
+
+
+def test_a_woken_subscriber_that_never_comes_back_holds_no_one_up() -> None:
+    async def run() -> list[int]:
+        log = EventLog()
+        stalled, live = log.subscribe(None), log.subscribe(None)
+        first = asyncio.create_task(log.next_batch(stalled))  # woken once, then never reads
+        got: list[int] = []
+
+        async def follow() -> None:
+            while len(got) < 5:
+                got.extend(e.sequence for e in await log.next_batch(live))
+
+        follower = asyncio.create_task(follow())
+        for _ in range(5):
+            await asyncio.sleep(0.01)
+            log.append(transition(), 0.0)
+        await asyncio.wait_for(follower, 5)
+        assert [e.sequence for e in await first] == [1]
+        return got
+
+    assert asyncio.run(run()) == [1, 2, 3, 4, 5]

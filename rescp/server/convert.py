@@ -8,8 +8,10 @@ written for the hot path: plain constructor calls, durations set only when non-z
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable
 from enum import IntEnum
+from itertools import compress, count, islice
+from operator import not_
 from typing import Any, TypeVar
 
 from google.protobuf.duration_pb2 import Duration
@@ -23,7 +25,7 @@ from rescp.engine.errorlog import ErrorRecord, ErrorReport
 from rescp.engine.health import Degradation, Feature
 from rescp.engine.ratelimit import LimitConfig
 from rescp.enums import Algorithm, EventType, WindowType
-from rescp.errors import Violations
+from rescp.errors import MAX_VIOLATIONS, Violations
 from rescp.events import Event, HealthChange, RateLimitExceeded
 from rescp.server.textlimits import REPORT_LIMITS, check_map, check_text
 from rescp.store.base import BreakerView
@@ -236,18 +238,18 @@ def encode_notification(record: ErrorRecord) -> admin.Notification:
 _EVENT_NUMBERS = frozenset(int(t) for t in EventType)
 
 
-def event_types(numbers: Sequence[int]) -> frozenset[EventType]:
-    """The wanted types; linear in C for a valid list, and only the first bad entries named
-    (60,000 of them must not hold the event loop)."""
-    distinct = set(numbers)
+def event_types(numbers: Iterable[int]) -> frozenset[EventType]:
+    """The wanted types, checked by C-level iterators only (60,000 bad entries must not hold
+    the event loop): the first bad entries are named, the rest counted."""
+    values = list(numbers)
+    distinct = set(values)
     v = Violations()
     if not distinct <= _EVENT_NUMBERS:
-        bad = (i for i, n in enumerate(numbers) if n not in _EVENT_NUMBERS)
-        for i in bad:
-            v.check(False, f"types[{i}]", f"unknown EventType {numbers[i]}")
-            if v.full:
-                break
-        v.extend((), more=sum(1 for _ in bad))
+        known = _EVENT_NUMBERS.__contains__
+        shown = list(islice(compress(count(), map(not_, map(known, values))), MAX_VIOLATIONS))
+        for i in shown:
+            v.check(False, f"types[{i}]", f"unknown EventType {values[i]}")
+        v.extend((), more=len(values) - sum(map(known, values)) - len(shown))
     v.raise_if_any()
     return frozenset(EventType(n) for n in distinct)
 

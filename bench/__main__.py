@@ -17,7 +17,7 @@ from contextlib import contextmanager
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from bench import engines, events, rpc
+from bench import engines, events, hostile, rpc, watchers
 from rescp.testing import free_port
 
 
@@ -55,6 +55,7 @@ def main() -> None:
     args = parser.parse_args()
     seconds, rounds, ops = (0.25, 4, 50_000) if args.quick else (1.0, 12, 200_000)
     replayed, flips = (5_000, 50) if args.quick else (20_000, 150)
+    watched_for = 3.0 if args.quick else 8.0
 
     print(f"rescp bench, {time.strftime('%Y-%m-%d %H:%M')}: {machine()}", flush=True)
     unary: dict[int, tuple[rpc.Load, rpc.Load]] = {}
@@ -64,7 +65,11 @@ def main() -> None:
         watched, pushed = asyncio.run(events.one_subscriber(target, replayed, 3))
         fanned = asyncio.run(events.fan_out(target, 100, replayed // 10))
         delays = asyncio.run(events.latency(target, 100, flips))
+        alone = watchers.measure(target, 0, watched_for)
+        crowd = watchers.measure(target, 1_000, watched_for)
+        stall, stall_name = hostile.worst_round_trip(target)
     pairs = engines.measure(ops)
+    encode = events.encode_us()
 
     print("\nratios (higher is better) [target]")
     for concurrency, (echo, allow) in unary.items():
@@ -76,6 +81,11 @@ def main() -> None:
           f"{watched.per_second / pushed.per_second:5.2f}x  [>= 0.8]")
     print(f"  {'transition -> delivery p99, 100 subs':<38} "
           f"{events.percentile_ms(delays, 99):5.1f} ms [<= 50 ms]")
+    print(f"  {'Allow p99, 1000 watchers vs none':<38} "
+          f"{watchers.p99_ms(crowd.allow) / watchers.p99_ms(alone.allow):5.2f}x  [<= 2]")
+    print(f"  {'event -> delivery p99, 1000 watchers':<38} "
+          f"{watchers.p99_ms(crowd.deliveries):5.0f} ms [<= 1000 ms]")
+    print(f"  {'worst request under 64 KiB, round trip':<38} {stall * 1e3:5.1f} ms [<= 10 ms]")
 
     print("\nunary RPCs, client and server sharing the machine")
     print(f"  {'':<22}{'calls/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'server CPU us/call':>20}")
@@ -87,12 +97,19 @@ def main() -> None:
     print("\nevents")
     print(f"  Watch replay, 1 subscriber   {watched.per_second:>9.0f} events/s in "
           f"{watched.messages} messages ({watched.events / watched.messages:.0f} events each)")
-    print(f"  bare push, 1 subscriber      {pushed.per_second:>9.0f} events/s, one per message")
+    print(f"  bare push, 1 subscriber      {pushed.per_second:>9.0f} events/s in "
+          f"{pushed.messages} messages ({pushed.events / pushed.messages:.0f} events each)")
     print(f"  fan-out to 100 subscribers   {fanned.per_second:>9.0f} deliveries/s "
           f"({fanned.events} deliveries)")
     print(f"  transition -> delivery, 100 subscribers: "
           f"p50 {events.percentile_ms(delays, 50):.1f} ms, "
           f"p99 {events.percentile_ms(delays, 99):.1f} ms over {len(delays)} deliveries")
+    print(f"  1000 watchers, {watchers.FLIPS_PER_SECOND} flips/s: Allow p99 "
+          f"{watchers.p99_ms(crowd.allow):.1f} ms ({len(crowd.allow)} calls) vs "
+          f"{watchers.p99_ms(alone.allow):.1f} ms without watchers; {crowd.complete} of "
+          f"{crowd.watchers} watchers got every event, {len(crowd.deliveries)} deliveries")
+    print(f"  event encoding, once per event at append: {encode:.1f} us")
+    print(f"  slowest hostile request: {stall_name}, {stall * 1e3:.1f} ms")
     print("\nengines in-process, microseconds per operation")
     for pair in pairs:
         print(f"  {pair.name:<38} rescp {pair.ours_us:7.3f}   {pair.theirs} {pair.theirs_us:7.3f}")

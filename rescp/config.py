@@ -9,6 +9,7 @@ process config).
 
 from __future__ import annotations
 
+import math
 import tomllib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -28,30 +29,48 @@ class ConfigError(ValueError):
     """The config file is unreadable or invalid; the message lists every problem."""
 
 
+def bounded(default: T, low: float, high: float) -> T:
+    """A numeric setting and the closed range the config file may set it to."""
+    return field(default=default, metadata={"range": (low, high)})
+
+
+DAY = 86_400.0
+
+
 @dataclass(frozen=True, slots=True)
 class ServerSettings:
     listen: str = "0.0.0.0:50051"
     store: str = "memory"
-    grace: float = 5.0  # seconds in-flight RPCs get to finish on SIGTERM
+    grace: float = bounded(5.0, 0.0, 3600.0)  # seconds in-flight RPCs get to finish on SIGTERM
+
+
+@dataclass(frozen=True, slots=True)
+class BreakerPolicy:
+    """How breakers come to exist: `Allow` creates an unknown one while fewer than
+    `max_breakers` exist, unless `auto_create` is off."""
+
+    max_breakers: int = bounded(10_000, 1, 10_000_000)
+    auto_create: bool = True
 
 
 @dataclass(frozen=True, slots=True)
 class ErrorSettings:
-    history: int = 1000  # error records kept; counts survive eviction
-    critical_window: float = 300.0  # an unacknowledged critical error this recent is CRITICAL
+    history: int = bounded(1000, 1, 1_000_000)  # error records kept; counts survive eviction
+    critical_window: float = bounded(300.0, 0.0, 7 * DAY)  # unacknowledged critical: CRITICAL
 
 
 @dataclass(frozen=True, slots=True)
 class EventSettings:
-    max_events: int = 10_000
-    max_age: float = 3600.0
-    max_lag: int = 1_000  # events a subscriber may fall behind before it is cut off
+    max_events: int = bounded(10_000, 1, 10_000_000)
+    max_age: float = bounded(3600.0, 1.0, 7 * DAY)
+    max_lag: int = bounded(1_000, 1, 10_000_000)  # live lag before a subscriber is cut off
 
 
 @dataclass(frozen=True, slots=True)
 class Config:
     server: ServerSettings = ServerSettings()
     default_breaker: BreakerConfig = BreakerConfig()
+    breaker_policy: BreakerPolicy = BreakerPolicy()
     errors: ErrorSettings = ErrorSettings()
     events: EventSettings = EventSettings()
     plane: PlaneSettings = PlaneSettings()
@@ -116,12 +135,20 @@ def _kind_name(kind: type | tuple[type, ...]) -> str:
 
 
 def _settings(reader: _Reader, make: type[T]) -> T:
+    """Every field of the settings class `make` from its table, each checked against its range."""
     default = make()
-    values = {f.name: (reader.number(f.name, getattr(default, f.name))
-                       if isinstance(getattr(default, f.name), float)
-                       else reader.get(f.name, type(getattr(default, f.name)),
-                                       getattr(default, f.name)))
-              for f in fields(make)}  # type: ignore[arg-type]
+    values: dict[str, Any] = {}
+    for f in fields(make):  # type: ignore[arg-type]
+        fallback = getattr(default, f.name)
+        if isinstance(fallback, float):
+            value: Any = reader.number(f.name, fallback)
+        else:
+            value = reader.get(f.name, type(fallback), fallback)
+        low, high = f.metadata.get("range", (-math.inf, math.inf))
+        if isinstance(value, int | float) and not low <= value <= high:
+            reader.problems.append(f"{reader.path}{f.name}: must be {low:g} to {high:g}")
+            value = fallback
+        values[f.name] = value
     reader.finish()
     return make(**values)
 
@@ -170,12 +197,13 @@ def parse(text: str, source: str = "config") -> Config:
     root = _Reader(data, "", problems)
     defaults = root.table("defaults")
     default_breaker = _breaker(defaults.table("breaker"), BreakerConfig()) or BreakerConfig()
-    defaults.finish()
+    breaker_policy = _settings(defaults, BreakerPolicy)
     breakers_table, limits_table, features_table = (
         root.table("breakers"), root.table("limits"), root.table("features"))
     config = Config(
         server=_settings(root.table("server"), ServerSettings),
         default_breaker=default_breaker,
+        breaker_policy=breaker_policy,
         errors=_settings(root.table("errors"), ErrorSettings),
         events=_settings(root.table("events"), EventSettings),
         plane=_settings(root.table("health"), PlaneSettings),
@@ -188,6 +216,12 @@ def parse(text: str, source: str = "config") -> Config:
                        if (feature := _feature(name, features_table.table(name))) is not None),
     )
     root.finish()
+    if config.events.max_lag > config.events.max_events:
+        problems.append(f"events.max_lag: must not exceed events.max_events "
+                        f"({config.events.max_events})")
+    if len(config.breakers) > breaker_policy.max_breakers:
+        problems.append(f"breakers: {len(config.breakers)} declared, more than "
+                        f"defaults.max_breakers ({breaker_policy.max_breakers})")
     if problems:
         raise ConfigError(f"{source} is invalid:\n  " + "\n  ".join(problems))
     return config

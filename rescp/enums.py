@@ -69,7 +69,14 @@ class EventType(IntEnum):
     DEGRADATION_CHANGE = 3
     HEALTH_CHANGE = 4
     RATE_LIMIT_EXCEEDED = 5
+    BREAKER_DELETED = 6
 
 
-OPEN_STATES = frozenset({BreakerState.OPEN, BreakerState.FORCED_OPEN})
+REFUSING_STATES = frozenset({BreakerState.OPEN, BreakerState.FORCED_OPEN})
+"""States that refuse every call: grpc health says NOT_SERVING for them."""
+
+OPEN_CIRCUIT_STATES = frozenset({BreakerState.OPEN, BreakerState.HALF_OPEN,
+                                 BreakerState.FORCED_OPEN})
+"""States counted as an open circuit (health, degradation, open_circuits): HALF_OPEN refuses
+every call beyond its trial permits, so it is one too (the seed's example shows it so)."""
 """States in which a circuit counts as open for health, degradation and grpc.health."""

@@ -129,6 +129,12 @@ class NotFound(RescpError):
         super().__init__(f"{resource_type} {name!r} not found")
 
 
+class TooManyBreakers(RescpError):
+    """Allow named an unknown breaker while `[defaults] max_breakers` already exist."""
+
+    reason = "TOO_MANY_BREAKERS"
+
+
 class RequestTooLarge(RescpError):
     """A request over the size rescp accepts (64 KiB)."""
 

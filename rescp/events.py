@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from rescp.engine.breaker import Transition
 from rescp.engine.errorlog import ErrorRecord
 from rescp.engine.health import Degradation
-from rescp.enums import EventType, Health, Severity
+from rescp.enums import BreakerState, EventType, Health, Severity
 from rescp.errors import RescpError, SequenceOutOfRange, ShuttingDown, SubscriberTooSlow
 
 
@@ -40,6 +40,12 @@ class HealthChange:
 
 
 @dataclass(frozen=True, slots=True)
+class BreakerDeleted:
+    breaker: str
+    last_state: BreakerState
+
+
+@dataclass(frozen=True, slots=True)
 class RateLimitExceeded:
     limit: str
     key: str
@@ -47,7 +53,8 @@ class RateLimitExceeded:
     refused: int
 
 
-Payload = Transition | ErrorRecord | Degradation | HealthChange | RateLimitExceeded
+Payload = (Transition | ErrorRecord | Degradation | HealthChange | RateLimitExceeded
+           | BreakerDeleted)
 
 _TYPES: dict[type, EventType] = {
     Transition: EventType.BREAKER_TRANSITION,
@@ -55,6 +62,7 @@ _TYPES: dict[type, EventType] = {
     Degradation: EventType.DEGRADATION_CHANGE,
     HealthChange: EventType.HEALTH_CHANGE,
     RateLimitExceeded: EventType.RATE_LIMIT_EXCEEDED,
+    BreakerDeleted: EventType.BREAKER_DELETED,
 }
 
 

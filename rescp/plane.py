@@ -4,24 +4,30 @@ It runs each operation on the store, then settles its consequences: breaker tran
 events the moment a store reports them; afterwards degradation and system health are
 recomputed and an event is appended only when they differ. A timer per open breaker moves it to
 HALF_OPEN on time (so watchers and probes see it without traffic), and a housekeeping tick
-re-evaluates what time alone changes (health decay, event retention, idle rate-limit keys).
+re-evaluates what time alone changes (health decay, event retention, idle rate-limit keys); a
+failure there is logged and the next tick runs as usual.
+
+Decisions take `clock.now()` (monotonic); error records, events and the times shown to people take
+`clock.wall()`. Reads that report a sequence are optimistic: the read is retried if an event was
+appended while it awaited the store, so the state and the sequence it returns belong together and
+list-then-watch never misses an event.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
+from typing import TypeVar
 
-from rescp.clock import Clock
+from rescp.clock import Clock, to_wall
 from rescp.engine.breaker import BreakerConfig, Transition
 from rescp.engine.errorlog import ErrorRecord, ErrorReport
 from rescp.engine.health import Degradation, Feature, degradation, health
 from rescp.engine.ratelimit import LimitConfig, LimitStatus
-from rescp.enums import OPEN_STATES, BreakerState, Health, Outcome, Severity
-from rescp.events import EventLog, HealthChange, RateLimitExceeded
+from rescp.enums import OPEN_CIRCUIT_STATES, BreakerState, Health, Outcome, Severity
+from rescp.events import BreakerDeleted, EventLog, HealthChange, RateLimitExceeded
 from rescp.store.base import AllowResult, BreakerView, ErrorSummary, Store, StoreListener
 
 log = logging.getLogger(__name__)
@@ -29,15 +35,24 @@ log = logging.getLogger(__name__)
 SWEEP_BUDGET = 10_000
 """Idle rate-limit keys forgotten per limit per housekeeping tick: a few milliseconds of work."""
 
+READ_ATTEMPTS = 8
+"""Tries of a sequenced read before settling for one that may repeat (never miss) an event."""
+
+T = TypeVar("T")
+
 BreakerStatusSink = Callable[[str, BreakerState | None], None]
 """Told every breaker's state as it changes (None when the breaker is deleted)."""
 
 
 @dataclass(frozen=True, slots=True)
 class PlaneSettings:
-    error_rate_threshold: float = 10.0  # errors per minute above which health is WARNING
-    recent_errors: int = 10  # errors listed by GetErrorSummary
-    housekeeping_interval: float = 1.0  # seconds between re-evaluations of time-driven state
+    """The `[health]` table; the ranges are what the config file may set."""
+
+    error_rate_threshold: float = field(  # errors per minute above which health is WARNING
+        default=10.0, metadata={"range": (0.0, 1e9)})
+    recent_errors: int = field(default=10, metadata={"range": (0, 1000)})  # in GetErrorSummary
+    housekeeping_interval: float = field(  # seconds between re-evaluations of time-driven state
+        default=1.0, metadata={"range": (0.01, 60.0)})
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +76,7 @@ class ControlPlane(StoreListener):
         self._open: set[str] = set()
         self._sinks: list[BreakerStatusSink] = []
         self._to_advance: set[str] = set()
+        self._changes: dict[str, int] = {}  # transitions seen per breaker: a settle's staleness
         self._timers: dict[str, asyncio.TimerHandle] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._dirty = True
@@ -75,16 +91,19 @@ class ControlPlane(StoreListener):
         self._housekeeper = asyncio.create_task(self._housekeeping())
 
     async def stop(self) -> None:
-        self.events.close()
-        for handle in self._timers.values():
-            handle.cancel()
-        tasks = [*self._tasks, *([self._housekeeper] if self._housekeeper else [])]
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        await self.store.close()
+        """Stop timers and background work, then close the store, whatever they raised."""
+        try:
+            self.events.close()
+            for handle in self._timers.values():
+                handle.cancel()
+            tasks = [*self._tasks, *([self._housekeeper] if self._housekeeper else [])]
+            for task in tasks:
+                task.cancel()
+            for outcome in await asyncio.gather(*tasks, return_exceptions=True):
+                if isinstance(outcome, Exception):
+                    log.error("background work had failed", exc_info=outcome)
+        finally:
+            await self.store.close()
 
     def watch_breakers(self, sink: BreakerStatusSink) -> None:
         """Call `sink` now for every breaker and later on every change."""
@@ -98,9 +117,11 @@ class ControlPlane(StoreListener):
         self._set_state(name, state)
 
     def breaker_transitioned(self, transition: Transition) -> None:
-        self.events.append(transition, transition.time)
-        self._set_state(transition.breaker, transition.to_state)
-        self._to_advance.add(transition.breaker)
+        name = transition.breaker
+        self.events.append(transition, self.clock.wall())
+        self._set_state(name, transition.to_state)
+        self._changes[name] = self._changes.get(name, 0) + 1
+        self._to_advance.add(name)
         self._dirty = True
 
     # the guard
@@ -109,8 +130,11 @@ class ControlPlane(StoreListener):
         now = self.clock.now()
         result = await self.store.allow(breaker, limit, key, cost, now)
         if result.alert:
-            self.events.append(RateLimitExceeded(limit, key, result.retry_after, result.alert), now)
-        if self._dirty:
+            self.events.append(RateLimitExceeded(limit, key, result.retry_after, result.alert),
+                               self.clock.wall())
+        if result.permit and result.breaker_state is BreakerState.HALF_OPEN:
+            self._to_advance.add(breaker)  # a trial permit: its expiry is a deadline to arm
+        if self._dirty or self._to_advance:
             await self._settle()
         return result
 
@@ -123,10 +147,10 @@ class ControlPlane(StoreListener):
         return state, record
 
     async def report(self, report: ErrorReport) -> ErrorRecord:
-        now = self.clock.now()
-        record, new = await self.store.add_error(report, now)
+        wall = self.clock.wall()
+        record, new = await self.store.add_error(report, wall)
         if new:
-            self.events.append(record, now)
+            self.events.append(record, wall)
             self._dirty = True
             await self._settle()
         return record
@@ -138,16 +162,21 @@ class ControlPlane(StoreListener):
         return await self._settled(view, name)
 
     async def get_breaker(self, name: str) -> BreakerView:
-        return await self.store.get_breaker(name, self.clock.now())
+        view = await self.store.get_breaker(name, self.clock.now())
+        await self._settle_if_needed()
+        return self._shown(view)
 
     async def list_breakers(self, after: str = "",
                             limit: int | None = None) -> tuple[list[BreakerView], int]:
-        views = await self.store.list_breakers(self.clock.now(), after, limit)
-        return views, self.events.last_sequence
+        views, sequence = await self._sequenced(
+            lambda: self.store.list_breakers(self.clock.now(), after, limit))
+        return [self._shown(v) for v in views], sequence
 
     async def delete_breaker(self, name: str) -> None:
-        await self.store.delete_breaker(name)
+        last_state = await self.store.delete_breaker(name)
+        self.events.append(BreakerDeleted(name, last_state), self.clock.wall())
         self._set_state(name, None)
+        self._changes.pop(name, None)
         if (handle := self._timers.pop(name, None)) is not None:
             handle.cancel()
         self._dirty = True
@@ -169,7 +198,8 @@ class ControlPlane(StoreListener):
         await self.store.delete_limit(name)
 
     async def limit_status(self, name: str, key: str) -> LimitStatus:
-        return await self.store.limit_status(name, key, self.clock.now())
+        status = await self.store.limit_status(name, key, self.clock.now())
+        return status._replace(reset_at=to_wall(self.clock, status.reset_at))
 
     # features and degradation
 
@@ -188,13 +218,16 @@ class ControlPlane(StoreListener):
         await self._settle()
 
     async def degradation(self) -> tuple[Degradation, int]:
-        await self._settle()
-        return self._degradation, self.events.last_sequence
+        async def read() -> Degradation:
+            self._dirty = True
+            await self._settle()
+            return self._degradation
+        return await self._sequenced(read)
 
     # errors and health
 
     async def error_summary(self) -> ErrorSummary:
-        return await self.store.error_summary(self.clock.now(), self.settings.recent_errors)
+        return await self.store.error_summary(self.clock.wall(), self.settings.recent_errors)
 
     async def notifications(self, min_severity: Severity | None, limit: int,
                             include_acknowledged: bool,
@@ -208,14 +241,16 @@ class ControlPlane(StoreListener):
         return record
 
     async def system_health(self) -> SystemHealth:
-        self._dirty = True
-        await self._settle()
-        now = self.clock.now()
-        facts = await self.store.health_facts(now)
-        views = await self.store.list_breakers(now)
-        return SystemHealth(self._health, facts.total, facts.critical_total, len(self._open),
-                            [v for v in views if v.state is not BreakerState.CLOSED],
-                            self.events.last_sequence)
+        async def read() -> SystemHealth:
+            views = await self.store.list_breakers(self.clock.now())
+            self._dirty = True
+            await self._settle()
+            facts = await self.store.health_facts(self.clock.wall())
+            return SystemHealth(self._health, facts.total, facts.critical_total, len(self._open),
+                                [self._shown(v) for v in views
+                                 if v.state is not BreakerState.CLOSED], 0)
+        result, sequence = await self._sequenced(read)
+        return replace(result, sequence=sequence)
 
     # consequences
 
@@ -225,7 +260,7 @@ class ControlPlane(StoreListener):
         else:
             self._states[name] = state
         was_open = name in self._open
-        if state in OPEN_STATES:
+        if state in OPEN_CIRCUIT_STATES:
             self._open.add(name)
         else:
             self._open.discard(name)
@@ -234,35 +269,63 @@ class ControlPlane(StoreListener):
         for sink in self._sinks:
             sink(name, state)
 
+    def _shown(self, view: BreakerView) -> BreakerView:
+        """The view with its times on the wall clock, as people and clients read them."""
+        last_failure = view.last_failure_time
+        return replace(view, state_since=to_wall(self.clock, view.state_since),
+                       last_failure_time=None if last_failure is None
+                       else to_wall(self.clock, last_failure))
+
+    async def _sequenced(self, read: Callable[[], Awaitable[T]]) -> tuple[T, int]:
+        """`read()` and the sequence it reflects: retried while events land during it, so the
+        two match; after READ_ATTEMPTS the sequence from before the read (never a miss)."""
+        for _ in range(READ_ATTEMPTS):
+            before = self.events.last_sequence
+            result = await read()
+            if self.events.last_sequence == before:
+                return result, before
+        return result, before
+
+    async def _settle_if_needed(self) -> None:
+        if self._dirty or self._to_advance:
+            await self._settle()
+
     async def _settled(self, view: BreakerView, name: str) -> BreakerView:
         """Settle after an admin change to one breaker, then re-read it if it moved."""
         self._to_advance.add(name)
         await self._settle()
-        if self._states.get(name) is view.state:
-            return view
-        return await self.store.get_breaker(name, self.clock.now())
+        if self._states.get(name) is not view.state:
+            view = await self.store.get_breaker(name, self.clock.now())
+        return self._shown(view)
 
     async def _settle(self) -> None:
-        """Arm timers for breakers that changed, then emit degradation and health changes."""
+        """Arm timers for breakers that changed, then emit degradation and health changes.
+
+        A breaker that transitions while its deadline is being read is settled again, so a stale
+        answer never replaces the timer of a newer state."""
         while self._to_advance:
             name = self._to_advance.pop()
+            seen = self._changes.get(name, 0)
             deadline = await self.store.advance_breaker(name, self.clock.now())
-            self._arm(name, deadline)
+            if self._changes.get(name, 0) == seen:
+                self._arm(name, deadline)
+            else:
+                self._to_advance.add(name)
         if not self._dirty:
             return
         self._dirty = False
-        now = self.clock.now()
+        wall = self.clock.wall()
         current = degradation(await self.store.list_features(), self._open)
         if current != self._degradation:
             self._degradation = current
-            self.events.append(current, now)
-        facts = await self.store.health_facts(now)
+            self.events.append(current, wall)
+        facts = await self.store.health_facts(wall)
         new = health(open_circuits=len(self._open), recent_critical=facts.recent_critical,
                      errors_per_minute=facts.errors_per_minute,
                      error_rate_threshold=self.settings.error_rate_threshold,
                      store_ok=self.store.ok)
         if new is not self._health:
-            self.events.append(HealthChange(self._health, new), now)
+            self.events.append(HealthChange(self._health, new), wall)
             self._health = new
 
     def _arm(self, name: str, deadline: float | None) -> None:
@@ -291,13 +354,25 @@ class ControlPlane(StoreListener):
         task.add_done_callback(self._tasks.discard)
 
     async def _housekeeping(self) -> None:
+        """Every tick: retention, idle keys, then health and degradation; a failing step is
+        logged and the others, and the next tick, run as usual."""
+        steps: tuple[tuple[str, Callable[[], Awaitable[None]]], ...] = (
+            ("event retention", self._trim_events),
+            ("idle rate-limit keys", lambda: self.store.sweep_idle(self.clock.now(),
+                                                                    SWEEP_BUDGET)),
+            ("health and degradation", self._resettle),
+        )
         while True:
             await asyncio.sleep(self.settings.housekeeping_interval)
-            now = self.clock.now()
-            self.events.trim(now)
-            await self.store.sweep_idle(now, SWEEP_BUDGET)
-            self._dirty = True
-            try:
-                await self._settle()
-            except Exception:
-                log.exception("housekeeping failed")
+            for what, step in steps:
+                try:
+                    await step()
+                except Exception:
+                    log.exception("housekeeping: %s failed; retrying next tick", what)
+
+    async def _trim_events(self) -> None:
+        self.events.trim(self.clock.wall())
+
+    async def _resettle(self) -> None:
+        self._dirty = True
+        await self._settle()

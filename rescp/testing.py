@@ -17,13 +17,25 @@ T = TypeVar("T")
 
 
 class ManualClock:
-    """A clock that stands still until told to move, so engine tests never sleep."""
+    """A clock that stands still until told to move, so engine tests never sleep; its wall
+    reading can be stepped apart from it, as a real wall clock can."""
 
     def __init__(self, start: float = 1_700_000_000.0) -> None:
         self._now = start
+        self._wall_offset = 0.0
 
     def now(self) -> float:
         return self._now
+
+    def wall(self) -> float:
+        return self._now + self._wall_offset
+
+    def wall_offset(self) -> float:
+        return self._wall_offset
+
+    def step_wall(self, seconds: float) -> None:
+        """Step the wall clock by `seconds` (either way); `now()` does not move."""
+        self._wall_offset += seconds
 
     def advance(self, seconds: float) -> float:
         """Move forward by `seconds` and return the new time."""

@@ -11,6 +11,7 @@ import subprocess
 import sys
 import threading
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import IO
 
 import pytest
@@ -272,3 +273,11 @@ def test_status_report_tables() -> None:
 
 def _subscribers(server: ServerThread, count: int) -> None:
     assert server.running.plane.events.subscribers == count
+
+
+def test_serve_refuses_a_bad_setting_with_status_2_naming_it(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[events]\nmax_events = 100\n[errors]\nhistory = 0\n")
+    result = rescp("serve", "--config", str(bad), "--listen", "127.0.0.1:0")
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "events.max_lag" in result.stderr and "errors.history" in result.stderr

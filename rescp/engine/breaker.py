@@ -3,10 +3,14 @@
 CLOSED and DISABLED admit everything; OPEN refuses until `recovery_timeout` has passed, then
 HALF_OPEN hands out up to `half_open_permits` trial permits at once; FORCED_OPEN refuses until an
 operator closes it. Every state change bumps `generation`, and every admitted call carries a
-permit naming the generation it was admitted in (`"<generation>"`, or `"<generation>.<trial>"` for
-a half-open trial, trial numbers never reused within a generation). An outcome recorded under an
-older generation, or for an expired trial, is tallied in the counts but cannot move the breaker:
-only calls admitted under the current rules may judge it.
+permit naming the generation it was admitted in (`"<generation>"`, or `"<generation>.<token>"`
+for a half-open trial, the token 64 random bits, so one client cannot guess, and so spend,
+another's trial). An outcome recorded under an older generation, for an expired trial, or with a
+permit this breaker never handed out, is tallied in the counts but cannot move the breaker: only
+calls admitted under the current rules may judge it. A trial permit expires after
+`recovery_timeout` and its slot is handed out again; once more trials have expired in one
+HALF_OPEN period than it has permits, the breaker reopens ("trials_expired"), so trials slower
+than `recovery_timeout` can never wedge it HALF_OPEN.
 
 The hot path is CLOSED: `allow` returns a Decision built once per generation, and `record`
 recognises the current permit by string equality before parsing anything. Time only ever arrives
@@ -18,6 +22,7 @@ from __future__ import annotations
 
 import math
 import re
+import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import NamedTuple
@@ -41,7 +46,7 @@ _SUCCESS = Outcome.SUCCESS
 _FAILURE = Outcome.FAILURE
 
 _OPERATOR_TARGETS = frozenset({_CLOSED, _FORCED_OPEN, _DISABLED})
-_PERMIT = re.compile(r"([0-9]{1,19})(?:\.([0-9]{1,19}))?", re.ASCII)
+_PERMIT = re.compile(r"([0-9]{1,19})(?:\.([0-9a-z]{1,32}))?", re.ASCII)
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,15 +130,20 @@ TransitionListener = Callable[[Transition], None]
 _FORCED_OPEN_REFUSAL = Decision(False, _FORCED_OPEN, 0.0, "")
 
 
-def _parse_permit(permit: str) -> tuple[int, int | None]:
-    """(generation, trial or None); the empty permit, held by no call, is generation -1."""
+def is_permit(permit: str) -> bool:
+    """Whether `permit` has the form of one this server hands out (empty: no permit)."""
+    return not permit or _PERMIT.fullmatch(permit) is not None
+
+
+def _parse_permit(permit: str) -> tuple[int, str | None]:
+    """(generation, trial token or None); the empty permit, held by no call, is generation -1."""
     if not permit:
         return -1, None
     match = _PERMIT.fullmatch(permit)
     if match is None:
         raise InvalidArgument.one("permit", "not a permit this server handed out")
     generation, trial = match.groups()
-    return int(generation), None if trial is None else int(trial)
+    return int(generation), trial
 
 
 def _percent(part: int, calls: int, minimum_calls: int) -> float:
@@ -144,9 +154,10 @@ class Breaker:
     """One named breaker. Not thread-safe: the store serialises calls to it."""
 
     __slots__ = (
-        "_admit", "_config", "_failure_count", "_generation", "_last_failure_time", "_listener",
-        "_name", "_next_trial", "_permit", "_rate_rules", "_run", "_run_limit", "_slow_limit",
-        "_state", "_state_since", "_success_count", "_trial_successes", "_trials", "_window",
+        "_admit", "_config", "_expired_trials", "_failure_count", "_generation",
+        "_last_failure_time", "_listener", "_name", "_permit", "_rate_rules", "_run", "_run_limit",
+        "_slow_limit", "_state", "_state_since", "_success_count", "_trial_successes", "_trials",
+        "_window",
     )
 
     def __init__(self, name: str, config: BreakerConfig, now: float,
@@ -162,8 +173,8 @@ class Breaker:
         self._success_count = 0
         self._last_failure_time: float | None = None
         self._run = 0  # consecutive failures counted in full
-        self._trials: dict[int, float] = {}  # outstanding trial number -> when its permit expires
-        self._next_trial = 0
+        self._trials: dict[str, float] = {}  # outstanding trial token -> when its permit expires
+        self._expired_trials = 0  # in this HALF_OPEN period
         self._trial_successes = 0
         self._window: Window = make_window(config.window_type, config.window_size)
         self._use(config)
@@ -246,8 +257,8 @@ class Breaker:
             return self._count(outcome, duration > self._slow_limit, now)
         generation, trial = _parse_permit(permit)
         if trial is not None and generation == self._generation:
-            expires = self._trials.pop(trial, None)
-            if expires is not None and now < expires:
+            self._expire_trials(now)  # an expired trial is no trial (and may reopen us)
+            if generation == self._generation and self._trials.pop(trial, None) is not None:
                 return self._finish_trial(outcome, now)
         self._tally(outcome, now)
         return self._state
@@ -351,10 +362,11 @@ class Breaker:
 
     def _allow_trial(self, now: float) -> Decision:
         self._expire_trials(now)
+        if self._state is not _HALF_OPEN:  # the expired trials reopened it
+            return self.allow(now)
         trials = self._trials
         if len(trials) < self._config.half_open_permits:
-            trial = self._next_trial
-            self._next_trial = trial + 1
+            trial = secrets.token_hex(8)
             trials[trial] = now + self._config.recovery_timeout
             return Decision(True, _HALF_OPEN, 0.0, f"{self._generation}.{trial}")
         return Decision(False, _HALF_OPEN, min(trials.values()) - now, "")
@@ -373,11 +385,16 @@ class Breaker:
         return self._state
 
     def _expire_trials(self, now: float) -> None:
-        """Free the slots of trials never recorded, so a crashed client cannot wedge us."""
+        """Free the slots of trials never recorded in time, so a crashed client cannot wedge us;
+        reopen once trials keep expiring (more of them than permits), so slow ones cannot."""
         trials = self._trials
         if trials:
-            for trial in [t for t, expires in trials.items() if expires <= now]:
+            expired = [t for t, expires in trials.items() if expires <= now]
+            for trial in expired:
                 del trials[trial]
+            self._expired_trials += len(expired)
+            if self._expired_trials > self._config.half_open_permits:
+                self._enter(_OPEN, "trials_expired", now)
 
     def _reset_counts(self) -> None:
         self._failure_count = 0
@@ -392,7 +409,7 @@ class Breaker:
         self._generation += 1
         self._state_since = now
         self._trials.clear()
-        self._next_trial = 0
+        self._expired_trials = 0
         self._trial_successes = 0
         if to is _CLOSED:
             self._reset_counts()

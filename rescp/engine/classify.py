@@ -200,8 +200,8 @@ GUIDANCE: Mapping[ErrorCategory, Guidance] = MappingProxyType({
 # ignore numbers anyway); digits glued to letters ("a716...") belong to an identifier and stay.
 # "Bearer x" is scrubbed anywhere, "Basic x" when x decodes to "user:password", and the password of
 # `scheme://user:password@host`. No rule changes [REDACTED], and the rules run to a fixed point,
-# so scrubbing is idempotent. Every pattern is linear: possessive runs, matches only at the start
-# of a run, and values matched only after a secret key.
+# so scrubbing is idempotent. Every pattern is linear: no nested quantifiers, keys matched only as
+# whole identifiers, values only right after a secret key; and the input is bounded.
 
 REDACTED = "[REDACTED]"
 

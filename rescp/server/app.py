@@ -14,13 +14,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import grpc
-from grpc_reflection.v1alpha import reflection
 
 from rescp.clock import Clock, SystemClock
 from rescp.config import Config
 from rescp.events import EventLog
 from rescp.plane import ControlPlane
-from rescp.server import admin, events, guard, health
+from rescp.server import admin, events, guard, health, reflection
 from rescp.server.rpc import GRPC_MAX_REQUEST_BYTES
 from rescp.store.base import Store, StoreListener
 from rescp.store.memory import MemoryStore
@@ -38,7 +37,9 @@ def make_store(config: Config, listener: StoreListener) -> Store:
     if config.server.store != "memory":
         raise StartupError(f"unknown store {config.server.store!r}; available: memory")
     return MemoryStore(listener, config.default_breaker, error_history=config.errors.history,
-                       critical_window=config.errors.critical_window)
+                       critical_window=config.errors.critical_window,
+                       max_breakers=config.breaker_policy.max_breakers,
+                       auto_create=config.breaker_policy.auto_create)
 
 
 @dataclass
@@ -91,7 +92,7 @@ async def start(config: Config, clock: Clock | None = None,
         health_servicer.handler(),
         *(extra(plane) if extra else ()),
     ])
-    reflection.enable_server_reflection([*SERVICES, reflection.SERVICE_NAME], server)
+    reflection.enable(server, SERVICES)
     try:
         port = server.add_insecure_port(config.server.listen)
     except RuntimeError as error:

@@ -26,7 +26,7 @@ from rescp.engine.health import Degradation, Feature
 from rescp.engine.ratelimit import LimitConfig
 from rescp.enums import Algorithm, EventType, WindowType
 from rescp.errors import MAX_VIOLATIONS, Violations
-from rescp.events import Event, HealthChange, RateLimitExceeded
+from rescp.events import BreakerDeleted, Event, HealthChange, RateLimitExceeded
 from rescp.server.textlimits import REPORT_LIMITS, check_map, check_text
 from rescp.store.base import BreakerView
 
@@ -111,7 +111,7 @@ def breaker_config(msg: admin.BreakerConfig, default: BreakerConfig) -> BreakerC
         window_size=window_size,
         minimum_calls=minimum_calls,
         recovery_timeout=recovery,
-        half_open_permits=msg.half_open_permits or 1,
+        half_open_permits=msg.half_open_permits or default.half_open_permits,
     )
 
 
@@ -276,6 +276,9 @@ def encode_event(event: Event) -> bytes:
         elif isinstance(payload, HealthChange):
             msg.health_change.CopyFrom(events_pb.HealthChange(
                 from_health=wire(payload.from_health), to_health=wire(payload.to_health)))
+        elif isinstance(payload, BreakerDeleted):
+            msg.breaker_deleted.CopyFrom(events_pb.BreakerDeleted(
+                breaker=payload.breaker, last_state=wire(payload.last_state)))
         elif isinstance(payload, RateLimitExceeded):
             msg.rate_limit_exceeded.CopyFrom(events_pb.RateLimitExceeded(
                 limit=payload.limit, key=payload.key,

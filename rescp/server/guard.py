@@ -5,6 +5,7 @@ from __future__ import annotations
 import grpc
 
 from rescp._proto import guard_pb2 as guard
+from rescp.engine.breaker import is_permit
 from rescp.engine.errorlog import build_record
 from rescp.enums import Outcome
 from rescp.errors import NAME_PATTERN, Violations
@@ -57,6 +58,7 @@ class GuardServicer:
         v.check(request.outcome != 0, "outcome", "is required (SUCCESS, FAILURE or IGNORED)")
         outcome = convert.enum_value(Outcome, request.outcome, "outcome", v, None)
         duration = convert.duration_seconds(request.duration, "duration", v)
+        v.check(is_permit(request.permit), "permit", "not a permit this server handed out")
         error = None
         with v.collect("error"):
             if request.HasField("error"):

@@ -16,7 +16,7 @@ from typing import TypeAlias
 import grpc
 from grpc_health.v1 import health_pb2
 
-from rescp.enums import OPEN_STATES, BreakerState
+from rescp.enums import REFUSING_STATES, BreakerState
 from rescp.errors import NotFound, ShuttingDown
 from rescp.server.rpc import Context, server_stream, service, unary
 
@@ -50,7 +50,7 @@ class HealthServicer:
         if state is None:
             self._set(breaker_service(name), None)
         else:
-            self._set(breaker_service(name), NOT_SERVING if state in OPEN_STATES else SERVING)
+            self._set(breaker_service(name), NOT_SERVING if state in REFUSING_STATES else SERVING)
 
     def shut_down(self) -> None:
         """Every status to NOT_SERVING, pushed to every watcher, then end the watches."""

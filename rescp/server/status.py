@@ -30,6 +30,7 @@ _CODES: dict[type[errors.RescpError], grpc.StatusCode] = {
     errors.SequenceOutOfRange: grpc.StatusCode.OUT_OF_RANGE,
     errors.SubscriberTooSlow: grpc.StatusCode.RESOURCE_EXHAUSTED,
     errors.RequestTooLarge: grpc.StatusCode.RESOURCE_EXHAUSTED,
+    errors.TooManyBreakers: grpc.StatusCode.RESOURCE_EXHAUSTED,
     errors.ShuttingDown: grpc.StatusCode.UNAVAILABLE,
 }
 

@@ -80,7 +80,9 @@ class Store(Protocol):
                     now: float) -> AllowResult: ...
 
     async def record(self, breaker: str, outcome: Outcome, duration: float, permit: str,
-                     now: float) -> BreakerState: ...
+                     now: float) -> BreakerState:
+        """Feed an outcome; an unknown breaker is NotFound (only allow creates breakers)."""
+        ...
 
     async def add_error(self, report: ErrorReport, now: float) -> tuple[ErrorRecord, bool]:
         """Store the report's record; with a known idempotency key, the first record and False."""
@@ -89,14 +91,19 @@ class Store(Protocol):
     # breakers
     async def put_breaker(self, name: str, config: BreakerConfig, now: float) -> BreakerView: ...
 
-    async def get_breaker(self, name: str, now: float) -> BreakerView: ...
+    async def get_breaker(self, name: str, now: float) -> BreakerView:
+        """The breaker as it stands at `now`: a due transition is applied first."""
+        ...
 
     async def list_breakers(self, now: float, after: str = "",
                             limit: int | None = None) -> list[BreakerView]:
-        """Breakers by name: those after `after`, at most `limit` (a page costs its size)."""
+        """Breakers by name, due transitions applied first: those after `after`, at most
+        `limit` (a page costs its size)."""
         ...
 
-    async def delete_breaker(self, name: str) -> None: ...
+    async def delete_breaker(self, name: str) -> BreakerState:
+        """Forget the breaker; return the state it was in."""
+        ...
 
     async def transition_breaker(self, name: str, state: BreakerState,
                                  now: float) -> BreakerView: ...

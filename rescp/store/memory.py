@@ -18,7 +18,7 @@ from rescp.engine.errorlog import ErrorLog, ErrorRecord, ErrorReport, build_reco
 from rescp.engine.health import Feature
 from rescp.engine.ratelimit import LimitConfig, Limiter, LimitStatus, make_limiter
 from rescp.enums import BreakerState, Outcome, Severity, Verdict
-from rescp.errors import InvalidArgument, NotFound
+from rescp.errors import InvalidArgument, NotFound, TooManyBreakers
 from rescp.store.base import AllowResult, BreakerView, ErrorSummary, HealthFacts, StoreListener
 
 
@@ -39,10 +39,13 @@ def view(breaker: Breaker, now: float) -> BreakerView:
 
 class MemoryStore:
     def __init__(self, listener: StoreListener, default_breaker: BreakerConfig = BreakerConfig(),
-                 *, error_history: int = 1000, critical_window: float = 300.0) -> None:
+                 *, error_history: int = 1000, critical_window: float = 300.0,
+                 max_breakers: int = 10_000, auto_create: bool = True) -> None:
         self.ok = True
         self._listener = listener
         self._default_breaker = default_breaker
+        self._max_breakers = max_breakers
+        self._auto_create = auto_create
         self._breakers: SortedDict[str, Breaker] = SortedDict()  # sorted: pages cost their size
         self._limiters: SortedDict[str, Limiter] = SortedDict()
         self._features: SortedDict[str, Feature] = SortedDict()
@@ -61,7 +64,7 @@ class MemoryStore:
         permit = ""
         cb = None
         if breaker:
-            cb = self._breakers.get(breaker) or self._create(breaker, now)
+            cb = self._breakers.get(breaker) or self._auto_created(breaker, now)
             decision = cb.allow(now)
             state, permit = decision.state, decision.permit
             if not decision.allowed:
@@ -79,8 +82,7 @@ class MemoryStore:
 
     async def record(self, breaker: str, outcome: Outcome, duration: float, permit: str,
                      now: float) -> BreakerState:
-        cb = self._breakers.get(breaker) or self._create(breaker, now)
-        return cb.record(outcome, duration, permit, now)
+        return self._breaker(breaker).record(outcome, duration, permit, now)
 
     async def add_error(self, report: ErrorReport, now: float) -> tuple[ErrorRecord, bool]:
         if report.idempotency_key:
@@ -102,15 +104,23 @@ class MemoryStore:
         return view(cb, now)
 
     async def get_breaker(self, name: str, now: float) -> BreakerView:
-        return view(self._breaker(name), now)
+        cb = self._breaker(name)
+        cb.advance(now)  # a due transition shows, though its timer has not fired yet
+        return view(cb, now)
 
     async def list_breakers(self, now: float, after: str = "",
                             limit: int | None = None) -> list[BreakerView]:
-        return [view(self._breakers[n], now) for n in _page(self._breakers, after, limit)]
+        views = []
+        for name in _page(self._breakers, after, limit):
+            cb = self._breakers[name]
+            cb.advance(now)
+            views.append(view(cb, now))
+        return views
 
-    async def delete_breaker(self, name: str) -> None:
-        self._breaker(name)
+    async def delete_breaker(self, name: str) -> BreakerState:
+        cb = self._breaker(name)
         del self._breakers[name]
+        return cb.state
 
     async def transition_breaker(self, name: str, state: BreakerState,
                                  now: float) -> BreakerView:
@@ -193,6 +203,15 @@ class MemoryStore:
         self._breakers[name] = cb
         self._listener.breaker_created(name, cb.state)
         return cb
+
+    def _auto_created(self, name: str, now: float) -> Breaker:
+        """An unknown breaker named by Allow, created unless that is off or too many exist."""
+        if not self._auto_create:
+            raise NotFound("breaker", name)
+        if len(self._breakers) >= self._max_breakers:
+            raise TooManyBreakers(f"breaker {name!r} not created: {self._max_breakers} breakers "
+                                  f"exist ([defaults] max_breakers)")
+        return self._create(name, now)
 
     def _breaker(self, name: str) -> Breaker:
         cb = self._breakers.get(name)

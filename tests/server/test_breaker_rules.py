@@ -12,6 +12,7 @@ from rescp._proto import admin_pb2 as a
 from rescp._proto import guard_pb2 as g
 from rescp.testing import ServerThread
 from tests.server.conftest import Stubs
+from tests.support import eventually
 
 CLOSED, OPEN, HALF_OPEN, DISABLED = 1, 2, 3, 5
 SUCCESS, FAILURE, IGNORED = 1, 2, 3
@@ -33,6 +34,10 @@ def record(stubs: Stubs, name: str, outcome: int, seconds: float = 0.0) -> int:
     reply = stubs.Record(g.RecordRequest(breaker=name, outcome=outcome, permit=permit,
                                          duration=duration))
     return int(reply.breaker_state)
+
+
+def assert_state(stubs: Stubs, name: str, expected: int) -> None:
+    assert state(stubs, name) == expected
 
 
 def open_then_half_open(stubs: Stubs, name: str) -> None:
@@ -84,6 +89,36 @@ def test_a_trial_permit_never_recorded_expires(stubs: Stubs) -> None:
     time.sleep(0.3)  # recovery_timeout after it was handed out
     trial = stubs.Allow(g.AllowRequest(breaker="crashy"))
     assert trial.allowed and trial.breaker_state == HALF_OPEN
+
+
+def test_trials_slower_than_recovery_timeout_never_wedge_half_open(stubs: Stubs) -> None:
+    """Each trial outlives its permit; the second expiry reopens the breaker by the server's
+    timer, with no further traffic, instead of leaving it HALF_OPEN for ever."""
+    put(stubs, "slowpoke", failure_threshold=1, recovery_timeout=RECOVERY)
+    open_then_half_open(stubs, "slowpoke")
+    first = stubs.Allow(g.AllowRequest(breaker="slowpoke"))
+    time.sleep(0.25)  # the first trial is still running when its permit expires
+    second = stubs.Allow(g.AllowRequest(breaker="slowpoke"))
+    assert first.allowed and second.allowed and first.permit != second.permit
+    late = stubs.Record(g.RecordRequest(breaker="slowpoke", outcome=SUCCESS, permit=first.permit))
+    assert late.breaker_state == HALF_OPEN  # too late to judge it
+    eventually(lambda: assert_state(stubs, "slowpoke", OPEN), within=2)
+
+
+def test_a_forged_trial_permit_cannot_close_a_half_open_breaker(stubs: Stubs) -> None:
+    put(stubs, "guarded", failure_threshold=1, recovery_timeout=duration_pb2.Duration(seconds=5))
+    record(stubs, "guarded", FAILURE)
+    stubs.TransitionBreaker(a.TransitionBreakerRequest(name="guarded", state=CLOSED))
+    record(stubs, "guarded", FAILURE)
+    put(stubs, "guarded", failure_threshold=1, recovery_timeout=RECOVERY)
+    time.sleep(0.3)
+    real = stubs.Allow(g.AllowRequest(breaker="guarded")).permit
+    generation = real.split(".")[0]
+    for guess in (f"{generation}.0", f"{generation}.1", f"{generation}.{'0' * 16}"):
+        reply = stubs.Record(g.RecordRequest(breaker="guarded", outcome=SUCCESS, permit=guess))
+        assert reply.breaker_state == HALF_OPEN
+    reply = stubs.Record(g.RecordRequest(breaker="guarded", outcome=FAILURE, permit=real))
+    assert reply.breaker_state == OPEN  # the real trial's verdict still counts
 
 
 def test_ignored_counts_for_nothing_and_gives_back_its_permit(stubs: Stubs) -> None:

@@ -8,8 +8,9 @@ import time
 
 import grpc
 import pytest
-from google.protobuf import descriptor_pool
+from google.protobuf import descriptor_pb2, descriptor_pool
 from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection_pb2
 from grpc_reflection.v1alpha.proto_reflection_descriptor_database import (
     ProtoReflectionDescriptorDatabase,
 )
@@ -119,3 +120,25 @@ def test_health_check_is_cheap_enough_for_probes(health: health_pb2_grpc.HealthS
     for _ in range(20):
         check(health, "")
     assert time.perf_counter() - start < 5  # a sanity bound, not a benchmark
+
+
+def test_reflection_v1_is_served_beside_v1alpha(server: ServerThread) -> None:
+    """Tools that ask grpc.reflection.v1 first (ghz, newer grpcurl) find every service."""
+    request = reflection_pb2.ServerReflectionRequest
+    with grpc.insecure_channel(server.target) as channel:
+        info = channel.stream_stream(
+            "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo",
+            request_serializer=request.SerializeToString,
+            response_deserializer=reflection_pb2.ServerReflectionResponse.FromString)
+        listed, found, itself = info(iter([
+            request(list_services=""),
+            request(file_containing_symbol="rescp.v1.GuardService"),
+            request(file_containing_symbol="grpc.reflection.v1.ServerReflection")]))
+    names = {s.name for s in listed.list_services_response.service}
+    assert {"rescp.v1.GuardService", "grpc.reflection.v1.ServerReflection",
+            "grpc.reflection.v1alpha.ServerReflection"} <= names
+    files = [descriptor_pb2.FileDescriptorProto.FromString(raw)
+             for raw in found.file_descriptor_response.file_descriptor_proto]
+    assert any(f.package == "rescp.v1" and any(s.name == "GuardService" for s in f.service)
+               for f in files)
+    assert itself.file_descriptor_response.file_descriptor_proto  # v1 describes itself

@@ -280,6 +280,38 @@ def test_unrecorded_trial_permits_expire_after_recovery_timeout() -> None:
     assert h.record(SUCCESS, fresh.permit) is CLOSED
 
 
+def test_trials_that_keep_expiring_reopen_the_breaker() -> None:
+    """Every trial outlives recovery_timeout: the slot is handed out again once, then the
+    breaker reopens instead of staying HALF_OPEN for ever (the late outcomes only count)."""
+    h = Harness(failure_threshold=1, recovery_timeout=10, half_open_permits=1)
+    h.half_open()
+    slow = h.allow()
+    h.clock.advance(10)
+    again = h.allow()  # the expired slot, handed out again
+    assert again.allowed and h.b.state is HALF_OPEN
+    assert h.record(SUCCESS, slow.permit) is HALF_OPEN  # too late to judge
+    h.clock.advance(10)
+    h.b.advance(h.now)
+    assert h.b.state is OPEN and h.events[-1].reason == "trials_expired"
+    assert h.record(SUCCESS, again.permit) is OPEN
+    h.clock.advance(10)
+    assert h.allow().allowed and h.b.state is HALF_OPEN  # and it recovers as usual
+
+
+def test_trial_permits_are_unguessable_and_bound_to_their_breaker() -> None:
+    h = Harness(failure_threshold=1, recovery_timeout=10, half_open_permits=2)
+    other = Harness(failure_threshold=1, recovery_timeout=10, half_open_permits=2)
+    h.half_open()
+    other.half_open()
+    mine = h.allow().permit
+    generation, token = mine.split(".")
+    assert len(token) == 16 and int(token, 16) >= 0  # 64 random bits
+    forged = f"{generation}.{int(token, 16) ^ 1:016x}"
+    assert h.record(SUCCESS, forged) is HALF_OPEN  # counts as no permit
+    assert other.record(FAILURE, mine) is HALF_OPEN  # a foreign permit is no trial either
+    assert h.b.trials_outstanding == 1 and h.record(FAILURE, mine) is OPEN
+
+
 def test_allow_expires_trials_lazily() -> None:
     h = Harness(failure_threshold=1, recovery_timeout=10)
     h.half_open()

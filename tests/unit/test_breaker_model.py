@@ -41,6 +41,7 @@ class Model:
     trials: dict[int, float] = field(default_factory=dict)  # id -> expiry
     next_id: int = 0
     trial_wins: int = 0
+    expired: int = 0  # trials expired in this HALF_OPEN period
     events: list[Event] = field(default_factory=list)
 
     def window(self, now: float) -> list[tuple[float, bool, bool]]:
@@ -68,14 +69,23 @@ class Model:
     def enter(self, to: BreakerState, reason: str, now: float) -> None:
         self.events.append((self.state, to, reason, now))
         self.state, self.gen, self.since = to, self.gen + 1, now
-        self.trials, self.trial_wins = {}, 0
+        self.trials, self.trial_wins, self.expired = {}, 0, 0
         if to == CLOSED:
             self.reset()
 
     def tick(self, now: float) -> None:
         if self.state == OPEN and now >= self.since + self.c.recovery_timeout:
             self.enter(HALF_OPEN, "recovery_timeout", now)
-        self.trials = {t: e for t, e in self.trials.items() if e > now}
+        self.expire(now)
+
+    def expire(self, now: float) -> None:
+        """Trials past their expiry are gone; more of them than permits reopens."""
+        gone = [t for t, e in self.trials.items() if e <= now]
+        for t in gone:
+            del self.trials[t]
+        self.expired += len(gone)
+        if self.state == HALF_OPEN and self.expired > self.c.half_open_permits:
+            self.enter(OPEN, "trials_expired", now)
 
     def allow(self, now: float) -> tuple[bool, BreakerState, float, Token]:
         self.tick(now)
@@ -101,8 +111,9 @@ class Model:
     def record(self, outcome: Outcome, duration: float, token: Token, now: float) -> None:
         if self.state in (CLOSED, DISABLED) and token in (None, ("full", self.gen, 0)):
             self.record_fully(outcome, duration, now)
-        elif token is not None and token[:2] == ("trial", self.gen) and token[2] in self.trials:
-            if self.trials.pop(token[2]) > now:
+        elif token is not None and token[:2] == ("trial", self.gen):
+            self.expire(now)
+            if token[:2] == ("trial", self.gen) and self.trials.pop(token[2], None) is not None:
                 self.record_trial(outcome, now)
             else:
                 self.tally(outcome, now)

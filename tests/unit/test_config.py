@@ -74,3 +74,26 @@ def test_the_readme_config_block_is_valid() -> None:
     config = parse(block)
     assert config.breakers["orders_db"].failure_rate_threshold == 50.0
     assert config.events.max_lag == 1000
+
+
+@pytest.mark.parametrize(("text", "named"), [
+    ("[events]\nmax_events = 100\n", "events.max_lag: must not exceed events.max_events"),
+    ("[errors]\nhistory = 0\n", "errors.history: must be 1 to"),
+    ("[health]\nhousekeeping_interval = -1\n", "health.housekeeping_interval: must be"),
+    ("[server]\ngrace = -5\n", "server.grace: must be"),
+    ("[events]\nmax_age = nan\n", "events.max_age: must be"),
+    ("[defaults]\nmax_breakers = 0\n", "defaults.max_breakers: must be"),
+    ("[defaults]\nauto_create = 1\n", "defaults.auto_create: expected true or false"),
+    ("[defaults]\nmax_breakers = 1\n[breakers.a]\n[breakers.b]\n", "defaults.max_breakers (1)"),
+])
+def test_every_setting_is_validated_and_named(text: str, named: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        parse(text)
+    assert named in str(caught.value)
+
+
+def test_breaker_policy_defaults_and_settings() -> None:
+    assert (Config().breaker_policy.max_breakers, Config().breaker_policy.auto_create) == (
+        10_000, True)
+    policy = parse("[defaults]\nmax_breakers = 5\nauto_create = false\n").breaker_policy
+    assert (policy.max_breakers, policy.auto_create) == (5, False)

@@ -21,9 +21,10 @@ from rescp.server.status import MAX_STATUS_BYTES
 from rescp.testing import ServerThread
 from tests.server.conftest import Stubs, details
 
-STALL_BOUND = 0.25
-"""The longest stall of the server's loop a test accepts: 25x the 10 ms goal (the measured
-figure is in `make bench`), far below the seconds a quadratic validation took."""
+STALL_BOUND = 0.5
+"""The longest stall of the server's loop a test accepts: far above the 10 ms goal (a shared
+CI machine can starve the loop's thread that long; the measured figure is in `make bench`),
+far below the minute a quadratic validation of 60,000 entries took."""
 
 
 def _watch(stubs: Stubs, request: e.WatchRequest) -> None:

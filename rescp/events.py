@@ -112,11 +112,11 @@ class Subscription:
 FANOUT_SLICE = 16
 """Waiting subscribers woken per loop iteration: the longest a request waits behind fan-out."""
 FANOUT_REST = 2.0
-"""After a round, fan-out rests this many times the CPU the event loop's thread spent during
-the round (from the first wake until every woken subscriber has written its batch and is
-back): at most about a third of the loop goes to watchers, however many there are, and each
-watcher gets everything since its last write in one message. CPU rather than wall time, so
-a machine busy with other work does not stretch the rests."""
+"""After a round, fan-out rests this many times the round's wall time (from the first wake
+until every woken subscriber has written its batch and is back): at most about a third of the
+loop's time goes to watchers, however many there are, and each watcher gets everything since
+its last write in one message. Wall time, not the loop thread's CPU: on a starved machine a
+CPU-sized rest let fan-out take most of the little time the loop got, and Allow waited."""
 ROUND_CAP = 0.1
 """A round is over after this long even if some woken subscriber is not back (its client may
 have stopped reading): one stalled watcher must not slow delivery to the others."""
@@ -251,11 +251,11 @@ class EventLog:
         """Rounds of waking subscribers, while events keep arriving."""
         try:
             while self._pending and self._subscribers:
-                started = time.thread_time()  # the loop's own CPU: not the machine's load
+                started = time.perf_counter()
                 self._pending = False
                 self._cut_off_laggards()
                 await self._round_of(self._take_waiting())
-                await asyncio.sleep((time.thread_time() - started) * FANOUT_REST)
+                await asyncio.sleep((time.perf_counter() - started) * FANOUT_REST)
         finally:
             if self._fanout is asyncio.current_task():
                 self._fanout = None

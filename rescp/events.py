@@ -112,11 +112,14 @@ class Subscription:
 FANOUT_SLICE = 16
 """Waiting subscribers woken per loop iteration: the longest a request waits behind fan-out."""
 FANOUT_REST = 2.0
-"""After a round, fan-out rests this many times the round's wall time (from the first wake
-until every woken subscriber has written its batch and is back): at most about a third of the
-loop's time goes to watchers, however many there are, and each watcher gets everything since
-its last write in one message. Wall time, not the loop thread's CPU: on a starved machine a
-CPU-sized rest let fan-out take most of the little time the loop got, and Allow waited."""
+"""After a round, fan-out rests this many times the round's wall time beyond ROUND_FREE (from
+the first wake until every woken subscriber has written its batch and is back): at most about
+a third of the loop's time goes to watchers, however many there are, and each watcher gets
+everything since its last write in one message. Wall time, not the loop thread's CPU: on a
+starved machine a CPU-sized rest let fan-out take most of the little time the loop got."""
+ROUND_FREE = 0.01
+"""A round this short needs no rest (it delayed no request by more than that): a few dozen
+watchers get every event at once."""
 ROUND_CAP = 0.1
 """A round is over after this long even if some woken subscriber is not back (its client may
 have stopped reading): one stalled watcher must not slow delivery to the others."""
@@ -255,7 +258,8 @@ class EventLog:
                 self._pending = False
                 self._cut_off_laggards()
                 await self._round_of(self._take_waiting())
-                await asyncio.sleep((time.perf_counter() - started) * FANOUT_REST)
+                spent = time.perf_counter() - started
+                await asyncio.sleep(max(spent - ROUND_FREE, 0.0) * FANOUT_REST)
         finally:
             if self._fanout is asyncio.current_task():
                 self._fanout = None

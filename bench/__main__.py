@@ -17,7 +17,7 @@ from contextlib import contextmanager
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from bench import engines, events, hostile, rpc, watchers
+from bench import clients, engines, events, hostile, rpc, watchers
 from rescp.testing import free_port
 
 
@@ -68,6 +68,8 @@ def main() -> None:
         alone = watchers.measure(target, 0, watched_for)
         crowd = watchers.measure(target, 1_000, watched_for)
         stall, stall_name = hostile.worst_round_trip(target)
+        py_client = clients.python(target, rounds // 2, seconds)
+        go_client = clients.go(target, rounds // 2, seconds)
     pairs = engines.measure(ops)
     encode = events.encode_us()
 
@@ -86,6 +88,22 @@ def main() -> None:
     print(f"  {'event -> delivery p99, 1000 watchers':<38} "
           f"{watchers.p99_ms(crowd.deliveries):5.0f} ms [<= 1000 ms]")
     print(f"  {'worst request under 64 KiB, round trip':<38} {stall * 1e3:5.1f} ms [<= 10 ms]")
+
+    for overhead in (py_client, go_client):
+        if isinstance(overhead, clients.Overhead):
+            print(f"  {overhead.client + ' guard vs bare Allow+Record':<38} "
+                  f"{overhead.efficiency:5.2f}x  [>= 0.9]")
+    if isinstance(go_client, clients.Overhead):
+        print(f"  {'guarded no-op, Go vs Python client':<38} "
+              f"{py_client.guarded_us / go_client.guarded_us:5.2f}x")
+
+    print("\nguarded no-op call, one in flight, median microseconds per call")
+    for overhead in (py_client, go_client):
+        if isinstance(overhead, clients.Overhead):
+            print(f"  {overhead.client:<8} guarded {overhead.guarded_us:8.0f}   bare Allow+Record "
+                  f"{overhead.bare_us:8.0f}   ({overhead.calls} calls)")
+        else:
+            print(f"  go       skipped: {overhead}")
 
     print("\nunary RPCs, client and server sharing the machine")
     print(f"  {'':<22}{'calls/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'server CPU us/call':>20}")

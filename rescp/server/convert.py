@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterable
 from enum import IntEnum
+from functools import lru_cache
 from itertools import compress, count, islice
 from operator import not_
 from typing import Any, TypeVar
@@ -51,8 +52,16 @@ def to_duration(seconds: float) -> Duration:
 
 
 def to_timestamp(seconds: float) -> Timestamp:
+    stamp = Timestamp()
+    set_timestamp(stamp, seconds)
+    return stamp
+
+
+def set_timestamp(target: Timestamp, seconds: float) -> None:
+    """Set a message's Timestamp field in place (no Timestamp object built and copied)."""
     whole = math.floor(seconds)
-    return Timestamp(seconds=whole, nanos=min(round((seconds - whole) * 1e9), 999_999_999))
+    target.seconds = whole
+    target.nanos = min(round((seconds - whole) * 1e9), 999_999_999)
 
 
 E = TypeVar("E", bound=IntEnum)
@@ -115,7 +124,10 @@ def breaker_config(msg: admin.BreakerConfig, default: BreakerConfig) -> BreakerC
     )
 
 
+@lru_cache(maxsize=1024)
 def encode_breaker_config(config: BreakerConfig) -> admin.BreakerConfig:
+    """The config's message, cached (configs are few and shared; callers copy it, never
+    change it): a page of 1,000 breakers must not build 1,000 of them."""
     return admin.BreakerConfig(
         failure_threshold=config.failure_threshold,
         failure_rate_threshold=config.failure_rate_threshold,
@@ -130,13 +142,16 @@ def encode_breaker_config(config: BreakerConfig) -> admin.BreakerConfig:
 
 
 def encode_breaker(view: BreakerView) -> admin.Breaker:
-    msg = admin.Breaker(
-        name=view.name, config=encode_breaker_config(view.config), state=wire(view.state),
-        failure_count=view.failure_count, success_count=view.success_count,
-        state_since=to_timestamp(view.state_since), failure_rate=view.failure_rate,
-        slow_call_rate=view.slow_call_rate)
+    """Fields set in place (building Timestamps and enums as objects costs several times more):
+    a page of 1,000 breakers is encoded in a few milliseconds."""
+    msg = admin.Breaker(name=view.name)
+    msg.state = wire(view.state)
+    msg.failure_count, msg.success_count = view.failure_count, view.success_count
+    msg.failure_rate, msg.slow_call_rate = view.failure_rate, view.slow_call_rate
+    msg.config.CopyFrom(encode_breaker_config(view.config))
+    set_timestamp(msg.state_since, view.state_since)
     if view.last_failure_time is not None:
-        msg.last_failure_time.CopyFrom(to_timestamp(view.last_failure_time))
+        set_timestamp(msg.last_failure_time, view.last_failure_time)
     return msg
 
 
@@ -258,9 +273,7 @@ def encode_event(event: Event) -> bytes:
     """The event's wire bytes, encoded once and cached on the event for every subscriber."""
     if event.wire is None:  # fields set in place: no message objects built for the common case
         msg = events_pb.Event(sequence=event.sequence)
-        whole = math.floor(event.time)
-        msg.time.seconds = whole
-        msg.time.nanos = min(round((event.time - whole) * 1e9), 999_999_999)
+        set_timestamp(msg.time, event.time)
         payload = event.payload
         if isinstance(payload, Transition):
             change = msg.breaker_transition

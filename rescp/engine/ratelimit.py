@@ -311,7 +311,9 @@ class SlidingWindowLimiter(_Limiter[_Log]):
         live = log.live(start)
         if live == 0:
             return LimitStatus(False, self._cap, 0.0, now)
-        reset_at = log.times[-1] + window
+        # the time a clock at `now` advanced by the retry step reads: a float sum may land an
+        # ulp past `times[-1] + window`, and reset_at must never precede now + retry_after
+        reset_at = now + _delay(now, log.times[-1] + window)
         if live < self._cap:
             return LimitStatus(False, self._cap - live, 0.0, reset_at)
         at = log.times[log.leave_index(start, live + 1 - self._cap)] + window

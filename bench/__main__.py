@@ -17,21 +17,21 @@ from contextlib import contextmanager
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from bench import clients, engines, events, hostile, rpc, watchers
+from bench import clients, engines, events, hostile, http, rpc, watchers
 from rescp.testing import free_port
 
 
 @contextmanager
-def bench_server() -> Iterator[tuple[str, int]]:
-    """The benchmark server in its own process; yields (target, pid)."""
-    port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "bench.server", str(port)])
+def bench_server() -> Iterator[tuple[str, str, int]]:
+    """The benchmark server in its own process; yields (target, HTTP URL, pid)."""
+    port, http_port = free_port(), free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "bench.server", str(port), str(http_port)])
     target = f"127.0.0.1:{port}"
     try:
         with grpc.insecure_channel(target) as channel:
             grpc.channel_ready_future(channel).result(timeout=20)
             health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=5)
-        yield target, proc.pid
+        yield target, f"http://127.0.0.1:{http_port}", proc.pid
     finally:
         proc.terminate()
         proc.wait(10)
@@ -59,7 +59,7 @@ def main() -> None:
 
     print(f"rescp bench, {time.strftime('%Y-%m-%d %H:%M')}: {machine()}", flush=True)
     unary: dict[int, tuple[rpc.Load, rpc.Load]] = {}
-    with bench_server() as (target, pid):
+    with bench_server() as (target, http_url, pid):
         for concurrency in (16, 64):
             unary[concurrency] = asyncio.run(rpc.compare(target, pid, concurrency, rounds, seconds))
         watched, pushed = asyncio.run(events.one_subscriber(target, replayed, 3))
@@ -68,9 +68,12 @@ def main() -> None:
         alone = watchers.measure(target, 0, watched_for)
         crowd = watchers.measure(target, 1_000, watched_for)
         stall, stall_name = hostile.worst_round_trip(target)
+        over_grpc, over_http = asyncio.run(http.connect_vs_grpc(
+            target, http_url, pid, 16, max(rounds // 2, 2), seconds))
         py_client = clients.python(target, rounds // 2, seconds)
         go_client = clients.go(target, rounds // 2, seconds)
     pairs = engines.measure(ops)
+    cost = http.metrics_cost(ops)
     encode = events.encode_us()
 
     print("\nratios (higher is better) [target]")
@@ -88,6 +91,11 @@ def main() -> None:
     print(f"  {'event -> delivery p99, 1000 watchers':<38} "
           f"{watchers.p99_ms(crowd.deliveries):5.0f} ms [<= 1000 ms]")
     print(f"  {'worst request under 64 KiB, round trip':<38} {stall * 1e3:5.1f} ms [<= 10 ms]")
+    print(f"  {'Connect JSON Allow vs gRPC Allow, 16':<38} "
+          f"{over_http.throughput / over_grpc.throughput:5.2f}x  [informational]")
+    allow_cpu = unary[16][1].cpu_us_per_call
+    print(f"  {'metrics share of an Allow server CPU':<38} "
+          f"{cost.us_per_allow / allow_cpu * 100:5.2f}%  [<= 2%]")
 
     for overhead in (py_client, go_client):
         if isinstance(overhead, clients.Overhead):
@@ -128,6 +136,11 @@ def main() -> None:
           f"{crowd.watchers} watchers got every event, {len(crowd.deliveries)} deliveries")
     print(f"  event encoding, once per event at append: {encode:.1f} us")
     print(f"  slowest hostile request: {stall_name}, {stall * 1e3:.1f} ms")
+    print("\nHTTP, 16 in flight (16 keep-alive connections, a minimal asyncio client)")
+    for name, load in (("gRPC Allow", over_grpc), ("Connect JSON Allow", over_http)):
+        print(f"  {name:<22}{load.throughput:>10.0f} calls/s{load.percentile(50):>9.2f} ms p50"
+              f"{load.percentile(99):>9.2f} ms p99{load.cpu_us_per_call:>8.0f} us server CPU")
+    print(f"  metrics per Allow (gRPC observer + plane counters): {cost.us_per_allow:.2f} us")
     print("\nengines in-process, microseconds per operation")
     for pair in pairs:
         print(f"  {pair.name:<38} rescp {pair.ours_us:7.3f}   {pair.theirs} {pair.theirs_us:7.3f}")

@@ -28,6 +28,7 @@ from rescp.engine.health import Degradation, Feature, degradation, health
 from rescp.engine.ratelimit import LimitConfig, LimitStatus
 from rescp.enums import OPEN_CIRCUIT_STATES, BreakerState, Health, Outcome, Severity
 from rescp.events import BreakerDeleted, EventLog, HealthChange, RateLimitExceeded
+from rescp.observe import PlaneObserver
 from rescp.store.base import AllowResult, BreakerView, ErrorSummary, Store, StoreListener
 
 log = logging.getLogger(__name__)
@@ -72,6 +73,7 @@ class ControlPlane(StoreListener):
         self.events = events
         self.settings = settings
         self.store = make_store(self)
+        self.observer = PlaneObserver()  # the server's metrics replace it
         self._states: dict[str, BreakerState] = {}
         self._open: set[str] = set()
         self._sinks: list[BreakerStatusSink] = []
@@ -119,6 +121,7 @@ class ControlPlane(StoreListener):
     def breaker_transitioned(self, transition: Transition) -> None:
         name = transition.breaker
         self.events.append(transition, self.clock.wall())
+        self.observer.transitioned(transition)
         self._set_state(name, transition.to_state)
         self._changes[name] = self._changes.get(name, 0) + 1
         self._to_advance.add(name)
@@ -129,6 +132,7 @@ class ControlPlane(StoreListener):
     async def allow(self, breaker: str, limit: str, key: str, cost: int) -> AllowResult:
         now = self.clock.now()
         result = await self.store.allow(breaker, limit, key, cost, now)
+        self.observer.allowed(breaker, limit, result)
         if result.alert:
             self.events.append(RateLimitExceeded(limit, key, result.retry_after, result.alert),
                                self.clock.wall())
@@ -141,6 +145,7 @@ class ControlPlane(StoreListener):
     async def record(self, breaker: str, outcome: Outcome, duration: float, permit: str,
                      error: ErrorReport | None) -> tuple[BreakerState, ErrorRecord | None]:
         state = await self.store.record(breaker, outcome, duration, permit, self.clock.now())
+        self.observer.recorded(breaker, outcome)
         record = await self.report(error) if error is not None else None
         if self._dirty:
             await self._settle()
@@ -150,6 +155,7 @@ class ControlPlane(StoreListener):
         wall = self.clock.wall()
         record, new = await self.store.add_error(report, wall)
         if new:
+            self.observer.reported(record)
             self.events.append(record, wall)
             self._dirty = True
             await self._settle()
@@ -175,6 +181,7 @@ class ControlPlane(StoreListener):
     async def delete_breaker(self, name: str) -> None:
         last_state = await self.store.delete_breaker(name)
         self.events.append(BreakerDeleted(name, last_state), self.clock.wall())
+        self.observer.breaker_deleted(name)
         self._set_state(name, None)
         self._changes.pop(name, None)
         if (handle := self._timers.pop(name, None)) is not None:

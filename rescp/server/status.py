@@ -54,14 +54,24 @@ def clip(text: str, limit: int = MAX_ECHO_CHARS) -> str:
     return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} characters)"
 
 
+def code_of(error: errors.RescpError) -> grpc.StatusCode:
+    return _CODES.get(type(error), grpc.StatusCode.INTERNAL)
+
+
 def to_status(error: errors.RescpError) -> grpc.Status:
     """The gRPC status (code, message, details in trailing metadata) for `error`."""
+    return rpc_status.to_status(rich_status(error))
+
+
+def rich_status(error: errors.RescpError) -> status_pb2.Status:
+    """The google.rpc.Status for `error`: what gRPC sends in trailers and Connect in JSON,
+    under MAX_STATUS_BYTES."""
     if isinstance(error, errors.InvalidArgument):
         return _fitted(error)
-    return rpc_status.to_status(_status(error))
+    return _status(error)
 
 
-def _fitted(error: errors.InvalidArgument) -> grpc.Status:
+def _fitted(error: errors.InvalidArgument) -> status_pb2.Status:
     """An INVALID_ARGUMENT status keeping as many violations as fit in MAX_STATUS_BYTES."""
     violations = [errors.FieldViolation(clip(v.field), clip(v.description, 2 * MAX_ECHO_CHARS))
                   for v in error.violations]
@@ -71,7 +81,7 @@ def _fitted(error: errors.InvalidArgument) -> grpc.Status:
                                         error.more + len(violations) - keep)
         status = _status(fitted)
         if keep <= 1 or _size(status) <= MAX_STATUS_BYTES:
-            return rpc_status.to_status(status)
+            return status
         keep //= 2
 
 
@@ -81,7 +91,7 @@ def _size(status: status_pb2.Status) -> int:
 
 
 def _status(error: errors.RescpError) -> status_pb2.Status:
-    code = _CODES.get(type(error), grpc.StatusCode.INTERNAL)
+    code = code_of(error)
     details = []
     metadata: dict[str, str] = {}
     if isinstance(error, errors.InvalidArgument):
@@ -101,10 +111,12 @@ def _status(error: errors.RescpError) -> status_pb2.Status:
                              message=clip(str(error), MAX_STATUS_BYTES // 4), details=details)
 
 
+INTERNAL_ERROR = errors.RescpError("internal error; see the server log")
+"""What a bug looks like on the wire: no detail of it leaves the server."""
+
+
 def internal() -> grpc.Status:
-    """The status for a bug: no detail of it leaves the server."""
-    error = errors.RescpError("internal error; see the server log")
-    return to_status(error)
+    return to_status(INTERNAL_ERROR)
 
 
 async def abort(context: grpc.aio.ServicerContext[object, object],

@@ -98,7 +98,7 @@ class EventFilter:
 class Subscription:
     """A cursor into the log; read it with `EventLog.next_batch`."""
 
-    __slots__ = ("cursor", "failure", "filter", "round", "slack", "waiter")
+    __slots__ = ("cursor", "failure", "filter", "queued", "round", "slack", "waiter")
 
     def __init__(self, cursor: int, event_filter: EventFilter, slack: int) -> None:
         self.cursor = cursor  # the next sequence this subscriber will read
@@ -107,6 +107,7 @@ class Subscription:
         self.failure: RescpError | None = None
         self.waiter: asyncio.Future[None] | None = None  # set while it waits for events
         self.round = 0  # the fan-out round that woke it, until it is back (or gone)
+        self.queued = False  # in the log's waiting list (a cancelled wait leaves it there)
 
 
 FANOUT_SLICE = 16
@@ -223,7 +224,9 @@ class EventLog:
             sub.slack = 0  # caught up: from now on only max_lag bounds its lag
             self._back(sub)
             sub.waiter = asyncio.get_running_loop().create_future()
-            self._waiting.append(sub)
+            if not sub.queued:  # once, however often a caller's timeout cancelled the wait
+                sub.queued = True
+                self._waiting.append(sub)
             try:
                 await sub.waiter
             finally:
@@ -307,6 +310,7 @@ class EventLog:
         head = self.last_sequence + 1
         woken = 0
         for sub in subs:
+            sub.queued = False
             if sub.waiter is not None and not sub.waiter.done():
                 sub.slack = head - sub.cursor
                 sub.round = round_

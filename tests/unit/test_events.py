@@ -205,3 +205,18 @@ def test_a_woken_subscriber_that_never_comes_back_holds_no_one_up() -> None:
         return got
 
     assert asyncio.run(run()) == [1, 2, 3, 4, 5]
+
+
+def test_waits_cancelled_by_a_timeout_do_not_pile_up() -> None:
+    async def run() -> int:
+        log = EventLog()
+        sub = log.subscribe(None)
+        for _ in range(50):  # an SSE keep-alive: wait_for cancels the wait again and again
+            with pytest.raises(TimeoutError):
+                await asyncio.wait_for(log.next_batch(sub), 0.001)
+        waiting = len(log._waiting)
+        log.append(transition(), 0.0)
+        assert [e.sequence for e in await asyncio.wait_for(log.next_batch(sub), 5)] == [1]
+        return waiting
+
+    assert asyncio.run(run()) == 1

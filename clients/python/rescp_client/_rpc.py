@@ -52,6 +52,7 @@ _EVENTS = "/rescp.v1.EventService/"
 ALLOW = Rpc(_GUARD + "Allow", guard.AllowRequest, guard.AllowResponse)
 RECORD = Rpc(_GUARD + "Record", guard.RecordRequest, guard.RecordResponse)
 REPORT = Rpc(_GUARD + "Report", guard.ReportRequest, guard.ReportResponse)
+CLASSIFY = Rpc(_GUARD + "Classify", guard.ClassifyRequest, guard.ClassifyResponse)
 
 PUT_BREAKER = Rpc(_ADMIN + "PutBreaker", admin.PutBreakerRequest, admin.PutBreakerResponse)
 GET_BREAKER = Rpc(_ADMIN + "GetBreaker", admin.GetBreakerRequest, admin.GetBreakerResponse)

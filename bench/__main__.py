@@ -18,7 +18,7 @@ from contextlib import contextmanager
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from bench import clients, engines, events, http, rpc, stores
+from bench import clients, engines, events, hostile, http, rpc, stores, watchers
 from rescp.testing import free_port
 
 
@@ -57,6 +57,7 @@ def main() -> None:
     args = parser.parse_args()
     seconds, rounds, ops = (0.25, 4, 50_000) if args.quick else (1.0, 12, 200_000)
     replayed, flips = (5_000, 50) if args.quick else (20_000, 150)
+    watched_for = 3.0 if args.quick else 8.0
 
     print(f"rescp bench, {time.strftime('%Y-%m-%d %H:%M')}: {machine()}", flush=True)
     unary: dict[int, tuple[rpc.Load, rpc.Load]] = {}
@@ -66,6 +67,9 @@ def main() -> None:
         watched, pushed = asyncio.run(events.one_subscriber(target, replayed, 3))
         fanned = asyncio.run(events.fan_out(target, 100, replayed // 10))
         delays = asyncio.run(events.latency(target, 100, flips))
+        alone = watchers.measure(target, 0, watched_for)
+        crowd = watchers.measure(target, 1_000, watched_for)
+        stall, stall_name = hostile.worst_round_trip(target)
         over_grpc, over_http = asyncio.run(http.connect_vs_grpc(
             target, http_url, pid, 16, max(rounds // 2, 2), seconds))
         py_client = clients.python(target, rounds // 2, seconds)
@@ -77,6 +81,7 @@ def main() -> None:
                                               rounds, seconds))
     pairs = engines.measure(ops)
     cost = http.metrics_cost(ops)
+    encode = events.encode_us()
 
     print("\nratios (higher is better) [target]")
     for concurrency, (echo, allow) in unary.items():
@@ -92,6 +97,11 @@ def main() -> None:
           f"{watched.per_second / pushed.per_second:5.2f}x  [>= 0.8]")
     print(f"  {'transition -> delivery p99, 100 subs':<38} "
           f"{events.percentile_ms(delays, 99):5.1f} ms [<= 50 ms]")
+    print(f"  {'Allow p99, 1000 watchers vs none':<38} "
+          f"{watchers.p99_ms(crowd.allow) / watchers.p99_ms(alone.allow):5.2f}x  [<= 2]")
+    print(f"  {'event -> delivery p99, 1000 watchers':<38} "
+          f"{watchers.p99_ms(crowd.deliveries):5.0f} ms [<= 1000 ms]")
+    print(f"  {'worst request under 64 KiB, round trip':<38} {stall * 1e3:5.1f} ms [<= 10 ms]")
     print(f"  {'Connect JSON Allow vs gRPC Allow, 16':<38} "
           f"{over_http.throughput / over_grpc.throughput:5.2f}x  [informational]")
     allow_cpu = unary[16][1].cpu_us_per_call
@@ -131,12 +141,19 @@ def main() -> None:
     print("\nevents")
     print(f"  Watch replay, 1 subscriber   {watched.per_second:>9.0f} events/s in "
           f"{watched.messages} messages ({watched.events / watched.messages:.0f} events each)")
-    print(f"  bare push, 1 subscriber      {pushed.per_second:>9.0f} events/s, one per message")
+    print(f"  bare push, 1 subscriber      {pushed.per_second:>9.0f} events/s in "
+          f"{pushed.messages} messages ({pushed.events / pushed.messages:.0f} events each)")
     print(f"  fan-out to 100 subscribers   {fanned.per_second:>9.0f} deliveries/s "
           f"({fanned.events} deliveries)")
     print(f"  transition -> delivery, 100 subscribers: "
           f"p50 {events.percentile_ms(delays, 50):.1f} ms, "
           f"p99 {events.percentile_ms(delays, 99):.1f} ms over {len(delays)} deliveries")
+    print(f"  1000 watchers, {watchers.FLIPS_PER_SECOND} flips/s: Allow p99 "
+          f"{watchers.p99_ms(crowd.allow):.1f} ms ({len(crowd.allow)} calls) vs "
+          f"{watchers.p99_ms(alone.allow):.1f} ms without watchers; {crowd.complete} of "
+          f"{crowd.watchers} watchers got every event, {len(crowd.deliveries)} deliveries")
+    print(f"  event encoding, once per event at append: {encode:.1f} us")
+    print(f"  slowest hostile request: {stall_name}, {stall * 1e3:.1f} ms")
     print("\nHTTP, 16 in flight (16 keep-alive connections, a minimal asyncio client)")
     for name, load in (("gRPC Allow", over_grpc), ("Connect JSON Allow", over_http)):
         print(f"  {name:<22}{load.throughput:>10.0f} calls/s{load.percentile(50):>9.2f} ms p50"

@@ -1,8 +1,8 @@
 """Watch: delivery rate to one subscriber vs a bare push, fan-out to 100, and latency.
 
-- one subscriber: Watch replays N events filled into the log (rescp batches several events per
-  message, as it does under load) vs a bare server-streaming push of the same N serialized
-  events, one per message, on the same server; both clients decode every message.
+- one subscriber: Watch replays N events filled into the log (256 per message, as it batches a
+  waiting backlog) vs a bare server-streaming push of the same N serialized events, 256 per
+  message, on the same server; both clients decode every message.
 - fan-out: N events filled at once, delivered to each of 100 subscribers.
 - latency: 100 subscribers watch breaker transitions while an admin flips a breaker every
   20 ms; each delivery's latency is its arrival minus the event's own time (one machine, one
@@ -20,6 +20,10 @@ from dataclasses import dataclass
 import grpc
 
 from rescp._proto import admin_pb2, events_pb2
+from rescp.engine.breaker import Transition
+from rescp.enums import BreakerState
+from rescp.events import EventLog
+from rescp.server.events import framed
 
 WATCH = "/rescp.v1.EventService/Watch"
 PUSH = "/rescp.bench.Bare/Push"
@@ -44,31 +48,30 @@ async def fill(channel: grpc.aio.Channel, count: int) -> int:
     return int(struct.unpack(">Q", reply)[0])
 
 
-async def replay(channel: grpc.aio.Channel, after: int, count: int, into: Rate) -> bytes:
-    """Watch from `after` until `count` events arrived; returns one event's bytes."""
+async def replay(channel: grpc.aio.Channel, after: int, count: int, into: Rate) -> None:
+    """Watch from `after` until `count` events arrived."""
     watch = channel.unary_stream(
         WATCH, request_serializer=events_pb2.WatchRequest.SerializeToString,
         response_deserializer=events_pb2.WatchResponse.FromString)
-    started, got, sample = time.perf_counter(), 0, b""
+    started, got = time.perf_counter(), 0
     call = watch(events_pb2.WatchRequest(after_sequence=after))
     async for response in call:
         got += len(response.events)
         into.messages += 1
-        sample = sample or response.events[0].SerializeToString()
         if got >= count:
             break
     into.seconds += time.perf_counter() - started
     into.events += got
     call.cancel()
-    return sample
 
 
-async def push(channel: grpc.aio.Channel, event: bytes, count: int, into: Rate) -> None:
-    call = channel.unary_stream(PUSH, response_deserializer=events_pb2.Event.FromString)
+async def push(channel: grpc.aio.Channel, into: Rate) -> None:
+    """The bare push of the events the last fill made, decoded like Watch's responses."""
+    call = channel.unary_stream(PUSH, response_deserializer=events_pb2.WatchResponse.FromString)
     started = time.perf_counter()
-    async for _ in call(struct.pack(">I", count) + event):
+    async for response in call(b""):
         into.messages += 1
-        into.events += 1
+        into.events += len(response.events)
     into.seconds += time.perf_counter() - started
 
 
@@ -79,8 +82,8 @@ async def one_subscriber(target: str, count: int, rounds: int) -> tuple[Rate, Ra
         for round_ in range(rounds + 1):  # the first round warms up both
             last = await fill(channel, count)
             sink = (watched, pushed) if round_ else (Rate(), Rate())
-            sample = await replay(channel, last - count, count, sink[0])
-            await push(channel, sample, count, sink[1])
+            await replay(channel, last - count, count, sink[0])
+            await push(channel, sink[1])
     return watched, pushed
 
 
@@ -154,3 +157,15 @@ async def latency(target: str, subscribers: int, flips: int) -> list[float]:
 
 def percentile_ms(samples: list[float], q: int) -> float:
     return statistics.quantiles(samples, n=100)[q - 1] * 1e3
+
+
+def encode_us(count: int = 20_000) -> float:
+    """Microseconds to encode one breaker transition for Watch, paid once per event when it is
+    appended (by the operation that made it), never per subscriber."""
+    log = EventLog(max_events=count, max_lag=count, encode=framed)
+    now = time.time()
+    transition = Transition("bench", BreakerState.CLOSED, BreakerState.OPEN, "bench", now)
+    started = time.perf_counter()
+    for _ in range(count):
+        log.append(transition, now)
+    return (time.perf_counter() - started) / count * 1e6

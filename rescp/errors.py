@@ -30,15 +30,24 @@ class RescpError(Exception):
     reason = "INTERNAL"
 
 
+MAX_VIOLATIONS = 32
+"""Violations one request collects; beyond them only a count is kept ("and N more"), so a
+request with 60,000 bad entries costs a bounded error and linear work."""
+
+
 class InvalidArgument(RescpError):
-    """The request is malformed; every bad field is named."""
+    """The request is malformed; its bad fields are named (the first MAX_VIOLATIONS of them,
+    with `more` counting the rest)."""
 
     reason = "INVALID_FIELD"
 
-    def __init__(self, violations: Iterable[FieldViolation], reason: str = "INVALID_FIELD") -> None:
+    def __init__(self, violations: Iterable[FieldViolation], reason: str = "INVALID_FIELD",
+                 more: int = 0) -> None:
         self.violations = tuple(violations)
         self.reason = reason
-        super().__init__("; ".join(f"{v.field}: {v.description}" for v in self.violations))
+        self.more = more
+        text = "; ".join(f"{v.field}: {v.description}" for v in self.violations)
+        super().__init__(f"{text}; and {more} more" if more else text)
 
     @classmethod
     def one(cls, field: str, description: str) -> InvalidArgument:
@@ -48,29 +57,36 @@ class InvalidArgument(RescpError):
         """The same violations with their field paths nested under `prefix`."""
         return InvalidArgument(
             (FieldViolation(f"{prefix}.{v.field}", v.description) for v in self.violations),
-            self.reason,
-        )
+            self.reason, self.more)
 
 
 class Violations:
-    """Collects field violations so a request reports all its bad fields at once."""
+    """Collects field violations so a request reports its bad fields at once: one complaint
+    per field, the first MAX_VIOLATIONS kept, the rest counted. Every step is O(1)."""
 
     def __init__(self) -> None:
-        self._items: list[FieldViolation] = []
+        self._items: dict[str, FieldViolation] = {}
+        self._more = 0
+
+    @property
+    def full(self) -> bool:
+        """No further violation would be kept: a loop over a request's entries may stop."""
+        return len(self._items) >= MAX_VIOLATIONS
 
     def check(self, ok: bool, field: str, description: str) -> None:
-        if not ok and all(v.field != field for v in self._items):
-            self._items.append(FieldViolation(field, description))
+        if not ok:
+            self._add(FieldViolation(field, description))
 
     def name(self, value: str, field: str) -> None:
         """Check that `value` is a valid resource name."""
         self.check(NAME_PATTERN.fullmatch(value) is not None, field,
                    "must match [A-Za-z0-9][A-Za-z0-9._:/-]{0,127}")
 
-    def extend(self, violations: Iterable[FieldViolation]) -> None:
-        """Add violations of fields not already reported (one complaint per field is enough)."""
-        seen = {v.field for v in self._items}
-        self._items.extend(v for v in violations if v.field not in seen)
+    def extend(self, violations: Iterable[FieldViolation], more: int = 0) -> None:
+        """Add violations of fields not already reported, and `more` uncounted ones."""
+        for violation in violations:
+            self._add(violation)
+        self._more += more
 
     @contextmanager
     def collect(self, prefix: str = "") -> Iterator[None]:
@@ -79,11 +95,20 @@ class Violations:
         try:
             yield
         except InvalidArgument as error:
-            self.extend(error.under(prefix).violations if prefix else error.violations)
+            nested = error.under(prefix) if prefix else error
+            self.extend(nested.violations, nested.more)
 
     def raise_if_any(self) -> None:
         if self._items:
-            raise InvalidArgument(self._items)
+            raise InvalidArgument(self._items.values(), more=self._more)
+
+    def _add(self, violation: FieldViolation) -> None:
+        if violation.field in self._items:
+            return
+        if self.full:
+            self._more += 1
+        else:
+            self._items[violation.field] = violation
 
 
 def check_name(value: str, field: str) -> None:

@@ -2,12 +2,20 @@
 
 Every state change is appended with a server-wide sequence (1, 2, 3, ...). Retention is bounded
 by count and age; trimming is done in chunks so appends stay O(1) amortized. Subscribers are
-cursors into the log rather than queues: an append copies nothing per subscriber, it only wakes
-the waiting ones, and each subscriber reads the events after its cursor in batches (so a busy
-log hands several events to each read). A subscriber whose cursor falls more than `max_lag`
-events behind the head is failed with SubscriberTooSlow and must resume from its last sequence;
-this is its bounded queue, and it can never hold back the log or other subscribers. Wire
-encoding is left to the server, which caches it on the event so a fan-out encodes once.
+cursors into the log rather than queues: an append copies nothing and touches no subscriber.
+Each subscriber reads the events after its cursor in batches; one that has caught up waits.
+
+Fan-out is one task that wakes the waiting subscribers in rounds: FANOUT_SLICE at a time with
+the loop free between slices, so an Allow never queues behind a thousand watchers, and after
+each round it rests in proportion to the round's cost (FANOUT_REST), so fan-out takes a
+bounded share of the loop and a subscriber woken late simply reads everything that arrived
+meanwhile in one batch (coalescing per subscriber). Each round also cuts off the subscribers
+that fell more than `max_lag` events behind the head (SubscriberTooSlow: they resume from
+their last sequence); a subscriber may additionally be as far behind as the backlog it was
+handed (the replay it asked for, or what arrived while fan-out let it wait), so replaying a
+retained backlog is bounded by retention, not by `max_lag`. Wire encoding is the server's
+(`encode`), done once per event as it is appended and cached on the event, so delivery to any
+number of subscribers never encodes.
 
 A durable store keeps the log: it restores it at start (same `log_id`, sequences continue), is
 told of each append (`on_append`, to write it in the same commit as the change it reports), and
@@ -17,6 +25,7 @@ while `held`, subscribers see events only once the store has `publish`ed them as
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -70,6 +79,7 @@ class Event:
     payload: Payload
     type: EventType
     wire: bytes | None = field(default=None, compare=False)  # cached encoding, set by the server
+    frame: bytes | None = field(default=None, compare=False)  # the same, framed for a batch
 
     @property
     def severity(self) -> Severity | None:
@@ -94,17 +104,44 @@ class EventFilter:
 class Subscription:
     """A cursor into the log; read it with `EventLog.next_batch`."""
 
-    __slots__ = ("cursor", "failure", "filter")
+    __slots__ = ("cursor", "failure", "filter", "queued", "round", "slack", "waiter")
 
-    def __init__(self, cursor: int, event_filter: EventFilter) -> None:
+    def __init__(self, cursor: int, event_filter: EventFilter, slack: int) -> None:
         self.cursor = cursor  # the next sequence this subscriber will read
         self.filter = event_filter
+        self.slack = slack  # backlog it was handed (a replay, events while it waited)
         self.failure: RescpError | None = None
+        self.waiter: asyncio.Future[None] | None = None  # set while it waits for events
+        self.round = 0  # the fan-out round that woke it, until it is back (or gone)
+        self.queued = False  # in the log's waiting list (a cancelled wait leaves it there)
+
+
+FANOUT_SLICE = 16
+"""Waiting subscribers woken per loop iteration: the longest a request waits behind fan-out."""
+FANOUT_REST = 2.0
+"""After a round, fan-out rests this many times the round's wall time beyond ROUND_FREE (from
+the first wake until every woken subscriber has written its batch and is back): at most about
+a third of the loop's time goes to watchers, however many there are, and each watcher gets
+everything since its last write in one message. Wall time, not the loop thread's CPU: on a
+starved machine a CPU-sized rest let fan-out take most of the little time the loop got."""
+ROUND_FREE = 0.01
+"""A round this short needs no rest (it delayed no request by more than that): a few dozen
+watchers get every event at once."""
+ROUND_CAP = 0.1
+"""A round is over after this long even if some woken subscriber is not back (its client may
+have stopped reading): one stalled watcher must not slow delivery to the others."""
+EVENT_OPEN_CIRCUITS = 100
+EVENT_FEATURES = 25
+"""What a DegradationChange event lists at most (with the counts whole): events stay small
+however many circuits are open."""
 
 
 class EventLog:
     def __init__(self, *, max_events: int = 10_000, max_age: float = 3600.0,
-                 max_lag: int = 1_000, batch_size: int = 256) -> None:
+                 max_lag: int = 1_000, batch_size: int = 256,
+                 encode: Callable[[Event], object] | None = None) -> None:
+        """`encode` is called on each event as it is appended (the server caches its wire
+        bytes on it), so delivery to any number of subscribers only copies bytes."""
         if not 1 <= max_lag <= max_events:
             raise ValueError("max_lag must be within 1..max_events")
         self.log_id = uuid.uuid4().hex  # a new log, a new id: sequences never cross logs
@@ -112,10 +149,16 @@ class EventLog:
         self.max_age = max_age
         self.max_lag = max_lag
         self.batch_size = batch_size
+        self._encode = encode
         self._events: list[Event] = []
         self._first = 1  # the sequence of _events[0]
         self._subscribers: set[Subscription] = set()
-        self._changed: asyncio.Event | None = None
+        self._waiting: list[Subscription] = []
+        self._fanout: asyncio.Task[None] | None = None
+        self._pending = False  # appended since the last fan-out round began
+        self._round = 0
+        self._outstanding = 0  # subscribers woken by this round and not back yet
+        self._round_over: asyncio.Future[None] | None = None
         self._closed = False
         self.on_append: Callable[[Event], None] | None = None
         self.held = False  # True: subscribers read only what the store has published
@@ -125,6 +168,9 @@ class EventLog:
         """Continue a saved log: the retained `events` (oldest first) end at `last_sequence`."""
         self.log_id = log_id
         self._events = list(events)
+        if self._encode is not None:
+            for event in self._events:
+                self._encode(event)
         self._first = last_sequence + 1 - len(events)
         self._published = last_sequence
 
@@ -132,7 +178,7 @@ class EventLog:
         """Events up to `sequence` are committed: let held subscribers read them."""
         if sequence > self._published:
             self._published = sequence
-            self._wake()
+            self._kick()
 
     @property
     def visible_sequence(self) -> int:
@@ -156,20 +202,25 @@ class EventLog:
         return self._first
 
     def append(self, payload: Payload, now: float) -> Event:
+        """Append in O(1): subscribers are served by the fan-out task, never from here."""
+        if isinstance(payload, Degradation):
+            payload = payload.capped(EVENT_OPEN_CIRCUITS, EVENT_FEATURES)
         event = Event(self.last_sequence + 1, now, payload, _TYPES[type(payload)])
+        if self._encode is not None:
+            self._encode(event)
         self._events.append(event)
         if self.on_append is not None:
             self.on_append(event)
         self._trim_count()
-        oldest_allowed = event.sequence - self.max_lag + 1
-        behind = [sub for sub in self._subscribers if sub.cursor < oldest_allowed]
-        for sub in behind:  # cut off and forgotten at once, even if its writer is blocked
-            sub.failure = SubscriberTooSlow(
-                f"subscriber fell more than {self.max_lag} events behind; "
-                "resume after the last sequence it received")
-            self._subscribers.discard(sub)
-        self._wake()
+        if not self.held:
+            self._kick()
         return event
+
+    def _kick(self) -> None:
+        """New events are readable: make sure a fan-out round will wake the waiting."""
+        self._pending = True
+        if self._subscribers and self._fanout is None:
+            self._fanout = asyncio.get_running_loop().create_task(self._fan_out())
 
     def subscribe(self, after_sequence: int | None,
                   event_filter: EventFilter = EventFilter()) -> Subscription:
@@ -187,12 +238,13 @@ class EventLog:
             raise SequenceOutOfRange(
                 f"sequence {after_sequence} is outside the retained log "
                 f"[{self._first - 1}, {last}]; re-read the state and watch again")
-        sub = Subscription(after_sequence + 1, event_filter)
+        sub = Subscription(after_sequence + 1, event_filter, last - after_sequence)
         self._subscribers.add(sub)
         return sub
 
     def unsubscribe(self, sub: Subscription) -> None:
         self._subscribers.discard(sub)
+        self._back(sub)
 
     async def next_batch(self, sub: Subscription) -> list[Event]:
         """Wait for events after the cursor and return those the filter wants (never empty).
@@ -207,9 +259,16 @@ class EventLog:
                 if batch:
                     return batch
                 continue
-            if self._changed is None:
-                self._changed = asyncio.Event()
-            await self._changed.wait()
+            sub.slack = 0  # caught up: from now on only max_lag bounds its lag
+            self._back(sub)
+            sub.waiter = asyncio.get_running_loop().create_future()
+            if not sub.queued:  # once, however often a caller's timeout cancelled the wait
+                sub.queued = True
+                self._waiting.append(sub)
+            try:
+                await sub.waiter
+            finally:
+                sub.waiter = None
 
     def trim(self, now: float) -> None:
         """Drop events beyond max_events or older than max_age (called each second)."""
@@ -227,24 +286,92 @@ class EventLog:
         for sub in self._subscribers:
             sub.failure = ShuttingDown("the server is shutting down; reconnect and resume")
         self._subscribers.clear()
-        self._wake()
+        if self._fanout is not None:
+            self._fanout.cancel()
+            self._fanout = None
+        self._wake(self._waiting)
+
+    async def _fan_out(self) -> None:
+        """Rounds of waking subscribers, while events keep arriving."""
+        try:
+            while self._pending and self._subscribers:
+                started = time.perf_counter()
+                self._pending = False
+                self._cut_off_laggards()
+                await self._round_of(self._take_waiting())
+                spent = time.perf_counter() - started
+                await asyncio.sleep(max(spent - ROUND_FREE, 0.0) * FANOUT_REST)
+        finally:
+            if self._fanout is asyncio.current_task():
+                self._fanout = None
+
+    def _take_waiting(self) -> list[Subscription]:
+        waiting, self._waiting = self._waiting, []
+        return waiting
+
+    async def _round_of(self, waiting: list[Subscription]) -> None:
+        """Wake `waiting` a slice at a time, then wait (ROUND_CAP at most) until all are back."""
+        self._round += 1
+        self._outstanding = 0
+        over = self._round_over = asyncio.get_running_loop().create_future()
+        for i in range(0, len(waiting), FANOUT_SLICE):
+            self._outstanding += self._wake(waiting[i:i + FANOUT_SLICE], self._round)
+            await asyncio.sleep(0)
+        if self._outstanding:
+            await asyncio.wait([over], timeout=ROUND_CAP)
+
+    def _back(self, sub: Subscription) -> None:
+        """`sub` has written what its round woke it for (or is gone)."""
+        if sub.round and sub.round == self._round:
+            self._outstanding -= 1
+            if not self._outstanding and self._round_over and not self._round_over.done():
+                self._round_over.set_result(None)
+        sub.round = 0
+
+    def _cut_off_laggards(self) -> None:
+        """Fail the subscribers more than max_lag (plus their replay slack) behind the head."""
+        floor = self.last_sequence + 1 - self.max_lag
+        for sub in [s for s in self._subscribers if s.cursor + s.slack < floor]:
+            if sub.waiter is None:  # a waiting one has caught up; it is only not woken yet
+                self._fail_slow(sub)
+
+    def _fail_slow(self, sub: Subscription) -> SubscriberTooSlow:
+        sub.failure = failure = SubscriberTooSlow(
+            f"subscriber fell more than {self.max_lag} events behind; "
+            "resume after the last sequence it received")
+        self._subscribers.discard(sub)
+        return failure
+
+    def _wake(self, subs: list[Subscription], round_: int = 0) -> int:
+        """Wake these waiting subscribers (for fan-out round `round_`), and say how many; what
+        arrived while they waited is their slack, not their lag (fan-out was late)."""
+        head = self.visible_sequence + 1
+        woken = 0
+        for sub in subs:
+            sub.queued = False
+            if sub.waiter is not None and not sub.waiter.done():
+                sub.slack = head - sub.cursor
+                sub.round = round_
+                sub.waiter.set_result(None)
+                woken += 1
+        return woken
 
     def _read(self, sub: Subscription) -> list[Event]:
         start = sub.cursor - self._first
-        if start < 0:  # trimmed by age under a subscriber that had stopped reading
+        if start < 0:  # trimmed under a subscriber that had stopped reading
             sub.failure = SubscriberTooSlow(
                 f"events after sequence {sub.cursor - 1} are no longer retained")
             raise sub.failure
+        if sub.cursor + sub.slack <= self.last_sequence - self.max_lag:
+            raise self._fail_slow(sub)
         end = min(start + self.batch_size, self.visible_sequence + 1 - self._first)
         chunk = self._events[start:end]
         sub.cursor += len(chunk)
-        wants = sub.filter.wants
+        event_filter = sub.filter
+        if not event_filter.types and event_filter.min_severity is None:
+            return chunk
+        wants = event_filter.wants
         return [e for e in chunk if wants(e)]
-
-    def _wake(self) -> None:
-        if self._changed is not None:
-            self._changed.set()
-            self._changed = None
 
     def _trim_count(self) -> None:
         """Trim to max_events in chunks of `slack`, so an append is O(1) amortized."""

@@ -190,9 +190,10 @@ class ControlPlane(StoreListener):
         await self._settle_if_needed()
         return self._shown(view)
 
-    async def list_breakers(self) -> tuple[list[BreakerView], int]:
+    async def list_breakers(self, after: str = "",
+                            limit: int | None = None) -> tuple[list[BreakerView], int]:
         views, sequence = await self._sequenced(
-            lambda: self.store.list_breakers(self.clock.now()))
+            lambda: self.store.list_breakers(self.clock.now(), after, limit))
         return [self._shown(v) for v in views], sequence
 
     async def delete_breaker(self, name: str) -> None:
@@ -215,8 +216,8 @@ class ControlPlane(StoreListener):
     async def put_limit(self, config: LimitConfig) -> LimitConfig:
         return await self.store.put_limit(config)
 
-    async def list_limits(self) -> list[LimitConfig]:
-        return await self.store.list_limits()
+    async def list_limits(self, after: str = "", limit: int | None = None) -> list[LimitConfig]:
+        return await self.store.list_limits(after, limit)
 
     async def delete_limit(self, name: str) -> None:
         await self.store.delete_limit(name)
@@ -233,8 +234,8 @@ class ControlPlane(StoreListener):
         await self._settle()
         return stored
 
-    async def list_features(self) -> list[Feature]:
-        return await self.store.list_features()
+    async def list_features(self, after: str = "", limit: int | None = None) -> list[Feature]:
+        return await self.store.list_features(after, limit)
 
     async def delete_feature(self, name: str) -> None:
         await self.store.delete_feature(name)
@@ -254,8 +255,9 @@ class ControlPlane(StoreListener):
         return await self.store.error_summary(self.clock.wall(), self.settings.recent_errors)
 
     async def notifications(self, min_severity: Severity | None, limit: int,
-                            include_acknowledged: bool) -> tuple[list[ErrorRecord], int]:
-        return await self.store.notifications(min_severity, limit, include_acknowledged)
+                            include_acknowledged: bool,
+                            after: str = "") -> tuple[list[ErrorRecord], int]:
+        return await self.store.notifications(min_severity, limit, include_acknowledged, after)
 
     async def acknowledge(self, error_id: str) -> ErrorRecord:
         record = await self.store.acknowledge(error_id)

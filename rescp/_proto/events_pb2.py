@@ -28,7 +28,7 @@ from rescp._proto import admin_pb2 as rescp_dot_v1_dot_admin__pb2
 from rescp._proto import enums_pb2 as rescp_dot_v1_dot_enums__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x15rescp/v1/events.proto\x12\x08rescp.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x14rescp/v1/admin.proto\x1a\x14rescp/v1/enums.proto\"\x8c\x01\n\x0cWatchRequest\x12\"\n\x05types\x18\x01 \x03(\x0e\x32\x13.rescp.v1.EventType\x12(\n\x0cmin_severity\x18\x02 \x01(\x0e\x32\x12.rescp.v1.Severity\x12\x1b\n\x0e\x61\x66ter_sequence\x18\x03 \x01(\x04H\x00\x88\x01\x01\x42\x11\n\x0f_after_sequence\"0\n\rWatchResponse\x12\x1f\n\x06\x65vents\x18\x01 \x03(\x0b\x32\x0f.rescp.v1.Event\"\x96\x03\n\x05\x45vent\x12\x10\n\x08sequence\x18\x01 \x01(\x04\x12(\n\x04time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x39\n\x12\x62reaker_transition\x18\n \x01(\x0b\x32\x1b.rescp.v1.BreakerTransitionH\x00\x12.\n\x0cnotification\x18\x0b \x01(\x0b\x32\x16.rescp.v1.NotificationH\x00\x12\x39\n\x12\x64\x65gradation_change\x18\x0c \x01(\x0b\x32\x1b.rescp.v1.DegradationChangeH\x00\x12/\n\rhealth_change\x18\r \x01(\x0b\x32\x16.rescp.v1.HealthChangeH\x00\x12:\n\x13rate_limit_exceeded\x18\x0e \x01(\x0b\x32\x1b.rescp.v1.RateLimitExceededH\x00\x12\x33\n\x0f\x62reaker_deleted\x18\x0f \x01(\x0b\x32\x18.rescp.v1.BreakerDeletedH\x00\x42\t\n\x07payload\"\x8a\x01\n\x11\x42reakerTransition\x12\x0f\n\x07\x62reaker\x18\x01 \x01(\t\x12*\n\nfrom_state\x18\x02 \x01(\x0e\x32\x16.rescp.v1.BreakerState\x12(\n\x08to_state\x18\x03 \x01(\x0e\x32\x16.rescp.v1.BreakerState\x12\x0e\n\x06reason\x18\x04 \x01(\t\"u\n\x11\x44\x65gradationChange\x12\x13\n\x0bis_degraded\x18\x01 \x01(\x08\x12\x34\n\x11\x61\x66\x66\x65\x63ted_features\x18\x02 \x03(\x0b\x32\x19.rescp.v1.AffectedFeature\x12\x15\n\ropen_circuits\x18\x03 \x03(\t\"Z\n\x0cHealthChange\x12%\n\x0b\x66rom_health\x18\x01 \x01(\x0e\x32\x10.rescp.v1.Health\x12#\n\tto_health\x18\x02 \x01(\x0e\x32\x10.rescp.v1.Health\"p\n\x11RateLimitExceeded\x12\r\n\x05limit\x18\x01 \x01(\t\x12\x0b\n\x03key\x18\x02 \x01(\t\x12.\n\x0bretry_after\x18\x03 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x0f\n\x07refused\x18\x04 \x01(\x04\"M\n\x0e\x42reakerDeleted\x12\x0f\n\x07\x62reaker\x18\x01 \x01(\t\x12*\n\nlast_state\x18\x02 \x01(\x0e\x32\x16.rescp.v1.BreakerState2J\n\x0c\x45ventService\x12:\n\x05Watch\x12\x16.rescp.v1.WatchRequest\x1a\x17.rescp.v1.WatchResponse0\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x15rescp/v1/events.proto\x12\x08rescp.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x14rescp/v1/admin.proto\x1a\x14rescp/v1/enums.proto\"\x8c\x01\n\x0cWatchRequest\x12\"\n\x05types\x18\x01 \x03(\x0e\x32\x13.rescp.v1.EventType\x12(\n\x0cmin_severity\x18\x02 \x01(\x0e\x32\x12.rescp.v1.Severity\x12\x1b\n\x0e\x61\x66ter_sequence\x18\x03 \x01(\x04H\x00\x88\x01\x01\x42\x11\n\x0f_after_sequence\"0\n\rWatchResponse\x12\x1f\n\x06\x65vents\x18\x01 \x03(\x0b\x32\x0f.rescp.v1.Event\"\x96\x03\n\x05\x45vent\x12\x10\n\x08sequence\x18\x01 \x01(\x04\x12(\n\x04time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x39\n\x12\x62reaker_transition\x18\n \x01(\x0b\x32\x1b.rescp.v1.BreakerTransitionH\x00\x12.\n\x0cnotification\x18\x0b \x01(\x0b\x32\x16.rescp.v1.NotificationH\x00\x12\x39\n\x12\x64\x65gradation_change\x18\x0c \x01(\x0b\x32\x1b.rescp.v1.DegradationChangeH\x00\x12/\n\rhealth_change\x18\r \x01(\x0b\x32\x16.rescp.v1.HealthChangeH\x00\x12:\n\x13rate_limit_exceeded\x18\x0e \x01(\x0b\x32\x1b.rescp.v1.RateLimitExceededH\x00\x12\x33\n\x0f\x62reaker_deleted\x18\x0f \x01(\x0b\x32\x18.rescp.v1.BreakerDeletedH\x00\x42\t\n\x07payload\"\x8a\x01\n\x11\x42reakerTransition\x12\x0f\n\x07\x62reaker\x18\x01 \x01(\t\x12*\n\nfrom_state\x18\x02 \x01(\x0e\x32\x16.rescp.v1.BreakerState\x12(\n\x08to_state\x18\x03 \x01(\x0e\x32\x16.rescp.v1.BreakerState\x12\x0e\n\x06reason\x18\x04 \x01(\t\"\xb1\x01\n\x11\x44\x65gradationChange\x12\x13\n\x0bis_degraded\x18\x01 \x01(\x08\x12\x34\n\x11\x61\x66\x66\x65\x63ted_features\x18\x02 \x03(\x0b\x32\x19.rescp.v1.AffectedFeature\x12\x15\n\ropen_circuits\x18\x03 \x03(\t\x12\x1a\n\x12open_circuit_count\x18\x04 \x01(\r\x12\x1e\n\x16\x61\x66\x66\x65\x63ted_feature_count\x18\x05 \x01(\r\"Z\n\x0cHealthChange\x12%\n\x0b\x66rom_health\x18\x01 \x01(\x0e\x32\x10.rescp.v1.Health\x12#\n\tto_health\x18\x02 \x01(\x0e\x32\x10.rescp.v1.Health\"p\n\x11RateLimitExceeded\x12\r\n\x05limit\x18\x01 \x01(\t\x12\x0b\n\x03key\x18\x02 \x01(\t\x12.\n\x0bretry_after\x18\x03 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x0f\n\x07refused\x18\x04 \x01(\x04\"M\n\x0e\x42reakerDeleted\x12\x0f\n\x07\x62reaker\x18\x01 \x01(\t\x12*\n\nlast_state\x18\x02 \x01(\x0e\x32\x16.rescp.v1.BreakerState2J\n\x0c\x45ventService\x12:\n\x05Watch\x12\x16.rescp.v1.WatchRequest\x1a\x17.rescp.v1.WatchResponse0\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -43,14 +43,14 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_EVENT']._serialized_end=744
   _globals['_BREAKERTRANSITION']._serialized_start=747
   _globals['_BREAKERTRANSITION']._serialized_end=885
-  _globals['_DEGRADATIONCHANGE']._serialized_start=887
-  _globals['_DEGRADATIONCHANGE']._serialized_end=1004
-  _globals['_HEALTHCHANGE']._serialized_start=1006
-  _globals['_HEALTHCHANGE']._serialized_end=1096
-  _globals['_RATELIMITEXCEEDED']._serialized_start=1098
-  _globals['_RATELIMITEXCEEDED']._serialized_end=1210
-  _globals['_BREAKERDELETED']._serialized_start=1212
-  _globals['_BREAKERDELETED']._serialized_end=1289
-  _globals['_EVENTSERVICE']._serialized_start=1291
-  _globals['_EVENTSERVICE']._serialized_end=1365
+  _globals['_DEGRADATIONCHANGE']._serialized_start=888
+  _globals['_DEGRADATIONCHANGE']._serialized_end=1065
+  _globals['_HEALTHCHANGE']._serialized_start=1067
+  _globals['_HEALTHCHANGE']._serialized_end=1157
+  _globals['_RATELIMITEXCEEDED']._serialized_start=1159
+  _globals['_RATELIMITEXCEEDED']._serialized_end=1271
+  _globals['_BREAKERDELETED']._serialized_start=1273
+  _globals['_BREAKERDELETED']._serialized_end=1350
+  _globals['_EVENTSERVICE']._serialized_start=1352
+  _globals['_EVENTSERVICE']._serialized_end=1426
 # @@protoc_insertion_point(module_scope)

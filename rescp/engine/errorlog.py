@@ -221,19 +221,22 @@ class ErrorLog:
         return list(islice(reversed(self._history.values()), max(limit, 0)))
 
     def notifications(
-        self, min_severity: Severity | None, limit: int, include_acknowledged: bool
+        self, min_severity: Severity | None, limit: int, include_acknowledged: bool,
+        after: str = "",
     ) -> tuple[list[ErrorRecord], int]:
-        """Matching records newest first (at most `limit`), and how many matched in all."""
+        """Matching records newest first (at most `limit`), older than the record `after` when
+        given (none if it left the history, as everything older did), and how many matched in
+        all."""
         matched: list[ErrorRecord] = []
         total = 0
+        older = not after
         for record in reversed(self._history.values()):
-            if min_severity is not None and record.severity < min_severity:
-                continue
-            if record.acknowledged and not include_acknowledged:
-                continue
-            total += 1
-            if len(matched) < limit:
-                matched.append(record)
+            if (min_severity is None or record.severity >= min_severity) and (
+                    include_acknowledged or not record.acknowledged):
+                total += 1
+                if older and len(matched) < limit:
+                    matched.append(record)
+            older = older or record.error_id == after
         return matched, total
 
     def has_recent_critical(self, now: float) -> bool:

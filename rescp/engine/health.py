@@ -8,11 +8,13 @@ after every change and on a timer, and emits an event only when the answer diffe
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from rescp.enums import Health
 from rescp.errors import Violations
 
+MAX_FEATURE_BREAKERS = 1000
+"""Breakers one feature may name; a longer list is refused before its names are read."""
 DEGRADED = "degraded"
 UNAVAILABLE = "unavailable"
 
@@ -29,9 +31,13 @@ class Feature:
     def __post_init__(self) -> None:
         v = Violations()
         v.name(self.name, "name")
-        for i, breaker in enumerate(self.breakers):
+        count = len(self.breakers)
+        v.check(count <= MAX_FEATURE_BREAKERS, "breakers",
+                f"at most {MAX_FEATURE_BREAKERS} breakers, not {count}")
+        for i, breaker in enumerate(self.breakers[:MAX_FEATURE_BREAKERS]):
             v.name(breaker, f"breakers[{i}]")
-        v.check(len(self.breakers) <= 1000, "breakers", "at most 1000 breakers")
+            if v.full:
+                break
         v.check(len(set(self.breakers)) == len(self.breakers), "breakers", "must not repeat")
         v.check(len(self.degraded_message) <= 1024, "degraded_message", "at most 1024 characters")
         v.raise_if_any()
@@ -50,6 +56,14 @@ class Degradation:
     open_circuits: tuple[str, ...]
     affected_features: tuple[AffectedFeature, ...]
     fallback_available: bool
+    open_count: int = 0  # open circuits in all (a capped copy lists fewer)
+    affected_count: int = 0  # affected features in all
+
+    def capped(self, open_circuits: int, features: int) -> Degradation:
+        """The same facts with each list cut to its first entries, the counts still whole: an
+        event's size must not grow with the number of open circuits."""
+        return replace(self, open_circuits=self.open_circuits[:open_circuits],
+                       affected_features=self.affected_features[:features])
 
 
 def degradation(features: Iterable[Feature], open_circuits: Collection[str]) -> Degradation:
@@ -69,6 +83,8 @@ def degradation(features: Iterable[Feature], open_circuits: Collection[str]) -> 
         open_circuits=tuple(sorted(open_circuits)),
         affected_features=affected,
         fallback_available=any(a.status == DEGRADED for a in affected),
+        open_count=len(open_circuits),
+        affected_count=len(affected),
     )
 
 

@@ -38,6 +38,12 @@ from rescp.enums import Algorithm
 from rescp.errors import InvalidArgument, Violations
 
 MAX_REQUESTS = 1_000_000_000
+MAX_SLIDING_REQUESTS = 100_000
+MAX_SLIDING_KEY_BYTES = 8 * 1024 * 1024
+"""A sliding window keeps one entry per admitted request still in its window, so its
+max_requests is capped and one key holds at most MAX_SLIDING_KEY_BYTES however long the window
+(tests/unit/test_ratelimit_memory.py holds it). Above the cap, TOKEN_BUCKET keeps two numbers
+per key at any rate."""
 MAX_WINDOW = 7 * 24 * 3600.0
 EVICT_PER_INSERT = 2
 """Fresh keys dropped per new key at most: more than the one it adds, so a backlog of idle keys
@@ -67,6 +73,10 @@ class LimitConfig:
                 "window", "must be more than 0 s and at most 7 days")  # NaN fails the comparison
         v.check(isinstance(self.algorithm, Algorithm), "algorithm",
                 "must be SLIDING_WINDOW or TOKEN_BUCKET")
+        v.check(self.algorithm is not Algorithm.SLIDING_WINDOW or not isinstance(m, int)
+                or m <= MAX_SLIDING_REQUESTS, "max_requests",
+                f"at most {MAX_SLIDING_REQUESTS} for SLIDING_WINDOW, which keeps every admitted "
+                "request of its window; use TOKEN_BUCKET for larger limits (constant memory)")
         v.raise_if_any()
 
 
@@ -365,7 +375,9 @@ class SlidingWindowLimiter(_Limiter[_Log]):
         live = log.live(start)
         if live == 0:
             return LimitStatus(False, self._cap, 0.0, now)
-        reset_at = log.times[-1] + window
+        # the time a clock at `now` advanced by the retry step reads: a float sum may land an
+        # ulp past `times[-1] + window`, and reset_at must never precede now + retry_after
+        reset_at = now + _delay(now, log.times[-1] + window)
         if live < self._cap:
             return LimitStatus(False, self._cap - live, 0.0, reset_at)
         at = log.times[log.leave_index(start, live + 1 - self._cap)] + window

@@ -6,12 +6,16 @@ import grpc
 
 from rescp._proto import admin_pb2 as admin
 from rescp.engine.breaker import BreakerConfig
+from rescp.engine.errorlog import ErrorRecord
+from rescp.engine.health import Feature
+from rescp.engine.ratelimit import LimitConfig
 from rescp.enums import BreakerState, Severity
 from rescp.errors import Violations, check_name
 from rescp.plane import ControlPlane
-from rescp.server import convert
+from rescp.server import convert, paging
 from rescp.server.rpc import service, unary
 from rescp.server.textlimits import KEY_LIMIT
+from rescp.store.base import BreakerView
 
 SERVICE = "rescp.v1.AdminService"
 MANUAL_STATES = (BreakerState.CLOSED, BreakerState.FORCED_OPEN, BreakerState.DISABLED)
@@ -57,6 +61,9 @@ class AdminServicer:
                                      self.get_system_health),
         })
 
+    def _page(self, size: int, token: str, kind: str) -> paging.Page:
+        return paging.page(size, token, kind, self._plane.events.log_id)
+
     # breakers
 
     async def put_breaker(self, request: admin.PutBreakerRequest) -> admin.PutBreakerResponse:
@@ -75,10 +82,15 @@ class AdminServicer:
         view = await self._plane.get_breaker(request.name)
         return admin.GetBreakerResponse(breaker=convert.encode_breaker(view))
 
-    async def list_breakers(self, _: admin.ListBreakersRequest) -> admin.ListBreakersResponse:
-        views, sequence = await self._plane.list_breakers()
+    async def list_breakers(self, request: admin.ListBreakersRequest,
+                            ) -> admin.ListBreakersResponse:
+        wanted = self._page(request.page_size, request.page_token, "breakers")
+        views, sequence = await self._plane.list_breakers(wanted.after, wanted.size + 1)
+        sequence = sequence if wanted.sequence is None else wanted.sequence
+        views, token = paging.split(views, wanted, _name, sequence)
         return admin.ListBreakersResponse(breakers=[convert.encode_breaker(v) for v in views],
-                                          sequence=sequence, log_id=self._plane.events.log_id)
+                                          sequence=sequence, log_id=wanted.log_id,
+                                          next_page_token=token)
 
     async def delete_breaker(
             self, request: admin.DeleteBreakerRequest) -> admin.DeleteBreakerResponse:
@@ -107,9 +119,12 @@ class AdminServicer:
         stored = await self._plane.put_limit(config)
         return admin.PutLimitResponse(limit=convert.encode_limit(stored))
 
-    async def list_limits(self, _: admin.ListLimitsRequest) -> admin.ListLimitsResponse:
-        limits = await self._plane.list_limits()
-        return admin.ListLimitsResponse(limits=[convert.encode_limit(c) for c in limits])
+    async def list_limits(self, request: admin.ListLimitsRequest) -> admin.ListLimitsResponse:
+        wanted = self._page(request.page_size, request.page_token, "limits")
+        limits = await self._plane.list_limits(wanted.after, wanted.size + 1)
+        limits, token = paging.split(limits, wanted, _name)
+        return admin.ListLimitsResponse(limits=[convert.encode_limit(c) for c in limits],
+                                        next_page_token=token)
 
     async def delete_limit(self, request: admin.DeleteLimitRequest) -> admin.DeleteLimitResponse:
         check_name(request.name, "name")
@@ -137,9 +152,13 @@ class AdminServicer:
         stored = await self._plane.put_feature(feature)
         return admin.PutFeatureResponse(feature=convert.encode_feature(stored))
 
-    async def list_features(self, _: admin.ListFeaturesRequest) -> admin.ListFeaturesResponse:
-        features = await self._plane.list_features()
-        return admin.ListFeaturesResponse(features=[convert.encode_feature(f) for f in features])
+    async def list_features(self, request: admin.ListFeaturesRequest,
+                            ) -> admin.ListFeaturesResponse:
+        wanted = self._page(request.page_size, request.page_token, "features")
+        features = await self._plane.list_features(wanted.after, wanted.size + 1)
+        features, token = paging.split(features, wanted, _name)
+        return admin.ListFeaturesResponse(features=[convert.encode_feature(f) for f in features],
+                                          next_page_token=token)
 
     async def delete_feature(
             self, request: admin.DeleteFeatureRequest) -> admin.DeleteFeatureResponse:
@@ -172,10 +191,14 @@ class AdminServicer:
         severity = convert.enum_value(Severity, request.min_severity, "min_severity", v, None)
         v.check(request.limit <= MAX_NOTIFICATIONS, "limit", f"at most {MAX_NOTIFICATIONS}")
         v.raise_if_any()
+        size = request.limit or DEFAULT_NOTIFICATIONS
+        wanted = self._page(size, request.page_token, "notifications")
         records, total = await self._plane.notifications(
-            severity, request.limit or DEFAULT_NOTIFICATIONS, request.include_acknowledged)
+            severity, size + 1, request.include_acknowledged, wanted.after)
+        records, token = paging.split(records, wanted, _error_id)
         return admin.ListNotificationsResponse(
-            notifications=[convert.encode_notification(r) for r in records], total=total)
+            notifications=[convert.encode_notification(r) for r in records], total=total,
+            next_page_token=token)
 
     async def acknowledge_error(
             self, request: admin.AcknowledgeErrorRequest) -> admin.AcknowledgeErrorResponse:
@@ -193,3 +216,11 @@ class AdminServicer:
             critical_errors=h.critical_errors, open_circuits=h.open_circuits,
             circuit_breakers=[convert.encode_breaker(v) for v in h.breakers],
             sequence=h.sequence, log_id=self._plane.events.log_id)
+
+
+def _name(item: BreakerView | LimitConfig | Feature) -> str:
+    return item.name
+
+
+def _error_id(record: ErrorRecord) -> str:
+    return record.error_id

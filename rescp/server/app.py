@@ -91,7 +91,7 @@ async def start(config: Config, clock: Clock | None = None,
     benchmarks add bare services to compare against on the very same stack).
     """
     log_ = EventLog(max_events=config.events.max_events, max_age=config.events.max_age,
-                    max_lag=config.events.max_lag)
+                    max_lag=config.events.max_lag, encode=events.framed)
     plane = ControlPlane(lambda listener: make_store(config, listener, log_),
                          clock or SystemClock(), log_, config.plane,
                          allow_on_store_failure=config.server.store_failure_mode == "allow")

@@ -10,6 +10,9 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterable
 from enum import IntEnum
+from functools import lru_cache
+from itertools import compress, count, islice
+from operator import not_
 from typing import Any, TypeVar
 
 from google.protobuf.duration_pb2 import Duration
@@ -23,7 +26,7 @@ from rescp.engine.errorlog import ErrorRecord, ErrorReport
 from rescp.engine.health import Degradation, Feature
 from rescp.engine.ratelimit import LimitConfig
 from rescp.enums import Algorithm, EventType, WindowType
-from rescp.errors import Violations
+from rescp.errors import MAX_VIOLATIONS, Violations
 from rescp.events import BreakerDeleted, Event, HealthChange, RateLimitExceeded
 from rescp.server.textlimits import REPORT_LIMITS, check_map, check_text
 from rescp.store.base import BreakerView
@@ -49,8 +52,16 @@ def to_duration(seconds: float) -> Duration:
 
 
 def to_timestamp(seconds: float) -> Timestamp:
+    stamp = Timestamp()
+    set_timestamp(stamp, seconds)
+    return stamp
+
+
+def set_timestamp(target: Timestamp, seconds: float) -> None:
+    """Set a message's Timestamp field in place (no Timestamp object built and copied)."""
     whole = math.floor(seconds)
-    return Timestamp(seconds=whole, nanos=min(round((seconds - whole) * 1e9), 999_999_999))
+    target.seconds = whole
+    target.nanos = min(round((seconds - whole) * 1e9), 999_999_999)
 
 
 E = TypeVar("E", bound=IntEnum)
@@ -113,7 +124,10 @@ def breaker_config(msg: admin.BreakerConfig, default: BreakerConfig) -> BreakerC
     )
 
 
+@lru_cache(maxsize=1024)
 def encode_breaker_config(config: BreakerConfig) -> admin.BreakerConfig:
+    """The config's message, cached (configs are few and shared; callers copy it, never
+    change it): a page of 1,000 breakers must not build 1,000 of them."""
     return admin.BreakerConfig(
         failure_threshold=config.failure_threshold,
         failure_rate_threshold=config.failure_rate_threshold,
@@ -128,13 +142,16 @@ def encode_breaker_config(config: BreakerConfig) -> admin.BreakerConfig:
 
 
 def encode_breaker(view: BreakerView) -> admin.Breaker:
-    msg = admin.Breaker(
-        name=view.name, config=encode_breaker_config(view.config), state=wire(view.state),
-        failure_count=view.failure_count, success_count=view.success_count,
-        state_since=to_timestamp(view.state_since), failure_rate=view.failure_rate,
-        slow_call_rate=view.slow_call_rate)
+    """Fields set in place (building Timestamps and enums as objects costs several times more):
+    a page of 1,000 breakers is encoded in a few milliseconds."""
+    msg = admin.Breaker(name=view.name)
+    msg.state = wire(view.state)
+    msg.failure_count, msg.success_count = view.failure_count, view.success_count
+    msg.failure_rate, msg.slow_call_rate = view.failure_rate, view.slow_call_rate
+    msg.config.CopyFrom(encode_breaker_config(view.config))
+    set_timestamp(msg.state_since, view.state_since)
     if view.last_failure_time is not None:
-        msg.last_failure_time.CopyFrom(to_timestamp(view.last_failure_time))
+        set_timestamp(msg.last_failure_time, view.last_failure_time)
     return msg
 
 
@@ -233,33 +250,42 @@ def encode_notification(record: ErrorRecord) -> admin.Notification:
 # events
 
 
+_EVENT_NUMBERS = frozenset(int(t) for t in EventType)
+
+
 def event_types(numbers: Iterable[int]) -> frozenset[EventType]:
+    """The wanted types, checked by C-level iterators only (60,000 bad entries must not hold
+    the event loop): the first bad entries are named, the rest counted."""
+    values = list(numbers)
+    distinct = set(values)
     v = Violations()
-    types = set()
-    for i, number in enumerate(numbers):
-        try:
-            types.add(EventType(number))
-        except ValueError:
-            v.check(False, f"types[{i}]", f"unknown EventType {number}")
+    if not distinct <= _EVENT_NUMBERS:
+        known = _EVENT_NUMBERS.__contains__
+        shown = list(islice(compress(count(), map(not_, map(known, values))), MAX_VIOLATIONS))
+        for i in shown:
+            v.check(False, f"types[{i}]", f"unknown EventType {values[i]}")
+        v.extend((), more=len(values) - sum(map(known, values)) - len(shown))
     v.raise_if_any()
-    return frozenset(types)
+    return frozenset(EventType(n) for n in distinct)
 
 
 def encode_event(event: Event) -> bytes:
     """The event's wire bytes, encoded once and cached on the event for every subscriber."""
-    if event.wire is None:
-        msg = events_pb.Event(sequence=event.sequence, time=to_timestamp(event.time))
+    if event.wire is None:  # fields set in place: no message objects built for the common case
+        msg = events_pb.Event(sequence=event.sequence)
+        set_timestamp(msg.time, event.time)
         payload = event.payload
         if isinstance(payload, Transition):
-            msg.breaker_transition.CopyFrom(events_pb.BreakerTransition(
-                breaker=payload.breaker, from_state=wire(payload.from_state),
-                to_state=wire(payload.to_state), reason=payload.reason))
+            change = msg.breaker_transition
+            change.breaker, change.reason = payload.breaker, payload.reason
+            change.from_state, change.to_state = wire(payload.from_state), wire(payload.to_state)
         elif isinstance(payload, ErrorRecord):
             msg.notification.CopyFrom(encode_notification(payload))
         elif isinstance(payload, Degradation):
             msg.degradation_change.CopyFrom(events_pb.DegradationChange(
                 is_degraded=payload.is_degraded, affected_features=encode_affected(payload),
-                open_circuits=payload.open_circuits))
+                open_circuits=payload.open_circuits, open_circuit_count=payload.open_count,
+                affected_feature_count=payload.affected_count))
         elif isinstance(payload, HealthChange):
             msg.health_change.CopyFrom(events_pb.HealthChange(
                 from_health=wire(payload.from_health), to_health=wire(payload.to_health)))

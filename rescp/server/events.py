@@ -1,21 +1,21 @@
 """EventService.Watch: the event log streamed to a subscriber.
 
 Each response is assembled from the events' cached wire bytes: a `WatchResponse` is nothing but
-its repeated field 1, so the bytes of several events are concatenated behind their field tags
-instead of building and serializing a message per subscriber. A fan-out to many subscribers
-encodes each event once.
+its repeated field 1, so each event is encoded once, behind its field tag and length, and a
+response is a join of those frames, packed by bytes (WATCH_BATCH_BYTES) rather than by count.
+A fan-out to many subscribers encodes each event once.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 
 import grpc
 
 from rescp._proto import events_pb2 as events_pb
 from rescp.enums import Severity
 from rescp.errors import Violations
-from rescp.events import EventFilter, EventLog
+from rescp.events import Event, EventFilter, EventLog
 from rescp.server import convert
 from rescp.server.rpc import Context, server_stream, service
 
@@ -34,9 +34,32 @@ def _varint(value: int) -> bytes:
     return bytes(out)
 
 
-def watch_response(wires: list[bytes]) -> bytes:
-    """The serialized WatchResponse holding these serialized events."""
-    return b"".join(_EVENTS_TAG + _varint(len(w)) + w for w in wires)
+WATCH_BATCH_BYTES = 512 * 1024
+"""A WatchResponse holds at most this many bytes (one event is under 64 KiB), well below the
+4 MiB a client accepts, so a resuming watcher never meets a message it cannot take."""
+
+
+def framed(event: Event) -> bytes:
+    """The event as one entry of WatchResponse.events (tag, length, bytes), cached on it."""
+    if event.frame is None:
+        wire = convert.encode_event(event)
+        event.frame = _EVENTS_TAG + _varint(len(wire)) + wire
+    return event.frame
+
+
+def watch_responses(batch: list[Event]) -> Iterator[bytes]:
+    """Serialized WatchResponses holding the batch in order, each at most WATCH_BATCH_BYTES."""
+    frames = [e.frame or framed(e) for e in batch]
+    if sum(map(len, frames)) <= WATCH_BATCH_BYTES:
+        yield b"".join(frames)
+        return
+    start = size = 0
+    for i, frame in enumerate(frames):
+        if size + len(frame) > WATCH_BATCH_BYTES and i > start:
+            yield b"".join(frames[start:i])
+            start, size = i, 0
+        size += len(frame)
+    yield b"".join(frames[start:])
 
 
 class EventServicer:
@@ -58,6 +81,7 @@ class EventServicer:
             await context.send_initial_metadata(((LOG_ID_HEADER, self._log.log_id),))
             while True:
                 batch = await self._log.next_batch(sub)
-                yield watch_response([convert.encode_event(e) for e in batch])
+                for response in watch_responses(batch):
+                    yield response
         finally:
             self._log.unsubscribe(sub)

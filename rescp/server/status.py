@@ -41,6 +41,19 @@ def _pack(message: Message) -> any_pb2.Any:
     return packed
 
 
+MAX_STATUS_BYTES = 4096
+"""Message plus details (base64, as they travel in `grpc-status-details-bin`) of any status
+stay under this, far below the 16 KiB a client accepts in headers: echoed input is clipped and
+violations beyond what fits are counted ("and N more")."""
+MAX_ECHO_CHARS = 200
+"""How much of a client's own text (a name, a field path) a status repeats."""
+
+
+def clip(text: str, limit: int = MAX_ECHO_CHARS) -> str:
+    """`text`, cut to `limit` characters with the cut said."""
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} characters)"
+
+
 def code_of(error: errors.RescpError) -> grpc.StatusCode:
     return _CODES.get(type(error), grpc.StatusCode.INTERNAL)
 
@@ -51,7 +64,33 @@ def to_status(error: errors.RescpError) -> grpc.Status:
 
 
 def rich_status(error: errors.RescpError) -> status_pb2.Status:
-    """The google.rpc.Status for `error`: what gRPC sends in trailers and Connect in JSON."""
+    """The google.rpc.Status for `error`: what gRPC sends in trailers and Connect in JSON,
+    under MAX_STATUS_BYTES."""
+    if isinstance(error, errors.InvalidArgument):
+        return _fitted(error)
+    return _status(error)
+
+
+def _fitted(error: errors.InvalidArgument) -> status_pb2.Status:
+    """An INVALID_ARGUMENT status keeping as many violations as fit in MAX_STATUS_BYTES."""
+    violations = [errors.FieldViolation(clip(v.field), clip(v.description, 2 * MAX_ECHO_CHARS))
+                  for v in error.violations]
+    keep = len(violations)
+    while True:
+        fitted = errors.InvalidArgument(violations[:keep], error.reason,
+                                        error.more + len(violations) - keep)
+        status = _status(fitted)
+        if keep <= 1 or _size(status) <= MAX_STATUS_BYTES:
+            return status
+        keep //= 2
+
+
+def _size(status: status_pb2.Status) -> int:
+    encoded: int = status.ByteSize()
+    return len(status.message.encode()) + 4 * -(-encoded // 3)
+
+
+def _status(error: errors.RescpError) -> status_pb2.Status:
     code = code_of(error)
     details = []
     metadata: dict[str, str] = {}
@@ -61,14 +100,15 @@ def rich_status(error: errors.RescpError) -> status_pb2.Status:
             for v in error.violations])))
         metadata = {"fields": ",".join(dict.fromkeys(v.field for v in error.violations))}
     elif isinstance(error, errors.NotFound):
+        name = clip(error.name)
         details.append(_pack(error_details_pb2.ResourceInfo(
-            resource_type=error.resource_type, resource_name=error.name,
-            description=str(error))))
-        metadata = {"resourceType": error.resource_type, "resourceName": error.name}
+            resource_type=error.resource_type, resource_name=name,
+            description=f"{error.resource_type} {name!r} not found")))
+        metadata = {"resourceType": error.resource_type, "resourceName": name}
     details.insert(0, _pack(error_details_pb2.ErrorInfo(
         reason=error.reason, domain=DOMAIN, metadata=metadata)))
-    return status_pb2.Status(code=getattr(code_pb2, code.name), message=str(error),
-                             details=details)
+    return status_pb2.Status(code=getattr(code_pb2, code.name),
+                             message=clip(str(error), MAX_STATUS_BYTES // 4), details=details)
 
 
 INTERNAL_ERROR = errors.RescpError("internal error; see the server log")

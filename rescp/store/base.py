@@ -113,8 +113,10 @@ class Store(Protocol):
         """The breaker as it stands at `now`: a due transition is applied first."""
         ...
 
-    async def list_breakers(self, now: float) -> list[BreakerView]:
-        """Every breaker by name, due transitions applied first."""
+    async def list_breakers(self, now: float, after: str = "",
+                            limit: int | None = None) -> list[BreakerView]:
+        """Breakers by name, due transitions applied first: those after `after`, at most
+        `limit` (a page costs its size)."""
         ...
 
     async def delete_breaker(self, name: str) -> BreakerState:
@@ -131,7 +133,9 @@ class Store(Protocol):
     # limits
     async def put_limit(self, config: LimitConfig) -> LimitConfig: ...
 
-    async def list_limits(self) -> list[LimitConfig]: ...
+    async def list_limits(self, after: str = "", limit: int | None = None) -> list[LimitConfig]:
+        """Limits by name, paged like list_breakers."""
+        ...
 
     async def delete_limit(self, name: str) -> None: ...
 
@@ -144,7 +148,9 @@ class Store(Protocol):
     # features
     async def put_feature(self, feature: Feature) -> Feature: ...
 
-    async def list_features(self) -> list[Feature]: ...
+    async def list_features(self, after: str = "", limit: int | None = None) -> list[Feature]:
+        """Features by name, paged like list_breakers."""
+        ...
 
     async def delete_feature(self, name: str) -> None: ...
 
@@ -152,7 +158,11 @@ class Store(Protocol):
     async def error_summary(self, now: float, recent: int) -> ErrorSummary: ...
 
     async def notifications(self, min_severity: Severity | None, limit: int,
-                            include_acknowledged: bool) -> tuple[list[ErrorRecord], int]: ...
+                            include_acknowledged: bool,
+                            after: str = "") -> tuple[list[ErrorRecord], int]:
+        """Matching records newest first, older than the record `after` if given, at most
+        `limit`; and how many match in all."""
+        ...
 
     async def acknowledge(self, error_id: str) -> ErrorRecord: ...
 

@@ -7,6 +7,11 @@ locks (asyncio runs one coroutine step at a time). Nothing survives a restart.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
+from itertools import islice
+from typing import Any
+
+from sortedcontainers import SortedDict
 
 from rescp.engine.breaker import Breaker, BreakerConfig
 from rescp.engine.errorlog import ErrorLog, ErrorRecord, ErrorReport, build_record
@@ -22,6 +27,12 @@ from rescp.store.base import (
     LastEmitted,
     StoreListener,
 )
+
+
+def _page(items: SortedDict[str, Any], after: str, limit: int | None) -> Iterator[str]:
+    """The keys after `after` (all when empty), at most `limit`, in order."""
+    keys = items.irange(minimum=after, inclusive=(False, True)) if after else iter(items)
+    return islice(keys, limit)
 
 
 def view(breaker: Breaker, now: float) -> BreakerView:
@@ -42,9 +53,9 @@ class MemoryStore:
         self._default_breaker = default_breaker
         self._max_breakers = max_breakers
         self._auto_create = auto_create
-        self._breakers: dict[str, Breaker] = {}
-        self._limiters: dict[str, Limiter] = {}
-        self._features: dict[str, Feature] = {}
+        self._breakers: SortedDict[str, Breaker] = SortedDict()  # sorted: pages cost their size
+        self._limiters: SortedDict[str, Limiter] = SortedDict()
+        self._features: SortedDict[str, Feature] = SortedDict()
         self._errors = ErrorLog(error_history, critical_window)
 
     async def load(self, now: float) -> LastEmitted:
@@ -107,9 +118,10 @@ class MemoryStore:
         cb.advance(now)  # a due transition shows, though its timer has not fired yet
         return view(cb, now)
 
-    async def list_breakers(self, now: float) -> list[BreakerView]:
+    async def list_breakers(self, now: float, after: str = "",
+                            limit: int | None = None) -> list[BreakerView]:
         views = []
-        for name in sorted(self._breakers):
+        for name in _page(self._breakers, after, limit):
             cb = self._breakers[name]
             cb.advance(now)
             views.append(view(cb, now))
@@ -141,8 +153,8 @@ class MemoryStore:
             self._limiters[config.name] = make_limiter(config)
         return config
 
-    async def list_limits(self) -> list[LimitConfig]:
-        return [self._limiters[n].config for n in sorted(self._limiters)]
+    async def list_limits(self, after: str = "", limit: int | None = None) -> list[LimitConfig]:
+        return [self._limiters[n].config for n in _page(self._limiters, after, limit)]
 
     async def delete_limit(self, name: str) -> None:
         self._limiter(name)
@@ -161,8 +173,8 @@ class MemoryStore:
         self._features[feature.name] = feature
         return feature
 
-    async def list_features(self) -> list[Feature]:
-        return [self._features[n] for n in sorted(self._features)]
+    async def list_features(self, after: str = "", limit: int | None = None) -> list[Feature]:
+        return [self._features[n] for n in _page(self._features, after, limit)]
 
     async def delete_feature(self, name: str) -> None:
         if self._features.pop(name, None) is None:
@@ -176,8 +188,9 @@ class MemoryStore:
                             log.errors_per_minute(now))
 
     async def notifications(self, min_severity: Severity | None, limit: int,
-                            include_acknowledged: bool) -> tuple[list[ErrorRecord], int]:
-        return self._errors.notifications(min_severity, limit, include_acknowledged)
+                            include_acknowledged: bool,
+                            after: str = "") -> tuple[list[ErrorRecord], int]:
+        return self._errors.notifications(min_severity, limit, include_acknowledged, after)
 
     async def acknowledge(self, error_id: str) -> ErrorRecord:
         return self._errors.acknowledge(error_id)

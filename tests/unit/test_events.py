@@ -7,9 +7,19 @@ import asyncio
 import pytest
 
 from rescp.engine.breaker import Transition
+from rescp.engine.health import AffectedFeature, Degradation
 from rescp.enums import BreakerState, EventType, Health, Severity
 from rescp.errors import SequenceOutOfRange, ShuttingDown, SubscriberTooSlow
-from rescp.events import Event, EventFilter, EventLog, HealthChange, RateLimitExceeded
+from rescp.events import (
+    EVENT_FEATURES,
+    EVENT_OPEN_CIRCUITS,
+    FANOUT_SLICE,
+    Event,
+    EventFilter,
+    EventLog,
+    HealthChange,
+    RateLimitExceeded,
+)
 from tests.unit.test_events_support import record
 
 
@@ -90,14 +100,75 @@ def test_a_subscriber_that_falls_behind_is_cut_off_alone() -> None:
         slow, fast = log.subscribe(None), log.subscribe(None)
         for i in range(11):
             log.append(transition(), 0.0)
+            assert slow.failure is None  # an append touches no subscriber: O(1)
             if i % 3 == 0:
                 await log.next_batch(fast)
+        await asyncio.sleep(0.01)  # a fan-out round
         assert slow.failure is not None and fast.failure is None
         with pytest.raises(SubscriberTooSlow):
             await log.next_batch(slow)
         assert [e.sequence for e in await log.next_batch(fast)][-1] == 11
 
     asyncio.run(run())
+
+
+def test_a_resume_may_replay_the_whole_retained_backlog() -> None:
+    async def run() -> int:
+        log = EventLog(max_events=10_000, max_lag=100, batch_size=256)
+        for _ in range(3_000):
+            log.append(transition(), 0.0)
+        sub = log.subscribe(0)  # 3,000 behind, 30 times max_lag
+        got = 0
+        while got < 3_050:
+            got += len(await log.next_batch(sub))
+            if got < 3_000:
+                for _ in range(5):  # live events keep arriving during the replay
+                    log.append(transition(), 0.0)
+                await asyncio.sleep(0)
+            elif log.last_sequence < 3_050 + 60:
+                log.append(transition(), 0.0)
+        return got
+
+    assert asyncio.run(run()) >= 3_050
+
+
+def test_a_replay_falling_further_behind_than_max_lag_is_cut_off() -> None:
+    async def run() -> None:
+        log = EventLog(max_events=10_000, max_lag=100)
+        for _ in range(1_000):
+            log.append(transition(), 0.0)
+        sub = log.subscribe(0)
+        for _ in range(101):  # 1,000 behind at the start, then 101 more than it read
+            log.append(transition(), 0.0)
+        with pytest.raises(SubscriberTooSlow):
+            await log.next_batch(sub)
+
+    asyncio.run(run())
+
+
+def test_fan_out_wakes_every_waiting_subscriber_in_slices() -> None:
+    async def run() -> list[int]:
+        log = EventLog()
+        subs = [log.subscribe(None) for _ in range(FANOUT_SLICE * 3 + 5)]
+        waiters = [asyncio.create_task(log.next_batch(s)) for s in subs]
+        await asyncio.sleep(0)
+        log.append(transition(), 0.0)
+        log.append(transition(), 0.0)
+        batches = await asyncio.wait_for(asyncio.gather(*waiters), 5)
+        return [len(b) for b in batches]
+
+    assert set(asyncio.run(run())) == {2}  # both events, in one batch each
+
+
+def test_degradation_events_list_a_capped_number_of_circuits() -> None:
+    names = tuple(f"b{i:05}" for i in range(5_000))
+    affected = tuple(AffectedFeature(f"f{i:05}", "degraded", "m") for i in range(500))
+    full = Degradation(True, names, affected, True, len(names), len(affected))
+    payload = EventLog().append(full, 0.0).payload
+    assert isinstance(payload, Degradation)
+    assert payload.open_circuits == names[:EVENT_OPEN_CIRCUITS]
+    assert payload.affected_features == affected[:EVENT_FEATURES]
+    assert (payload.open_count, payload.affected_count) == (5_000, 500)
 
 
 def test_close_wakes_waiters_with_shutting_down() -> None:
@@ -149,3 +220,40 @@ def test_a_restored_log_continues_its_sequences_under_its_id() -> None:
     emptied = EventLog()
     emptied.restore(old.log_id, 5, [])  # every saved event had aged out
     assert (emptied.first_sequence, emptied.append(transition(), 1.0).sequence) == (6, 6)
+
+
+def test_a_woken_subscriber_that_never_comes_back_holds_no_one_up() -> None:
+    async def run() -> list[int]:
+        log = EventLog()
+        stalled, live = log.subscribe(None), log.subscribe(None)
+        first = asyncio.create_task(log.next_batch(stalled))  # woken once, then never reads
+        got: list[int] = []
+
+        async def follow() -> None:
+            while len(got) < 5:
+                got.extend(e.sequence for e in await log.next_batch(live))
+
+        follower = asyncio.create_task(follow())
+        for _ in range(5):
+            await asyncio.sleep(0.01)
+            log.append(transition(), 0.0)
+        await asyncio.wait_for(follower, 5)
+        assert [e.sequence for e in await first] == [1]
+        return got
+
+    assert asyncio.run(run()) == [1, 2, 3, 4, 5]
+
+
+def test_waits_cancelled_by_a_timeout_do_not_pile_up() -> None:
+    async def run() -> int:
+        log = EventLog()
+        sub = log.subscribe(None)
+        for _ in range(50):  # an SSE keep-alive: wait_for cancels the wait again and again
+            with pytest.raises(TimeoutError):
+                await asyncio.wait_for(log.next_batch(sub), 0.001)
+        waiting = len(log._waiting)
+        log.append(transition(), 0.0)
+        assert [e.sequence for e in await asyncio.wait_for(log.next_batch(sub), 5)] == [1]
+        return waiting
+
+    assert asyncio.run(run()) == 1

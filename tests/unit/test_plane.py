@@ -35,8 +35,9 @@ class AwaitingStore(MemoryStore):
         await asyncio.sleep(self.delays.pop() if self.delays else 0.001)
         return deadline
 
-    async def list_breakers(self, now: float) -> list[BreakerView]:
-        views = await super().list_breakers(now)
+    async def list_breakers(self, now: float, after: str = "",
+                            limit: int | None = None) -> list[BreakerView]:
+        views = await super().list_breakers(now, after, limit)
         await asyncio.sleep(0.02)
         return views
 

@@ -7,6 +7,7 @@ import math
 import pytest
 
 from rescp.engine.ratelimit import (
+    MAX_SLIDING_REQUESTS,
     LimitConfig,
     LimitDecision,
     LimitStatus,
@@ -45,7 +46,8 @@ def test_config_defaults_to_sliding_window() -> None:
 
 
 def test_config_accepts_the_bounds() -> None:
-    LimitConfig("a" * 128, 1_000_000_000, 7 * 24 * 3600.0)
+    LimitConfig("a" * 128, 1_000_000_000, 7 * 24 * 3600.0, TB)
+    LimitConfig("a", MAX_SLIDING_REQUESTS, 7 * 24 * 3600.0)
     LimitConfig("a", 1, 5e-9)
     LimitConfig("a", 5, 60)  # an int window is fine
 

@@ -12,7 +12,13 @@ import tracemalloc
 
 import pytest
 
-from rescp.engine.ratelimit import LimitConfig, make_limiter
+from rescp.engine.ratelimit import (
+    MAX_SLIDING_KEY_BYTES,
+    MAX_SLIDING_REQUESTS,
+    MAX_WINDOW,
+    LimitConfig,
+    make_limiter,
+)
 from rescp.enums import Algorithm
 
 TRACED_KEYS = 100_000
@@ -59,3 +65,21 @@ def test_a_million_idle_keys_are_dropped() -> None:
     assert len(limiter) == KEYS // 4
     assert limiter.evict_idle(now + 60.0) == KEYS // 4
     assert len(limiter) == 0
+
+
+@pytest.mark.parametrize("first_cost", [1, 2])
+def test_one_sliding_window_key_is_bounded_by_the_cap(first_cost: int) -> None:
+    """A key at the sliding window's cap (the most it may ever hold, however long the window)
+    stays within MAX_SLIDING_KEY_BYTES: 3.1 MiB with implicit costs, 6.9 MiB once one cost
+    above 1 made it keep running sums (the worst case)."""
+    limiter = make_limiter(LimitConfig("mem", MAX_SLIDING_REQUESTS, MAX_WINDOW))
+    now, cost = T0, first_cost
+    tracemalloc.start()
+    try:
+        base = tracemalloc.get_traced_memory()[0]
+        while limiter.acquire("k", cost, now).allowed:
+            now, cost = now + 1e-3, 1
+        used = tracemalloc.get_traced_memory()[0] - base
+    finally:
+        tracemalloc.stop()
+    assert used < MAX_SLIDING_KEY_BYTES, f"{used / 2**20:.1f} MiB"

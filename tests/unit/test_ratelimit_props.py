@@ -13,7 +13,7 @@ import math
 from dataclasses import dataclass, field
 from fractions import Fraction
 
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from rescp.engine.ratelimit import (
@@ -182,6 +182,8 @@ def awkward_scenarios(draw: st.DrawFn) -> tuple[LimitConfig, float, list[Step]]:
 
 @settings(max_examples=200)
 @given(awkward_scenarios())
+@example((LimitConfig("p", 1, 16386.26244452759), 0.0,  # reset_at fell an ulp before the retry
+          [(0, 1, 0.0), (0, 1, 1.3134850713049673)]))
 def test_waiting_exactly_retry_after_passes_and_a_hair_less_does_not(
         scenario: tuple[LimitConfig, float, list[Step]]) -> None:
     config, now, steps = scenario

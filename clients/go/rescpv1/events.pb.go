@@ -379,17 +379,23 @@ func (x *BreakerTransition) GetReason() string {
 	return ""
 }
 
-// DegradationChange is a change in which features are affected by open circuits.
+// DegradationChange is a change in which features are affected by open circuits. Its lists are
+// capped so that an event stays small however many circuits are open (GetDegradation reads them
+// whole): the counts say how many there are in all.
 type DegradationChange struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Whether any circuit is open now.
 	IsDegraded bool `protobuf:"varint,1,opt,name=is_degraded,json=isDegraded,proto3" json:"is_degraded,omitempty"`
-	// The features affected now.
+	// The features affected now, sorted by name: the first 25 at most.
 	AffectedFeatures []*AffectedFeature `protobuf:"bytes,2,rep,name=affected_features,json=affectedFeatures,proto3" json:"affected_features,omitempty"`
-	// The breakers OPEN, HALF_OPEN or FORCED_OPEN now, sorted.
-	OpenCircuits  []string `protobuf:"bytes,3,rep,name=open_circuits,json=openCircuits,proto3" json:"open_circuits,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	// The breakers OPEN, HALF_OPEN or FORCED_OPEN now, sorted: the first 100 at most.
+	OpenCircuits []string `protobuf:"bytes,3,rep,name=open_circuits,json=openCircuits,proto3" json:"open_circuits,omitempty"`
+	// How many breakers are open in all (open_circuits may list fewer).
+	OpenCircuitCount uint32 `protobuf:"varint,4,opt,name=open_circuit_count,json=openCircuitCount,proto3" json:"open_circuit_count,omitempty"`
+	// How many features are affected in all (affected_features may list fewer).
+	AffectedFeatureCount uint32 `protobuf:"varint,5,opt,name=affected_feature_count,json=affectedFeatureCount,proto3" json:"affected_feature_count,omitempty"`
+	unknownFields        protoimpl.UnknownFields
+	sizeCache            protoimpl.SizeCache
 }
 
 func (x *DegradationChange) Reset() {
@@ -441,6 +447,20 @@ func (x *DegradationChange) GetOpenCircuits() []string {
 		return x.OpenCircuits
 	}
 	return nil
+}
+
+func (x *DegradationChange) GetOpenCircuitCount() uint32 {
+	if x != nil {
+		return x.OpenCircuitCount
+	}
+	return 0
+}
+
+func (x *DegradationChange) GetAffectedFeatureCount() uint32 {
+	if x != nil {
+		return x.AffectedFeatureCount
+	}
+	return 0
 }
 
 // HealthChange is a change of the system's health.
@@ -654,12 +674,14 @@ const file_rescp_v1_events_proto_rawDesc = "" +
 	"\n" +
 	"from_state\x18\x02 \x01(\x0e2\x16.rescp.v1.BreakerStateR\tfromState\x121\n" +
 	"\bto_state\x18\x03 \x01(\x0e2\x16.rescp.v1.BreakerStateR\atoState\x12\x16\n" +
-	"\x06reason\x18\x04 \x01(\tR\x06reason\"\xa1\x01\n" +
+	"\x06reason\x18\x04 \x01(\tR\x06reason\"\x85\x02\n" +
 	"\x11DegradationChange\x12\x1f\n" +
 	"\vis_degraded\x18\x01 \x01(\bR\n" +
 	"isDegraded\x12F\n" +
 	"\x11affected_features\x18\x02 \x03(\v2\x19.rescp.v1.AffectedFeatureR\x10affectedFeatures\x12#\n" +
-	"\ropen_circuits\x18\x03 \x03(\tR\fopenCircuits\"p\n" +
+	"\ropen_circuits\x18\x03 \x03(\tR\fopenCircuits\x12,\n" +
+	"\x12open_circuit_count\x18\x04 \x01(\rR\x10openCircuitCount\x124\n" +
+	"\x16affected_feature_count\x18\x05 \x01(\rR\x14affectedFeatureCount\"p\n" +
 	"\fHealthChange\x121\n" +
 	"\vfrom_health\x18\x01 \x01(\x0e2\x10.rescp.v1.HealthR\n" +
 	"fromHealth\x12-\n" +

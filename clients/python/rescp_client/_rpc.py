@@ -19,6 +19,9 @@ from rescp_client._proto import admin_pb2 as admin
 from rescp_client._proto import events_pb2 as events
 from rescp_client._proto import guard_pb2 as guard
 
+PAGE_SIZE = 1000
+"""Items asked per page of a List RPC: the server's maximum, so a listing takes few calls."""
+
 Req = TypeVar("Req", bound=Message)
 Resp = TypeVar("Resp", bound=Message)
 

@@ -42,6 +42,19 @@ class Connection:
         except grpc.RpcError as error:
             raise from_rpc_error(error) from error
 
+
+    async def pages(self, rpc: Rpc[Req, Resp], request: Req, first: Resp,
+                    within: float) -> list[Resp]:
+        """`first` and the pages after it of a List RPC (AIP-158), each asked with the previous
+        page's next_page_token within its own deadline."""
+        pages = [first]
+        paged: Any = request
+        last: Any = first
+        while last.next_page_token:
+            paged.page_token = last.next_page_token
+            last = await self.call(rpc, request, within, wait_for_ready=False)
+            pages.append(last)
+        return pages
     def stream(self, rpc: Rpc[Req, Resp], request: Req) -> Stream[Resp]:
         """Start a server-streaming call; its errors are typed as they are read."""
         if self.closed:

@@ -24,7 +24,7 @@ from rescp_client._codec import BreakerFields
 from rescp_client._outbox import DEFAULT_LIMIT, Outbox
 from rescp_client._proto import admin_pb2 as admin
 from rescp_client._proto import guard_pb2 as guard
-from rescp_client._rpc import Req, Resp, Rpc
+from rescp_client._rpc import PAGE_SIZE, Req, Resp, Rpc
 from rescp_client._spec import GuardSpec
 from rescp_client.errors import ControlPlaneUnavailable
 from rescp_client.models import (
@@ -208,8 +208,11 @@ class AsyncClient:
         return _codec.breaker(response.breaker)
 
     async def list_breakers(self) -> list[Breaker]:
-        response = await self._after_records(_rpc.LIST_BREAKERS, admin.ListBreakersRequest())
-        return [_codec.breaker(b) for b in response.breakers]
+        """Every breaker, read a page at a time."""
+        request = admin.ListBreakersRequest(page_size=PAGE_SIZE)
+        first = await self._after_records(_rpc.LIST_BREAKERS, request)
+        pages = await self._conn.pages(_rpc.LIST_BREAKERS, request, first, self._timeout)
+        return [_codec.breaker(b) for page in pages for b in page.breakers]
 
     async def delete_breaker(self, name: str) -> None:
         request = admin.DeleteBreakerRequest(name=name)
@@ -233,8 +236,11 @@ class AsyncClient:
         return _codec.limit((await self._call(_rpc.PUT_LIMIT, request)).limit)
 
     async def list_limits(self) -> list[Limit]:
-        response = await self._call(_rpc.LIST_LIMITS, admin.ListLimitsRequest())
-        return [_codec.limit(x) for x in response.limits]
+        """Every limit, read a page at a time."""
+        request = admin.ListLimitsRequest(page_size=PAGE_SIZE)
+        first = await self._call(_rpc.LIST_LIMITS, request)
+        pages = await self._conn.pages(_rpc.LIST_LIMITS, request, first, self._timeout)
+        return [_codec.limit(x) for page in pages for x in page.limits]
 
     async def delete_limit(self, name: str) -> None:
         await self._call(_rpc.DELETE_LIMIT, admin.DeleteLimitRequest(name=name))
@@ -256,8 +262,11 @@ class AsyncClient:
         return _codec.feature((await self._call(_rpc.PUT_FEATURE, request)).feature)
 
     async def list_features(self) -> list[Feature]:
-        response = await self._call(_rpc.LIST_FEATURES, admin.ListFeaturesRequest())
-        return [_codec.feature(f) for f in response.features]
+        """Every feature, read a page at a time."""
+        request = admin.ListFeaturesRequest(page_size=PAGE_SIZE)
+        first = await self._call(_rpc.LIST_FEATURES, request)
+        pages = await self._conn.pages(_rpc.LIST_FEATURES, request, first, self._timeout)
+        return [_codec.feature(f) for page in pages for f in page.features]
 
     async def delete_feature(self, name: str) -> None:
         await self._call(_rpc.DELETE_FEATURE, admin.DeleteFeatureRequest(name=name))

@@ -61,14 +61,18 @@ class BreakerTransition(_message.Message):
     def __init__(self, breaker: _Optional[str] = ..., from_state: _Optional[_Union[_enums_pb2.BreakerState, str]] = ..., to_state: _Optional[_Union[_enums_pb2.BreakerState, str]] = ..., reason: _Optional[str] = ...) -> None: ...
 
 class DegradationChange(_message.Message):
-    __slots__ = ("is_degraded", "affected_features", "open_circuits")
+    __slots__ = ("is_degraded", "affected_features", "open_circuits", "open_circuit_count", "affected_feature_count")
     IS_DEGRADED_FIELD_NUMBER: _ClassVar[int]
     AFFECTED_FEATURES_FIELD_NUMBER: _ClassVar[int]
     OPEN_CIRCUITS_FIELD_NUMBER: _ClassVar[int]
+    OPEN_CIRCUIT_COUNT_FIELD_NUMBER: _ClassVar[int]
+    AFFECTED_FEATURE_COUNT_FIELD_NUMBER: _ClassVar[int]
     is_degraded: bool
     affected_features: _containers.RepeatedCompositeFieldContainer[_admin_pb2.AffectedFeature]
     open_circuits: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, is_degraded: _Optional[bool] = ..., affected_features: _Optional[_Iterable[_Union[_admin_pb2.AffectedFeature, _Mapping]]] = ..., open_circuits: _Optional[_Iterable[str]] = ...) -> None: ...
+    open_circuit_count: int
+    affected_feature_count: int
+    def __init__(self, is_degraded: _Optional[bool] = ..., affected_features: _Optional[_Iterable[_Union[_admin_pb2.AffectedFeature, _Mapping]]] = ..., open_circuits: _Optional[_Iterable[str]] = ..., open_circuit_count: _Optional[int] = ..., affected_feature_count: _Optional[int] = ...) -> None: ...
 
 class HealthChange(_message.Message):
     __slots__ = ("from_health", "to_health")

@@ -40,11 +40,13 @@ import grpc
 
 from rescp_client import _codec
 from rescp_client._backoff import Backoff
+from rescp_client._proto import admin_pb2 as admin
 from rescp_client._proto import events_pb2 as events
 from rescp_client._rpc import (
     GET_DEGRADATION,
     GET_SYSTEM_HEALTH,
     LIST_BREAKERS,
+    PAGE_SIZE,
     WATCH,
     Req,
     Resp,
@@ -207,7 +209,10 @@ def _read(conn: Connection, rpc: Rpc[Req, Resp], within: float) -> Resp:
 
 def _snapshot(conn: Connection, within: float) -> tuple[Snapshot, str]:
     """The state read afresh, and the log its sequence counts in."""
-    breakers = _read(conn, LIST_BREAKERS, within)
+    request = admin.ListBreakersRequest(page_size=PAGE_SIZE)
+    breakers = conn.call(LIST_BREAKERS, request, within, wait_for_ready=False)
+    for page in (conn.pages(LIST_BREAKERS, request, breakers, within))[1:]:
+        breakers.breakers.extend(page.breakers)  # every page reports the first one's sequence
     health = _read(conn, GET_SYSTEM_HEALTH, within)
     degraded = _read(conn, GET_DEGRADATION, within)
     return _codec.snapshot(breakers, health, degraded), breakers.log_id

@@ -25,7 +25,7 @@ from rescp_client._codec import BreakerFields
 from rescp_client._outbox import DEFAULT_LIMIT, Outbox
 from rescp_client._proto import admin_pb2 as admin
 from rescp_client._proto import guard_pb2 as guard
-from rescp_client._rpc import Req, Resp, Rpc
+from rescp_client._rpc import PAGE_SIZE, Req, Resp, Rpc
 from rescp_client._spec import GuardSpec
 from rescp_client.errors import ControlPlaneUnavailable
 from rescp_client.models import (
@@ -209,8 +209,11 @@ class Client:
         return _codec.breaker(response.breaker)
 
     def list_breakers(self) -> list[Breaker]:
-        response = self._after_records(_rpc.LIST_BREAKERS, admin.ListBreakersRequest())
-        return [_codec.breaker(b) for b in response.breakers]
+        """Every breaker, read a page at a time."""
+        request = admin.ListBreakersRequest(page_size=PAGE_SIZE)
+        first = self._after_records(_rpc.LIST_BREAKERS, request)
+        pages = self._conn.pages(_rpc.LIST_BREAKERS, request, first, self._timeout)
+        return [_codec.breaker(b) for page in pages for b in page.breakers]
 
     def delete_breaker(self, name: str) -> None:
         request = admin.DeleteBreakerRequest(name=name)
@@ -234,8 +237,11 @@ class Client:
         return _codec.limit((self._call(_rpc.PUT_LIMIT, request)).limit)
 
     def list_limits(self) -> list[Limit]:
-        response = self._call(_rpc.LIST_LIMITS, admin.ListLimitsRequest())
-        return [_codec.limit(x) for x in response.limits]
+        """Every limit, read a page at a time."""
+        request = admin.ListLimitsRequest(page_size=PAGE_SIZE)
+        first = self._call(_rpc.LIST_LIMITS, request)
+        pages = self._conn.pages(_rpc.LIST_LIMITS, request, first, self._timeout)
+        return [_codec.limit(x) for page in pages for x in page.limits]
 
     def delete_limit(self, name: str) -> None:
         self._call(_rpc.DELETE_LIMIT, admin.DeleteLimitRequest(name=name))
@@ -257,8 +263,11 @@ class Client:
         return _codec.feature((self._call(_rpc.PUT_FEATURE, request)).feature)
 
     def list_features(self) -> list[Feature]:
-        response = self._call(_rpc.LIST_FEATURES, admin.ListFeaturesRequest())
-        return [_codec.feature(f) for f in response.features]
+        """Every feature, read a page at a time."""
+        request = admin.ListFeaturesRequest(page_size=PAGE_SIZE)
+        first = self._call(_rpc.LIST_FEATURES, request)
+        pages = self._conn.pages(_rpc.LIST_FEATURES, request, first, self._timeout)
+        return [_codec.feature(f) for page in pages for f in page.features]
 
     def delete_feature(self, name: str) -> None:
         self._call(_rpc.DELETE_FEATURE, admin.DeleteFeatureRequest(name=name))

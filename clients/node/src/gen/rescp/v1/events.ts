@@ -86,14 +86,22 @@ export interface BreakerTransition {
   reason: string;
 }
 
-/** DegradationChange is a change in which features are affected by open circuits. */
+/**
+ * DegradationChange is a change in which features are affected by open circuits. Its lists are
+ * capped so that an event stays small however many circuits are open (GetDegradation reads them
+ * whole): the counts say how many there are in all.
+ */
 export interface DegradationChange {
   /** Whether any circuit is open now. */
   isDegraded: boolean;
-  /** The features affected now. */
+  /** The features affected now, sorted by name: the first 25 at most. */
   affectedFeatures: AffectedFeature[];
-  /** The breakers OPEN, HALF_OPEN or FORCED_OPEN now, sorted. */
+  /** The breakers OPEN, HALF_OPEN or FORCED_OPEN now, sorted: the first 100 at most. */
   openCircuits: string[];
+  /** How many breakers are open in all (open_circuits may list fewer). */
+  openCircuitCount: number;
+  /** How many features are affected in all (affected_features may list fewer). */
+  affectedFeatureCount: number;
 }
 
 /** HealthChange is a change of the system's health. */
@@ -526,7 +534,7 @@ export const BreakerTransition: MessageFns<BreakerTransition> = {
 };
 
 function createBaseDegradationChange(): DegradationChange {
-  return { isDegraded: false, affectedFeatures: [], openCircuits: [] };
+  return { isDegraded: false, affectedFeatures: [], openCircuits: [], openCircuitCount: 0, affectedFeatureCount: 0 };
 }
 
 export const DegradationChange: MessageFns<DegradationChange> = {
@@ -539,6 +547,12 @@ export const DegradationChange: MessageFns<DegradationChange> = {
     }
     for (const v of message.openCircuits) {
       writer.uint32(26).string(v!);
+    }
+    if (message.openCircuitCount !== 0) {
+      writer.uint32(32).uint32(message.openCircuitCount);
+    }
+    if (message.affectedFeatureCount !== 0) {
+      writer.uint32(40).uint32(message.affectedFeatureCount);
     }
     return writer;
   },
@@ -580,6 +594,22 @@ export const DegradationChange: MessageFns<DegradationChange> = {
             message.openCircuits.push(reader.string());
             continue;
           }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.openCircuitCount = reader.uint32();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.affectedFeatureCount = reader.uint32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -600,6 +630,8 @@ export const DegradationChange: MessageFns<DegradationChange> = {
     message.isDegraded = object.isDegraded ?? false;
     message.affectedFeatures = object.affectedFeatures?.map((e) => AffectedFeature.fromPartial(e)) || [];
     message.openCircuits = object.openCircuits?.map((e) => e) || [];
+    message.openCircuitCount = object.openCircuitCount ?? 0;
+    message.affectedFeatureCount = object.affectedFeatureCount ?? 0;
     return message;
   },
 };

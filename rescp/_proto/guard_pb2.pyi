@@ -7,7 +7,7 @@ from rescp._proto import limits_pb2 as _limits_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
-from collections.abc import Mapping as _Mapping
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
 from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
@@ -171,3 +171,55 @@ class ClassifyResponse(_message.Message):
     fingerprint: str
     message: str
     def __init__(self, category: _Optional[_Union[_enums_pb2.ErrorCategory, str]] = ..., severity: _Optional[_Union[_enums_pb2.Severity, str]] = ..., user_message: _Optional[str] = ..., action: _Optional[_Union[RecoveryAction, _Mapping]] = ..., fingerprint: _Optional[str] = ..., message: _Optional[str] = ...) -> None: ...
+
+class AllowBatchRequest(_message.Message):
+    __slots__ = ("items",)
+    ITEMS_FIELD_NUMBER: _ClassVar[int]
+    items: _containers.RepeatedCompositeFieldContainer[AllowRequest]
+    def __init__(self, items: _Optional[_Iterable[_Union[AllowRequest, _Mapping]]] = ...) -> None: ...
+
+class AllowBatchResponse(_message.Message):
+    __slots__ = ("items",)
+    ITEMS_FIELD_NUMBER: _ClassVar[int]
+    items: _containers.RepeatedCompositeFieldContainer[AllowBatchItem]
+    def __init__(self, items: _Optional[_Iterable[_Union[AllowBatchItem, _Mapping]]] = ...) -> None: ...
+
+class AllowBatchItem(_message.Message):
+    __slots__ = ("response", "error")
+    RESPONSE_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    response: AllowResponse
+    error: ItemError
+    def __init__(self, response: _Optional[_Union[AllowResponse, _Mapping]] = ..., error: _Optional[_Union[ItemError, _Mapping]] = ...) -> None: ...
+
+class RecordBatchRequest(_message.Message):
+    __slots__ = ("items",)
+    ITEMS_FIELD_NUMBER: _ClassVar[int]
+    items: _containers.RepeatedCompositeFieldContainer[RecordRequest]
+    def __init__(self, items: _Optional[_Iterable[_Union[RecordRequest, _Mapping]]] = ...) -> None: ...
+
+class RecordBatchResponse(_message.Message):
+    __slots__ = ("items",)
+    ITEMS_FIELD_NUMBER: _ClassVar[int]
+    items: _containers.RepeatedCompositeFieldContainer[RecordBatchItem]
+    def __init__(self, items: _Optional[_Iterable[_Union[RecordBatchItem, _Mapping]]] = ...) -> None: ...
+
+class RecordBatchItem(_message.Message):
+    __slots__ = ("response", "error")
+    RESPONSE_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    response: RecordResponse
+    error: ItemError
+    def __init__(self, response: _Optional[_Union[RecordResponse, _Mapping]] = ..., error: _Optional[_Union[ItemError, _Mapping]] = ...) -> None: ...
+
+class ItemError(_message.Message):
+    __slots__ = ("code", "reason", "message", "fields")
+    CODE_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    FIELDS_FIELD_NUMBER: _ClassVar[int]
+    code: int
+    reason: str
+    message: str
+    fields: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, code: _Optional[int] = ..., reason: _Optional[str] = ..., message: _Optional[str] = ..., fields: _Optional[_Iterable[str]] = ...) -> None: ...

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field, replace
 from typing import TypeVar
 
@@ -27,6 +27,7 @@ from rescp.engine.errorlog import ErrorRecord, ErrorReport
 from rescp.engine.health import Degradation, Feature, degradation, health
 from rescp.engine.ratelimit import LimitConfig, LimitStatus
 from rescp.enums import OPEN_CIRCUIT_STATES, BreakerState, Health, Outcome, Severity
+from rescp.errors import RescpError
 from rescp.events import BreakerDeleted, EventLog, HealthChange, RateLimitExceeded
 from rescp.store.base import AllowResult, BreakerView, ErrorSummary, Store, StoreListener
 
@@ -39,6 +40,11 @@ READ_ATTEMPTS = 8
 """Tries of a sequenced read before settling for one that may repeat (never miss) an event."""
 
 T = TypeVar("T")
+
+AllowArgs = tuple[str, str, str, int]
+"""breaker, limit, key, cost: one validated Allow."""
+RecordArgs = tuple[str, Outcome, float, str, ErrorReport | None]
+"""breaker, outcome, duration, permit, error: one validated Record."""
 
 BreakerStatusSink = Callable[[str, BreakerState | None], None]
 """Told every breaker's state as it changes (None when the breaker is deleted)."""
@@ -127,7 +133,42 @@ class ControlPlane(StoreListener):
     # the guard
 
     async def allow(self, breaker: str, limit: str, key: str, cost: int) -> AllowResult:
+        return await self._allow_at(self.clock.now(), breaker, limit, key, cost)
+
+    async def allow_many(self, items: Iterable[AllowArgs | RescpError],
+                         ) -> list[AllowResult | RescpError]:
+        """Many Allows decided in order at one instant, each as `allow` decides it; an item that
+        is already an error (it did not validate) or fails is answered with its error, and never
+        stops the others. One clock read per batch; consequences settle as after each Allow."""
         now = self.clock.now()
+        results: list[AllowResult | RescpError] = []
+        for item in items:
+            if isinstance(item, RescpError):
+                results.append(item)
+                continue
+            try:
+                results.append(await self._allow_at(now, *item))
+            except RescpError as error:
+                results.append(error)
+        return results
+
+    async def record_many(self, items: Iterable[RecordArgs | RescpError],
+                          ) -> list[tuple[BreakerState, ErrorRecord | None] | RescpError]:
+        """Many Records applied in order, each exactly as `record` applies it; an item's error
+        is its answer and never stops the others."""
+        results: list[tuple[BreakerState, ErrorRecord | None] | RescpError] = []
+        for item in items:
+            if isinstance(item, RescpError):
+                results.append(item)
+                continue
+            try:
+                results.append(await self.record(*item))
+            except RescpError as error:
+                results.append(error)
+        return results
+
+    async def _allow_at(self, now: float, breaker: str, limit: str, key: str,
+                        cost: int) -> AllowResult:
         result = await self.store.allow(breaker, limit, key, cost, now)
         if result.alert:
             self.events.append(RateLimitExceeded(limit, key, result.retry_after, result.alert),

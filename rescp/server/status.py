@@ -41,9 +41,14 @@ def _pack(message: Message) -> any_pb2.Any:
     return packed
 
 
+def code_of(error: errors.RescpError) -> grpc.StatusCode:
+    """The gRPC status code for `error`."""
+    return _CODES.get(type(error), grpc.StatusCode.INTERNAL)
+
+
 def to_status(error: errors.RescpError) -> grpc.Status:
     """The gRPC status (code, message, details in trailing metadata) for `error`."""
-    code = _CODES.get(type(error), grpc.StatusCode.INTERNAL)
+    code = code_of(error)
     details = []
     metadata: dict[str, str] = {}
     if isinstance(error, errors.InvalidArgument):

@@ -17,7 +17,7 @@ from contextlib import contextmanager
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from bench import engines, events, rpc
+from bench import batch, engines, events, rpc
 from rescp.testing import free_port
 
 
@@ -61,6 +61,7 @@ def main() -> None:
     with bench_server() as (target, pid):
         for concurrency in (16, 64):
             unary[concurrency] = asyncio.run(rpc.compare(target, pid, concurrency, rounds, seconds))
+        shapes = asyncio.run(batch.compare(target, pid, rounds // 2, seconds))
         watched, pushed = asyncio.run(events.one_subscriber(target, replayed, 3))
         fanned = asyncio.run(events.fan_out(target, 100, replayed // 10))
         delays = asyncio.run(events.latency(target, 100, flips))
@@ -77,6 +78,13 @@ def main() -> None:
     print(f"  {'transition -> delivery p99, 100 subs':<38} "
           f"{events.percentile_ms(delays, 99):5.1f} ms [<= 50 ms]")
 
+    for shape in shapes[1:]:
+        print(f"  {f'AllowBatch of {shape.items} vs unary, per CPU-s':<38} "
+              f"{shape.decisions_per_cpu_second / shapes[0].decisions_per_cpu_second:5.1f}x  "
+              f"[>= 40 at 100]")
+    print(f"  {'AllowBatch of 100: decisions/CPU-s':<38} "
+          f"{shapes[-1].decisions_per_cpu_second:7.0f}  [>= 100,000]")
+
     print("\nunary RPCs, client and server sharing the machine")
     print(f"  {'':<22}{'calls/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'server CPU us/call':>20}")
     for concurrency, loads in unary.items():
@@ -84,6 +92,12 @@ def main() -> None:
             print(f"  {name + f', {concurrency} in flight':<22}{load.throughput:>10.0f}"
                   f"{load.percentile(50):>9.2f}{load.percentile(99):>9.2f}"
                   f"{load.cpu_us_per_call:>20.0f}")
+    print(f"\ndecisions, {batch.IN_FLIGHT} calls in flight")
+    print(f"  {'':<22}{'decisions/s':>12}{'per server CPU-s':>18}{'CPU us/call':>13}")
+    for shape in shapes:
+        name = "unary Allow" if shape.items == 1 else f"AllowBatch of {shape.items}"
+        print(f"  {name:<22}{shape.decisions_per_second:>12.0f}"
+              f"{shape.decisions_per_cpu_second:>18.0f}{shape.load.cpu_us_per_call:>13.0f}")
     print("\nevents")
     print(f"  Watch replay, 1 subscriber   {watched.per_second:>9.0f} events/s in "
           f"{watched.messages} messages ({watched.events / watched.messages:.0f} events each)")

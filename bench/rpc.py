@@ -55,9 +55,12 @@ def payloads() -> list[bytes]:
 
 
 async def drive(channel: grpc.aio.Channel, path: str, concurrency: int, seconds: float,
-                server_pid: int, into: Load) -> None:
+                server_pid: int, into: Load, bodies: list[bytes] | None = None) -> None:
+    """Call `path` from `concurrency` workers for `seconds`, cycling through `bodies` (by
+    default one AllowRequest per key), adding calls, time and server CPU to `into`."""
     call = channel.unary_unary(path)
-    bodies = payloads()
+    bodies = bodies or payloads()
+    keys = len(bodies)
     loop = asyncio.get_running_loop()
     stop = loop.time() + seconds
     latencies = into.latencies
@@ -66,7 +69,7 @@ async def drive(channel: grpc.aio.Channel, path: str, concurrency: int, seconds:
         n = 0
         while loop.time() < stop:
             started = time.perf_counter()
-            await call(bodies[(offset + n) % KEYS])
+            await call(bodies[(offset + n) % keys])
             latencies.append(time.perf_counter() - started)
             n += 1
         return n

@@ -141,15 +141,23 @@ class ControlPlane(StoreListener):
         is already an error (it did not validate) or fails is answered with its error, and never
         stops the others. One clock read per batch; consequences settle as after each Allow."""
         now = self.clock.now()
+        allow = self.store.allow
         results: list[AllowResult | RescpError] = []
+        append = results.append
         for item in items:
             if isinstance(item, RescpError):
-                results.append(item)
+                append(item)
                 continue
             try:
-                results.append(await self._allow_at(now, *item))
+                result = await allow(*item, now)
             except RescpError as error:
-                results.append(error)
+                append(error)
+                continue
+            if result.alert or result.permit and result.breaker_state is BreakerState.HALF_OPEN:
+                self._allowed(result, item[0], item[1], item[2])
+            if self._dirty or self._to_advance:
+                await self._settle()
+            append(result)
         return results
 
     async def record_many(self, items: Iterable[RecordArgs | RescpError],
@@ -170,14 +178,18 @@ class ControlPlane(StoreListener):
     async def _allow_at(self, now: float, breaker: str, limit: str, key: str,
                         cost: int) -> AllowResult:
         result = await self.store.allow(breaker, limit, key, cost, now)
+        self._allowed(result, breaker, limit, key)
+        if self._dirty or self._to_advance:
+            await self._settle()
+        return result
+
+    def _allowed(self, result: AllowResult, breaker: str, limit: str, key: str) -> None:
+        """Note what an Allow caused: a rate-limit alert, a trial permit's deadline."""
         if result.alert:
             self.events.append(RateLimitExceeded(limit, key, result.retry_after, result.alert),
                                self.clock.wall())
         if result.permit and result.breaker_state is BreakerState.HALF_OPEN:
             self._to_advance.add(breaker)  # a trial permit: its expiry is a deadline to arm
-        if self._dirty or self._to_advance:
-            await self._settle()
-        return result
 
     async def record(self, breaker: str, outcome: Outcome, duration: float, permit: str,
                      error: ErrorReport | None) -> tuple[BreakerState, ErrorRecord | None]:

@@ -11,17 +11,18 @@ The 64 KiB cap of the unary RPCs does not apply; grpc's 4 MiB does.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Iterable
 from typing import Any
 
 import grpc
 
 from rescp._proto import guard_pb2 as guard
 from rescp.errors import InvalidArgument, RescpError
-from rescp.plane import ControlPlane
+from rescp.plane import AllowArgs, ControlPlane
 from rescp.server.guard_codec import allow_args, encode_allow, encode_record, record_args
 from rescp.server.rpc import Context, fail
 from rescp.server.status import code_of
+from rescp.server.textlimits import KEY_LIMIT
 
 MAX_ITEMS = 1000
 CACHE_LIMIT = 4096
@@ -75,11 +76,37 @@ def _checked(check: Callable[..., Any], *args: Any) -> Any:
         return error
 
 
+class ValidNames:
+    """Names already found valid, so a batch checks each distinct name once (bounded)."""
+
+    def __init__(self) -> None:
+        self._names: set[str] = {""}
+
+    def allow_items(self, items: Iterable[guard.AllowRequest]) -> list[AllowArgs | RescpError]:
+        """Each item as allow_args decodes it; names seen valid before skip the pattern."""
+        names = self._names
+        decoded: list[AllowArgs | RescpError] = []
+        for item in items:
+            breaker, limit, key = item.breaker, item.limit, item.key
+            if breaker in names and limit in names and len(key) <= KEY_LIMIT:
+                decoded.append((breaker, limit, key, item.cost or 1))
+                continue
+            args = _checked(allow_args, item)
+            if not isinstance(args, RescpError):
+                if len(names) >= CACHE_LIMIT:
+                    names.clear()
+                    names.add("")
+                names.update((breaker, limit))
+            decoded.append(args)
+        return decoded
+
+
 class BatchServicer:
     """The two batch RPCs of GuardService, as raw-bytes handlers."""
 
     def __init__(self, plane: ControlPlane) -> None:
         self._plane = plane
+        self._names = ValidNames()
         self._allow_bytes = Encodings(_allow_item)
         self._record_bytes = Encodings(_record_item)
 
@@ -91,7 +118,7 @@ class BatchServicer:
         try:
             items = guard.AllowBatchRequest.FromString(raw).items
             _count_ok(len(items))
-            answers = await self._plane.allow_many(_checked(allow_args, i) for i in items)
+            answers = await self._plane.allow_many(self._names.allow_items(items))
             encoded = self._allow_bytes
             return b"".join([encoded(a) if not isinstance(a, RescpError) else _allow_item(a)
                              for a in answers])

@@ -153,7 +153,7 @@ class ControlPlane(StoreListener):
             except RescpError as error:
                 append(error)
                 continue
-            if result.alert or result.permit and result.breaker_state is BreakerState.HALF_OPEN:
+            if result.alert or result.breaker_state is BreakerState.HALF_OPEN:
                 self._allowed(result, item[0], item[1], item[2])
             if self._dirty or self._to_advance:
                 await self._settle()

@@ -177,9 +177,9 @@ def _batched(stubs: Stubs, sequence: list[Allow | Record], prefix: str) -> list[
             items = stubs.RecordBatch(g.RecordBatchRequest(items=[
                 _record_request(op, prefix, permits) for op in run
                 if isinstance(op, Record)])).items
-        for item in items:
-            answers.append(_answer(item.response) if item.HasField("response") else (
-                "error", item.error.code, item.error.reason, sorted(item.error.fields)))
+        answers.extend(_answer(item.response) if item.HasField("response") else (
+            "error", item.error.code, item.error.reason, sorted(item.error.fields))
+            for item in items)
     return answers
 
 

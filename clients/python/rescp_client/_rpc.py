@@ -48,6 +48,7 @@ _EVENTS = "/rescp.v1.EventService/"
 
 ALLOW = Rpc(_GUARD + "Allow", guard.AllowRequest, guard.AllowResponse)
 RECORD = Rpc(_GUARD + "Record", guard.RecordRequest, guard.RecordResponse)
+RECORD_BATCH = Rpc(_GUARD + "RecordBatch", guard.RecordBatchRequest, guard.RecordBatchResponse)
 REPORT = Rpc(_GUARD + "Report", guard.ReportRequest, guard.ReportResponse)
 
 PUT_BREAKER = Rpc(_ADMIN + "PutBreaker", admin.PutBreakerRequest, admin.PutBreakerResponse)

@@ -37,17 +37,23 @@ class GuardSpec:
         return guard.AllowRequest(breaker=self.breaker, limit=self.limit, key=self.key,
                                   cost=self.cost)
 
-    def follow_up(self, admission: Admission, took: float, error: BaseException | None,
-                  service: str) -> tuple[Rpc[Any, Any], Message] | None:
-        """The background call to make after the block, if any."""
-        if not admission.checked:
-            return None
+    def outcome(self, error: BaseException | None,
+                service: str) -> tuple[enums.Outcome, guard.ReportRequest | None]:
+        """How the block ended, and the report of its failure, if it failed."""
         outcome = _report.outcome(error, self.ignore)
         report = None
         if outcome == enums.OUTCOME_FAILURE and error is not None:
             report = _report.report_request(
                 error, operation=self.operation or self.breaker, user_id=self.user_id,
                 service=service, breaker=self.breaker)
+        return outcome, report
+
+    def follow_up(self, admission: Admission, took: float, error: BaseException | None,
+                  service: str) -> tuple[Rpc[Any, Any], Message] | None:
+        """The background call to make after the block, if any."""
+        if not admission.checked:
+            return None
+        outcome, report = self.outcome(error, service)
         if self.breaker:
             return RECORD, _codec.record(self.breaker, outcome, took, admission.permit, report)
         return (REPORT, report) if report is not None else None

@@ -12,6 +12,8 @@ code calls either without knowing which.
   from a call that the channel's closing cut off; that becomes ControlPlaneUnavailable
   (CANCELLED), so only a cancellation of the reading task itself propagates as one.
 - `ChannelSlot.pause`: a watch's backoff sleep, cut short when the client closes.
+- `Lock`, `Wakeup`, `Background`: local mode's flusher and follower run as tasks on the loop
+  that first used the client, paced by an event set from the hot path.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Coroutine, Iterable, Iterator, Sequence
 from typing import Any, Generic
 
 import grpc
@@ -172,3 +174,41 @@ class Pending:
     def _drop(self, key: str, why: object) -> None:
         self.dropped += 1
         log.debug("rescp: background call for %r dropped (%s)", key, why)
+
+
+Lock = asyncio.Lock
+
+
+class Wakeup:
+    """An event a background loop sleeps on between rounds."""
+
+    def __init__(self) -> None:
+        self._event = asyncio.Event()
+
+    def set(self) -> None:
+        self._event.set()
+
+    async def wait(self, seconds: float) -> None:
+        """Sleep `seconds`, or less when set meanwhile; then clear it."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._event.wait(), seconds)
+        self._event.clear()
+
+
+class Background:
+    """Background loops of one client: tasks on the running loop."""
+
+    def __init__(self) -> None:
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def spawn(self, work: Callable[[], Coroutine[Any, Any, None]], name: str) -> None:
+        task = asyncio.get_running_loop().create_task(work(), name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def stop(self) -> None:
+        """Cancel the loops and wait until they have ended."""
+        tasks = list(self._tasks)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)

@@ -9,6 +9,10 @@
 - Order: a client never lets its Allow overtake its own earlier Record on the same breaker, so
   two failures in a row open a failure_threshold=2 breaker before a third call is let in.
 - Bounds: at most max_pending background calls at once; the rest are dropped and counted.
+- Local mode (`local` given): a breaker the push stream follows is decided here, with no round
+  trip, and every outcome of a breaker joins the local queue instead of a Record of its own;
+  what local state cannot decide (HALF_OPEN trials, limits, unknown breakers, a stream that
+  is down) is asked of the server as above, after that breaker's queued outcomes (`_local`).
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from rescp_client.models import Admission
 
 from ._backend import Pending
 from ._connection import Connection
+from ._local import LocalDecider
 
 log = logging.getLogger("rescp_client")
 
@@ -36,7 +41,9 @@ class HotPath:
     """Admits guarded calls and records their outcomes for one client."""
 
     def __init__(self, connection: Connection, *, allow_timeout: float, record_timeout: float,
-                 deny: bool, service: str, max_pending: int) -> None:
+                 deny: bool, service: str, max_pending: int,
+                 local: LocalDecider | None = None) -> None:
+        self.local = local
         self._conn = connection
         self._allow_timeout = allow_timeout
         self._record_timeout = record_timeout
@@ -55,6 +62,15 @@ class HotPath:
     async def admit(self, spec: GuardSpec) -> Admission:
         """Ask rescp whether the call may run: an Admission, or a refusal raised."""
         started = time.perf_counter()
+        local = self.local
+        asked_at = 0
+        if local is not None and spec.breaker:
+            local.start()
+            admission = local.state.decide(spec.breaker, time.monotonic())
+            if admission is not None and not spec.limit:
+                return admission
+            await local.before_server(spec.breaker)
+            asked_at = local.state.changes(spec.breaker)
         settled = not spec.breaker or await self._pending.settle(spec.breaker,
                                                                  self._allow_timeout)
         left = self._allow_timeout - (time.perf_counter() - started)
@@ -67,11 +83,19 @@ class HotPath:
             response = await self._conn.call(ALLOW, request, left, wait_for_ready=False)
         except ControlPlaneUnavailable as error:
             return self._unavailable(spec, error)
+        if local is not None and spec.breaker:
+            await local.learn(spec.breaker, response, asked_at)
         return _codec.admission(response, request)
 
     def finish(self, spec: GuardSpec, admission: Admission, took: float,
                error: BaseException | None) -> None:
         """Send what follows the call in the background; never blocks, never raises."""
+        local = self.local
+        if local is not None and spec.breaker and admission.checked:
+            outcome, report = spec.outcome(error, self._service)
+            local.queued(local.state.add(
+                (spec.breaker, outcome, took, admission.permit, report)))
+            return
         follow_up = spec.follow_up(admission, took, error, self._service)
         if follow_up is None:
             return
@@ -83,7 +107,9 @@ class HotPath:
 
     async def settle(self, breaker: str | None, within: float) -> bool:
         """Wait up to `within` seconds for this client's Records of `breaker` (None: for all
-        background calls); True when none is left."""
+        background calls); True when none is left. Local outcomes are sent first."""
+        if self.local is not None:
+            await self.local.flush()
         if breaker is None:
             return await self._pending.flush(within)
         return await self._pending.settle(breaker, within)

@@ -22,6 +22,7 @@ from rescp_client._proto import admin_pb2 as admin
 from rescp_client._rpc import Req, Resp, Rpc
 from rescp_client._spec import GuardSpec
 from rescp_client.models import (
+    AffectedFeature,
     Breaker,
     Degradation,
     ErrorRecord,
@@ -37,6 +38,7 @@ from ._connection import Connection
 from ._guard import AsyncGuard
 from ._handles import AsyncBreakerHandle, AsyncLimiter
 from ._hotpath import HotPath
+from ._local import LocalDecider
 from ._watch import AsyncWatch
 
 
@@ -48,24 +50,35 @@ class AsyncClient:
     timeout: seconds every other call may take. service: the default `service` of reports.
     max_pending_records: background Records/Reports in flight before new ones are dropped.
     close_timeout: seconds `close()` waits for them.
+    decide: "server" asks rescp before every guarded call; "local" decides calls on breakers
+    from the state rescp pushes (no round trip while CLOSED or DISABLED, local refusals while
+    OPEN or FORCED_OPEN, HALF_OPEN trials and limits still asked of the server) and sends the
+    outcomes in batches every `flush_interval` seconds (or every 500). See `_local`.
     """
 
     def __init__(self, target: str, *, on_unavailable: Literal["allow", "deny"] = "allow",
                  allow_timeout: float = 0.05, timeout: float = 5.0, service: str = "",
                  max_pending_records: int = 1000, close_timeout: float = 1.0,
-                 channel_options: Sequence[tuple[str, Any]] = ()) -> None:
+                 channel_options: Sequence[tuple[str, Any]] = (),
+                 decide: Literal["server", "local"] = "server",
+                 flush_interval: float = 0.05) -> None:
         if on_unavailable not in ("allow", "deny"):
             raise ValueError(f"on_unavailable must be 'allow' or 'deny', not {on_unavailable!r}")
-        if allow_timeout <= 0 or timeout <= 0:
-            raise ValueError("allow_timeout and timeout must be positive")
+        if allow_timeout <= 0 or timeout <= 0 or flush_interval <= 0:
+            raise ValueError("allow_timeout, timeout and flush_interval must be positive")
+        if decide not in ("server", "local"):
+            raise ValueError(f"decide must be 'server' or 'local', not {decide!r}")
         self.target = target
         self._timeout = timeout
         self._service = service
         self._close_timeout = close_timeout
         self._conn = Connection(target, [*_rpc.CHANNEL_OPTIONS, *channel_options])
+        local = None if decide == "server" else LocalDecider(
+            self._conn, flush_interval=flush_interval, allow_timeout=allow_timeout,
+            record_timeout=timeout)
         self._hot = HotPath(self._conn, allow_timeout=allow_timeout, record_timeout=timeout,
                             deny=on_unavailable == "deny", service=service,
-                            max_pending=max_pending_records)
+                            max_pending=max_pending_records, local=local)
 
     # lifecycle
 
@@ -76,6 +89,8 @@ class AsyncClient:
             if not await self._hot.settle(None, self._close_timeout):
                 await self._hot.cancel()
             await self._conn.close()
+            if self._hot.local is not None:
+                await self._hot.local.stop()
 
     async def __aenter__(self) -> AsyncClient:
         return self
@@ -87,6 +102,11 @@ class AsyncClient:
     def dropped_records(self) -> int:
         """Background Records/Reports lost: over the cap, failed, or cut off by close()."""
         return self._hot.dropped
+
+    @property
+    def dropped_outcomes(self) -> int:
+        """Local mode: outcomes lost (the queue overflowed, or the server could not take them)."""
+        return 0 if self._hot.local is None else self._hot.local.state.dropped
 
     @property
     def pending_records(self) -> int:
@@ -192,6 +212,15 @@ class AsyncClient:
     async def degradation(self) -> Degradation:
         return _codec.degradation(
             await self._after_records(_rpc.GET_DEGRADATION, admin.GetDegradationRequest()))
+
+    async def feature_status(self, name: str) -> AffectedFeature | None:
+        """How open circuits affect feature `name` ("degraded" or "unavailable"), or None when
+        they do not. In local mode, while the push stream is up, from pushed state (no RPC)."""
+        local = self._hot.local
+        if local is not None and local.state.live and local.state.degradation is not None:
+            return local.state.feature_status(name)
+        affected = (await self.degradation()).affected_features
+        return next((f for f in affected if f.feature == name), None)
 
     async def error_summary(self) -> ErrorSummary:
         return _codec.error_summary(

@@ -11,13 +11,15 @@ Same names and signatures as `_async/_backend.py`:
 - `Stream`: a server-streaming call (Watch) with typed errors; cancelling it, or closing the
   channel, from any thread ends a `read` blocked in another with CANCELLED.
 - `ChannelSlot.pause`: a watch's backoff sleep, cut short when the client closes.
+- `Lock`, `Wakeup`, `Background`: local mode's flusher and follower run as daemon threads,
+  paced by an event set from the hot path; they end once the client is closed.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Generic
 
 import grpc
@@ -150,3 +152,39 @@ class Pending:
         """Count a lost call; the caller holds the lock."""
         self.dropped += 1
         log.debug("rescp: background call for %r dropped (%s)", key, why)
+
+
+Lock = threading.Lock
+
+
+class Wakeup:
+    """An event a background loop sleeps on between rounds."""
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+
+    def set(self) -> None:
+        self._event.set()
+
+    def wait(self, seconds: float) -> None:
+        """Sleep `seconds`, or less when set meanwhile; then clear it."""
+        self._event.wait(seconds)
+        self._event.clear()
+
+
+class Background:
+    """Background loops of one client: daemon threads."""
+
+    def __init__(self) -> None:
+        self._threads: list[threading.Thread] = []
+
+    def spawn(self, work: Callable[[], None], name: str) -> None:
+        thread = threading.Thread(target=work, name=name, daemon=True)
+        self._threads.append(thread)
+        thread.start()
+
+    def stop(self) -> None:
+        """Wait (briefly) for the loops, which end by themselves once the client is closed."""
+        for thread in self._threads:
+            if thread is not threading.current_thread():
+                thread.join(1.0)

@@ -1,0 +1,161 @@
+"""Local mode's I/O: the push stream that keeps `LocalState` current, and the flusher that
+sends its queued outcomes back (`rescp_client._local` holds the state and the rules).
+
+- Push: one EventService.Watch (breaker transitions, deletions, degradation changes) from
+  "now". Once subscribed the state goes live and the degradation is read; every pushed event
+  is applied as it arrives. When the stream breaks the state goes down at once (every decision
+  asks the server) and the stream is resubscribed after a backoff.
+- Flush: every flush_interval, or at once when FLUSH_AT outcomes wait, the queue goes out as
+  RecordBatch requests, oldest first, one at a time (a lock keeps flushes in order), so the
+  server applies them as the same Records one by one. An Allow sent to the server for a
+  breaker first flushes that breaker's outcomes, so it never overtakes them. A batch the
+  server cannot take is dropped and counted, as a background Record would be.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+import grpc
+
+from rescp_client import _codec
+from rescp_client._backoff import Backoff
+from rescp_client._local import LocalState
+from rescp_client._proto import admin_pb2 as admin
+from rescp_client._proto import enums_pb2 as enums
+from rescp_client._proto import events_pb2 as events
+from rescp_client._proto import guard_pb2 as guard
+from rescp_client._rpc import GET_BREAKER, GET_DEGRADATION, RECORD_BATCH, WATCH
+from rescp_client.errors import ControlPlaneUnavailable, RescpError
+
+from ._backend import Background, Lock, Wakeup
+from ._connection import Connection
+
+log = logging.getLogger("rescp_client")
+
+BATCH = 1000
+"""Outcomes per RecordBatch: the most the server takes in one."""
+PUSHED = [enums.EVENT_TYPE_BREAKER_TRANSITION, enums.EVENT_TYPE_BREAKER_DELETED,
+          enums.EVENT_TYPE_DEGRADATION_CHANGE]
+
+
+class LocalDecider:
+    """The background half of local mode for one client."""
+
+    def __init__(self, conn: Connection, *, flush_interval: float, allow_timeout: float,
+                 record_timeout: float) -> None:
+        self.state = LocalState()
+        self._conn = conn
+        self._flush_interval = flush_interval
+        self._allow_timeout = allow_timeout
+        self._record_timeout = record_timeout
+        self._wakeup = Wakeup()
+        self._flushing = Lock()
+        self._background = Background()
+        self._started = False
+
+    def start(self) -> None:
+        """Start following and flushing (once; in the asyncio flavour, on the loop in use)."""
+        if not self._started:
+            self._started = True
+            self._background.spawn(self._follow, "rescp-local-follow")
+            self._background.spawn(self._flush_loop, "rescp-local-flush")
+
+    def queued(self, due: bool) -> None:
+        """An outcome was queued; `due`: enough wait to flush now."""
+        if due:
+            self._wakeup.set()
+
+    async def before_server(self, breaker: str) -> None:
+        """Send `breaker`'s queued outcomes before an Allow of it goes to the server."""
+        if self.state.holds(breaker):
+            await self.flush()
+
+    async def learn(self, breaker: str, response: guard.AllowResponse, asked_at: int) -> None:
+        """Follow `breaker` from a server Allow's answer (reading its recovery timeout once)."""
+        timeout = self.state.recovery_timeout(breaker)
+        if timeout is None and self.state.live:
+            timeout = await self._recovery_timeout(breaker)
+        self.state.learn(breaker, response, asked_at, timeout, time.monotonic())
+
+    async def flush(self) -> None:
+        """Send every outcome queued so far, oldest first."""
+        async with self._flushing:
+            while batch := self.state.take(BATCH):
+                request = guard.RecordBatchRequest(items=[_codec.record(*o) for o in batch])
+                try:
+                    response = await self._conn.call(RECORD_BATCH, request, self._record_timeout,
+                                                     wait_for_ready=False)
+                except RescpError as error:
+                    self.state.dropped += len(batch)
+                    log.debug("rescp: %d outcomes dropped (%s)", len(batch), error)
+                    return
+                for item in response.items:
+                    if item.HasField("error"):
+                        log.debug("rescp: outcome refused: %s", item.error.message)
+
+    async def stop(self) -> None:
+        self._wakeup.set()
+        await self._background.stop()
+
+    async def _flush_loop(self) -> None:
+        while not self._conn.closed:
+            await self._wakeup.wait(self._flush_interval)
+            if not self._conn.closed:
+                await self.flush()
+
+    async def _follow(self) -> None:
+        backoff = Backoff()
+        while not self._conn.closed:
+            try:
+                await self._subscribed_session(backoff)
+            except RescpError as error:
+                if not self._conn.closed:
+                    log.info("rescp: push stream down (%s); deciding on the server", error)
+            finally:
+                self.state.down()
+            if not self._conn.closed:
+                await self._conn.pause(backoff.next())
+
+    async def _subscribed_session(self, backoff: Backoff) -> None:
+        """One subscription of the push stream, applied until it breaks."""
+        stream = self._conn.stream(WATCH, events.WatchRequest(types=PUSHED))
+        try:
+            if await stream.subscribed() is None:
+                raise ControlPlaneUnavailable(grpc.StatusCode.UNAVAILABLE, "the stream ended")
+            self.state.up()
+            backoff.reset()
+            asked_at = self.state.degradation_changes()
+            read = await self._conn.call(GET_DEGRADATION, admin.GetDegradationRequest(),
+                                         self._record_timeout, wait_for_ready=False)
+            self.state.set_degradation(_codec.degradation(read), asked_at)
+            while (response := await stream.read()) is not None:
+                now = time.monotonic()
+                for message in response.events:
+                    self._apply(message, now)
+            raise ControlPlaneUnavailable(grpc.StatusCode.UNAVAILABLE, "the stream ended")
+        finally:
+            stream.cancel()
+
+    def _apply(self, message: events.Event, now: float) -> None:
+        match message.WhichOneof("payload"):
+            case "breaker_transition":
+                t = message.breaker_transition
+                self.state.transition(t.breaker, t.to_state, now)
+            case "breaker_deleted":
+                self.state.transition(message.breaker_deleted.breaker,
+                                      enums.BREAKER_STATE_UNSPECIFIED, now)
+            case "degradation_change":
+                d = message.degradation_change
+                self.state.set_degradation(_codec.degradation(admin.GetDegradationResponse(
+                    is_degraded=d.is_degraded, open_circuits=d.open_circuits,
+                    affected_features=d.affected_features, sequence=message.sequence)))
+
+    async def _recovery_timeout(self, breaker: str) -> float | None:
+        try:
+            response = await self._conn.call(GET_BREAKER, admin.GetBreakerRequest(name=breaker),
+                                             self._allow_timeout, wait_for_ready=False)
+        except RescpError:
+            return None
+        return _codec.seconds(response.breaker.config.recovery_timeout)

@@ -1,0 +1,172 @@
+"""Local decisions (`decide="local"`): the breaker states the server pushes, and the outcomes
+waiting to go back. Pure state shared by both flavours; the I/O is in `_async/_local.py`.
+
+- A breaker is followed once an Allow of this client has shown its state (and the permit of
+  its current generation) while the push stream was up. From then on the pushed transitions
+  keep it current: CLOSED or DISABLED with a known permit admit here, OPEN refuses here until
+  its recovery timeout has passed, FORCED_OPEN refuses here. Everything else -- HALF_OPEN (trial
+  permits stay global), a generation whose permit is not known yet, a breaker never seen, and
+  any breaker while the stream is down -- is asked of the server.
+- An Allow's answer is taken only if no transition of that breaker was pushed while it was in
+  flight (`changes`), so a slow answer never overwrites a newer pushed state.
+- Outcomes are queued in order, with the permit they were admitted under, and handed to the
+  flusher in batches (at most `FLUSH_AT` at once); the server applies them as Records one by one.
+- Locking: one lock, held for a few dict operations, so the blocking client's threads and its
+  follower thread see one consistent table; in the asyncio client it is never contended.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+
+from rescp_client._proto import enums_pb2 as enums
+from rescp_client._proto import guard_pb2 as guard
+from rescp_client.errors import BreakerOpenError
+from rescp_client.models import Admission, AffectedFeature, BreakerState, Degradation
+
+FLUSH_AT = 500
+"""Outcomes that make the flusher send at once instead of waiting for flush_interval."""
+MAX_QUEUED = 10_000
+"""Outcomes held while the server cannot take them; beyond that the oldest are dropped."""
+
+_ADMITS = {enums.BREAKER_STATE_CLOSED: BreakerState.CLOSED,
+           enums.BREAKER_STATE_DISABLED: BreakerState.DISABLED}
+
+Queued = tuple[str, enums.Outcome, float, str, guard.ReportRequest | None]
+"""breaker, outcome, duration, permit, error: one Record to send."""
+
+
+@dataclass(slots=True)
+class Followed:
+    """One breaker as last pushed or learned."""
+
+    state: int  # a BreakerState number
+    admission: Admission | None = None  # set while this client may admit locally
+    open_until: float | None = None  # OPEN: when the server will move it to HALF_OPEN
+    recovery_timeout: float | None = None
+
+
+@dataclass(slots=True)
+class LocalState:
+    """The followed breakers, the pushed degradation, and the outcome queue."""
+
+    live: bool = False
+    degradation: Degradation | None = None
+    dropped: int = 0
+    _breakers: dict[str, Followed] = field(default_factory=dict)
+    _changes: dict[str, int] = field(default_factory=dict)
+    _degradation_changes: int = 0
+    _outcomes: list[Queued] = field(default_factory=list)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    # deciding
+
+    def decide(self, breaker: str, now: float) -> Admission | None:
+        """A local admission, a BreakerOpenError raised, or None: ask the server."""
+        followed = self._breakers.get(breaker)
+        if followed is None:
+            return None
+        if followed.admission is not None:
+            return followed.admission
+        if followed.state == enums.BREAKER_STATE_FORCED_OPEN:
+            raise BreakerOpenError(breaker, BreakerState.FORCED_OPEN.value, 0.0)
+        if followed.open_until is not None and followed.open_until > now:
+            raise BreakerOpenError(breaker, BreakerState.OPEN.value, followed.open_until - now)
+        return None
+
+    def changes(self, breaker: str) -> int:
+        """A token to pass to `learn`: how many transitions of `breaker` were pushed so far."""
+        return self._changes.get(breaker, 0)
+
+    def learn(self, breaker: str, response: guard.AllowResponse, asked_at: int,
+              recovery_timeout: float | None, now: float) -> None:
+        """Follow `breaker` from a server Allow's answer, unless a push overtook it."""
+        with self._lock:
+            if not self.live or self._changes.get(breaker, 0) != asked_at:
+                return
+            state = response.breaker_state
+            followed = Followed(state, recovery_timeout=recovery_timeout)
+            if state in _ADMITS and response.allowed:
+                followed.admission = Admission(True, _ADMITS[state], None, response.permit)
+            elif state == enums.BREAKER_STATE_OPEN:
+                retry = response.retry_after
+                followed.open_until = now + retry.seconds + retry.nanos / 1e9
+            self._breakers[breaker] = followed
+
+    def recovery_timeout(self, breaker: str) -> float | None:
+        followed = self._breakers.get(breaker)
+        return None if followed is None else followed.recovery_timeout
+
+    # what the push stream says
+
+    def up(self) -> None:
+        """The stream is subscribed: learning may start (from nothing: pushes may be lost)."""
+        with self._lock:
+            self._breakers.clear()
+            self.degradation = None
+            self.live = True
+
+    def down(self) -> None:
+        """The stream broke: every decision goes to the server until it is up again."""
+        with self._lock:
+            self.live = False
+            self._breakers.clear()
+            self.degradation = None
+
+    def transition(self, breaker: str, to_state: int, now: float) -> None:
+        """A pushed transition (or deletion, with to_state UNSPECIFIED)."""
+        with self._lock:
+            self._changes[breaker] = self._changes.get(breaker, 0) + 1
+            followed = self._breakers.get(breaker)
+            if followed is None:
+                return
+            if to_state == enums.BREAKER_STATE_UNSPECIFIED:
+                del self._breakers[breaker]
+                return
+            timeout = followed.recovery_timeout
+            self._breakers[breaker] = Followed(
+                to_state, recovery_timeout=timeout,
+                open_until=now + timeout if to_state == enums.BREAKER_STATE_OPEN
+                and timeout is not None else None)
+
+    def degradation_changes(self) -> int:
+        return self._degradation_changes
+
+    def set_degradation(self, value: Degradation, asked_at: int | None = None) -> None:
+        """The degradation read (`asked_at`: the token before the read) or pushed (None)."""
+        with self._lock:
+            if asked_at is None:
+                self._degradation_changes += 1
+            elif not self.live or asked_at != self._degradation_changes:
+                return
+            self.degradation = value
+
+    def feature_status(self, feature: str) -> AffectedFeature | None:
+        """The pushed status of `feature` (None: not affected); only while `degradation`."""
+        assert self.degradation is not None
+        return next((f for f in self.degradation.affected_features if f.feature == feature),
+                    None)
+
+    # outcomes
+
+    def add(self, outcome: Queued) -> bool:
+        """Queue an outcome; True when the queue is due for a flush now."""
+        with self._lock:
+            queue = self._outcomes
+            queue.append(outcome)
+            if len(queue) > MAX_QUEUED:
+                del queue[0]
+                self.dropped += 1
+            return len(queue) >= FLUSH_AT
+
+    def holds(self, breaker: str) -> bool:
+        """Whether an outcome of `breaker` waits to be sent."""
+        with self._lock:
+            return any(o[0] == breaker for o in self._outcomes)
+
+    def take(self, most: int) -> list[Queued]:
+        """The oldest `most` queued outcomes, out of the queue."""
+        with self._lock:
+            taken, self._outcomes[:most] = self._outcomes[:most], []
+            return taken

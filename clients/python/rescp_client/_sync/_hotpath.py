@@ -54,7 +54,8 @@ class HotPath:
 
     @property
     def dropped(self) -> int:
-        return self._pending.dropped
+        local = 0 if self.local is None else self.local.state.dropped
+        return self._pending.dropped + local
 
     @property
     def pending(self) -> int:

@@ -101,13 +101,9 @@ class Client:
 
     @property
     def dropped_records(self) -> int:
-        """Background Records/Reports lost: over the cap, failed, or cut off by close()."""
+        """Background Records/Reports lost: over the cap, failed, or cut off by close() (and in
+        local mode outcomes lost: over the queue's bound, or refused by an unreachable rescp)."""
         return self._hot.dropped
-
-    @property
-    def dropped_outcomes(self) -> int:
-        """Local mode: outcomes lost (the queue overflowed, or the server could not take them)."""
-        return 0 if self._hot.local is None else self._hot.local.state.dropped
 
     @property
     def pending_records(self) -> int:

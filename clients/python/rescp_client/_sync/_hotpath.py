@@ -24,6 +24,7 @@ import time
 import grpc
 
 from rescp_client import _codec
+from rescp_client._proto import enums_pb2 as enums
 from rescp_client._rpc import ALLOW
 from rescp_client._spec import GuardSpec
 from rescp_client.errors import ControlPlaneUnavailable
@@ -36,6 +37,7 @@ from ._local import LocalDecider
 log = logging.getLogger("rescp_client")
 
 UNCHECKED = Admission(checked=False)
+SUCCEEDED = (enums.OUTCOME_SUCCESS, None)
 
 
 class HotPath:
@@ -63,14 +65,19 @@ class HotPath:
 
     def admit(self, spec: GuardSpec) -> Admission:
         """Ask rescp whether the call may run: an Admission, or a refusal raised."""
-        started = time.perf_counter()
         local = self.local
-        asked_at = 0
         if local is not None and spec.breaker:
-            local.start()
-            admission = local.state.decide(spec.breaker, time.monotonic())
+            admission = local.state.decide(spec.breaker)
             if admission is not None and not spec.limit:
                 return admission
+        return self._ask(spec)
+
+    def _ask(self, spec: GuardSpec) -> Admission:
+        started = time.perf_counter()
+        local = self.local if spec.breaker else None
+        asked_at = 0
+        if local is not None:
+            local.start()
             local.before_server(spec.breaker)
             asked_at = local.state.changes(spec.breaker)
         settled = not spec.breaker or self._pending.settle(spec.breaker,
@@ -85,7 +92,7 @@ class HotPath:
             response = self._conn.call(ALLOW, request, left, wait_for_ready=False)
         except ControlPlaneUnavailable as error:
             return self._unavailable(spec, error)
-        if local is not None and spec.breaker:
+        if local is not None:
             local.learn(spec.breaker, response, asked_at)
         return _codec.admission(response, request)
 
@@ -94,9 +101,8 @@ class HotPath:
         """Send what follows the call in the background; never blocks, never raises."""
         local = self.local
         if local is not None and spec.breaker and admission.checked:
-            outcome, report = spec.outcome(error, self._service)
-            local.queued(local.state.add(
-                (spec.breaker, outcome, took, admission.permit, report)))
+            outcome, report = SUCCEEDED if error is None else spec.outcome(error, self._service)
+            local.queued(local.state.add((spec.breaker, outcome, took, admission.permit, report)))
             return
         follow_up = spec.follow_up(admission, took, error, self._service)
         if follow_up is None:

@@ -22,7 +22,7 @@ import grpc
 
 from rescp_client import _codec
 from rescp_client._backoff import Backoff
-from rescp_client._local import LocalState
+from rescp_client._local import LocalState, RecordEncoder
 from rescp_client._proto import admin_pb2 as admin
 from rescp_client._proto import enums_pb2 as enums
 from rescp_client._proto import events_pb2 as events
@@ -51,6 +51,7 @@ class LocalDecider:
         self._flush_interval = flush_interval
         self._allow_timeout = allow_timeout
         self._record_timeout = record_timeout
+        self._encoder = RecordEncoder()
         self._wakeup = Wakeup()
         self._flushing = Lock()
         self._background = Background()
@@ -84,7 +85,7 @@ class LocalDecider:
         """Send every outcome queued so far, oldest first."""
         with self._flushing:
             while batch := self.state.take(BATCH):
-                request = guard.RecordBatchRequest(items=[_codec.record(*o) for o in batch])
+                request = guard.RecordBatchRequest.FromString(self._encoder.batch(batch))
                 try:
                     response = self._conn.call(RECORD_BATCH, request, self._record_timeout,
                                                      wait_for_ready=False)

@@ -8,9 +8,10 @@ STAMP  := $(VENV)/.installed
 SHARED := ../shared
 LISTEN ?= 0.0.0.0:50051
 CONFIG ?= examples/rescp.toml
+GO_DIR := clients/go
 
 .DEFAULT_GOAL := help
-.PHONY: help install serve test lint typecheck proto proto-check contract bench clean
+.PHONY: help install serve test lint typecheck proto proto-check contract bench clean go-proto go-test
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-12s %s\n", $$1, $$2}'
@@ -26,7 +27,7 @@ install: $(STAMP) ## create .venv with the server, the client and the dev tools
 serve: $(STAMP) ## run the server on $(LISTEN) with $(CONFIG)
 	$(VENV)/bin/rescp serve --listen $(LISTEN) --config $(CONFIG)
 
-test: $(STAMP) contract proto-check ## run the whole test suite (what CI runs)
+test: $(STAMP) contract proto-check go-test ## run the whole test suite (what CI runs)
 	$(PY) scripts/unasync.py --check
 	$(PY) -m pytest
 
@@ -49,6 +50,14 @@ proto: $(STAMP) ## regenerate the Python stubs from protos/ (server and client c
 
 proto-check: $(STAMP) ## fail when the committed stubs differ from protos/
 	$(PY) scripts/gen_proto.py --check
+
+go-proto: ## regenerate the Go client's stubs (clients/go/rescpv1) from protos/ (needs protoc)
+	$(GO_DIR)/gen.sh
+
+go-test: $(STAMP) ## the Go client: stub drift check, go vet, staticcheck, go test (real rescp serve)
+	$(GO_DIR)/gen.sh --check
+	cd $(GO_DIR) && go vet ./... && "$$(./tools.sh)/staticcheck" ./...
+	cd $(GO_DIR) && RESCP_BIN="$(CURDIR)/$(VENV)/bin/rescp" go test -count=1 ./...
 
 bench: $(STAMP) ## run the benchmarks; ratios first (see bench/README.md)
 	$(PY) -m bench

@@ -17,7 +17,7 @@ from contextlib import contextmanager
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from bench import batch, engines, events, rpc
+from bench import batch, clients, engines, events, local, rpc
 from rescp.testing import free_port
 
 
@@ -65,6 +65,10 @@ def main() -> None:
         watched, pushed = asyncio.run(events.one_subscriber(target, replayed, 3))
         fanned = asyncio.run(events.fan_out(target, 100, replayed // 10))
         delays = asyncio.run(events.latency(target, 100, flips))
+        py_client = clients.python(target, rounds // 2, seconds)
+        go_client = clients.go(target, rounds // 2, seconds)
+        costs = local.costs(target, pid)
+        trips = asyncio.run(local.trip_to_refusal(target, 100, flips // 15))
     pairs = engines.measure(ops)
 
     print("\nratios (higher is better) [target]")
@@ -77,13 +81,24 @@ def main() -> None:
           f"{watched.per_second / pushed.per_second:5.2f}x  [>= 0.8]")
     print(f"  {'transition -> delivery p99, 100 subs':<38} "
           f"{events.percentile_ms(delays, 99):5.1f} ms [<= 50 ms]")
+    batch.print_ratios(shapes)
+    local.print_ratios(costs, trips)
 
-    for shape in shapes[1:]:
-        print(f"  {f'AllowBatch of {shape.items} vs unary, per CPU-s':<38} "
-              f"{shape.decisions_per_cpu_second / shapes[0].decisions_per_cpu_second:5.1f}x  "
-              f"[>= 40 at 100]")
-    print(f"  {'AllowBatch of 100: decisions/CPU-s':<38} "
-          f"{shapes[-1].decisions_per_cpu_second:7.0f}  [>= 100,000]")
+    for overhead in (py_client, go_client):
+        if isinstance(overhead, clients.Overhead):
+            print(f"  {overhead.client + ' guard vs bare Allow+Record':<38} "
+                  f"{overhead.efficiency:5.2f}x  [>= 0.9]")
+    if isinstance(go_client, clients.Overhead):
+        print(f"  {'guarded no-op, Go vs Python client':<38} "
+              f"{py_client.guarded_us / go_client.guarded_us:5.2f}x")
+
+    print("\nguarded no-op call, one in flight, median microseconds per call")
+    for overhead in (py_client, go_client):
+        if isinstance(overhead, clients.Overhead):
+            print(f"  {overhead.client:<8} guarded {overhead.guarded_us:8.0f}   bare Allow+Record "
+                  f"{overhead.bare_us:8.0f}   ({overhead.calls} calls)")
+        else:
+            print(f"  go       skipped: {overhead}")
 
     print("\nunary RPCs, client and server sharing the machine")
     print(f"  {'':<22}{'calls/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'server CPU us/call':>20}")
@@ -92,12 +107,8 @@ def main() -> None:
             print(f"  {name + f', {concurrency} in flight':<22}{load.throughput:>10.0f}"
                   f"{load.percentile(50):>9.2f}{load.percentile(99):>9.2f}"
                   f"{load.cpu_us_per_call:>20.0f}")
-    print(f"\ndecisions, {batch.IN_FLIGHT} calls in flight")
-    print(f"  {'':<22}{'decisions/s':>12}{'per server CPU-s':>18}{'CPU us/call':>13}")
-    for shape in shapes:
-        name = "unary Allow" if shape.items == 1 else f"AllowBatch of {shape.items}"
-        print(f"  {name:<22}{shape.decisions_per_second:>12.0f}"
-              f"{shape.decisions_per_cpu_second:>18.0f}{shape.load.cpu_us_per_call:>13.0f}")
+    batch.print_table(shapes)
+    local.print_table(costs, trips)
     print("\nevents")
     print(f"  Watch replay, 1 subscriber   {watched.per_second:>9.0f} events/s in "
           f"{watched.messages} messages ({watched.events / watched.messages:.0f} events each)")

@@ -55,3 +55,21 @@ async def compare(target: str, server_pid: int, rounds: int, seconds: float) -> 
                 await drive(channel, path, IN_FLIGHT, seconds, server_pid, into,
                             payloads[shape.items])
     return shapes
+
+
+def print_ratios(shapes: list[Shape]) -> None:
+    unary = shapes[0].decisions_per_cpu_second
+    for shape in shapes[1:]:
+        print(f"  {f'AllowBatch of {shape.items} vs unary, per CPU-s':<38} "
+              f"{shape.decisions_per_cpu_second / unary:5.1f}x  [>= 40 at 100]")
+    print(f"  {'AllowBatch of 100: decisions/CPU-s':<38} "
+          f"{shapes[-1].decisions_per_cpu_second:7.0f}  [>= 100,000]")
+
+
+def print_table(shapes: list[Shape]) -> None:
+    print(f"\ndecisions, {IN_FLIGHT} calls in flight")
+    print(f"  {'':<22}{'decisions/s':>12}{'per server CPU-s':>18}{'CPU us/call':>13}")
+    for shape in shapes:
+        name = "unary Allow" if shape.items == 1 else f"AllowBatch of {shape.items}"
+        print(f"  {name:<22}{shape.decisions_per_second:>12.0f}"
+              f"{shape.decisions_per_cpu_second:>18.0f}{shape.load.cpu_us_per_call:>13.0f}")

@@ -137,3 +137,22 @@ async def _refused_after(client: AsyncClient, started: float) -> float:
 
 def percentile_ms(values: list[float], q: int) -> float:
     return statistics.quantiles(values, n=100)[q - 1] * 1e3
+
+
+def print_ratios(costs: Costs, trips: list[float]) -> None:
+    print(f"  {'guarded no-op, local mode vs pybreaker':<38} "
+          f"{costs.pybreaker_us / costs.local_us:5.2f}x  [>= 1]  (pybreaker time / ours)")
+    print(f"  {'server CPU per call, local vs unary':<38} "
+          f"{costs.server_cpu_us / max(costs.local_cpu_us, 1e-9):5.0f}x  [>= 50]")
+    print(f"  {'trip -> local refusal p99, 100 clients':<38} "
+          f"{percentile_ms(trips, 99):5.1f} ms [<= 100 ms]")
+
+
+def print_table(costs: Costs, trips: list[float]) -> None:
+    print("\nlocal decisions (decide=\"local\", flush_interval 50 ms)")
+    print(f"  guarded no-op, us per call: local {costs.local_us:.2f}   pybreaker "
+          f"{costs.pybreaker_us:.2f}   server mode {costs.server_us:.0f}")
+    print(f"  server CPU us per guarded call: local {costs.local_cpu_us:.1f}   "
+          f"unary Allow+Record {costs.server_cpu_us:.0f}")
+    print(f"  trip -> local refusal, 100 clients: p50 {percentile_ms(trips, 50):.1f} ms, "
+          f"p99 {percentile_ms(trips, 99):.1f} ms over {len(trips)} refusals")

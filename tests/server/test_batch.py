@@ -138,8 +138,11 @@ def _record_request(op: Record, prefix: str, permits: list[str]) -> g.RecordRequ
 
 def _answer(response: g.AllowResponse | g.RecordResponse) -> tuple[object, ...]:
     if isinstance(response, g.AllowResponse):
+        # Every retry-after here is ~600 s (the window and the recovery timeout), a little less
+        # the later the decision: unary calls decide a few ms after a batch's one instant.
+        retry = response.retry_after.seconds + response.retry_after.nanos / 1e9
         return ("allow", response.allowed, response.verdict, response.breaker_state,
-                response.remaining, bool(response.permit), response.retry_after.seconds // 10)
+                response.remaining, bool(response.permit), 600 if 590 < retry <= 600 else retry)
     return ("record", response.breaker_state)
 
 

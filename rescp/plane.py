@@ -249,6 +249,9 @@ class ControlPlane(StoreListener):
     async def delete_limit(self, name: str) -> None:
         await self.store.delete_limit(name)
 
+    async def give_back(self, name: str, key: str, tokens: int) -> int:
+        return await self.store.give_back(name, key, tokens, self.clock.now())
+
     async def limit_status(self, name: str, key: str) -> LimitStatus:
         status = await self.store.limit_status(name, key, self.clock.now())
         return status._replace(reset_at=to_wall(self.clock, status.reset_at))

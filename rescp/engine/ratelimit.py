@@ -52,6 +52,7 @@ class LimitConfig:
     max_requests: int
     window: float
     algorithm: Algorithm = Algorithm.SLIDING_WINDOW
+    lease: int = 0  # the most tokens one local-mode client may hold; 0: decided on the server
 
     def __post_init__(self) -> None:
         v = Violations()
@@ -67,6 +68,10 @@ class LimitConfig:
                 "window", "must be more than 0 s and at most 7 days")  # NaN fails the comparison
         v.check(isinstance(self.algorithm, Algorithm), "algorithm",
                 "must be SLIDING_WINDOW or TOKEN_BUCKET")
+        lease = self.lease
+        v.check(isinstance(lease, int) and not isinstance(lease, bool) and lease >= 0
+                and (lease == 0 or not isinstance(m, int) or lease <= m),
+                "lease", "must be an integer from 0 to max_requests")
         v.raise_if_any()
 
 
@@ -307,6 +312,23 @@ class SlidingWindowLimiter(_Limiter[_Log]):
         at = log.times[log.leave_index(start, live + 1 - self._cap)] + window
         return LimitStatus(True, 0, _delay(now, at), reset_at)
 
+    def give_back(self, key: str, tokens: int, now: float) -> None:
+        """Return up to `tokens` of the key's newest admissions (a lease's unused part): whole
+        entries only, newest first, never more than were taken."""
+        log = self._keys.get(key)
+        if log is None:
+            return
+        log.drop_expired(now, self._window)
+        times, sums = log.times, log.sums
+        while len(times) > log.head:
+            cost = 1 if sums is None else sums[-1] - sums[-2]
+            if cost > tokens:
+                break
+            times.pop()
+            if sums is not None:
+                sums.pop()
+            tokens -= cost
+
     def _fresh(self, state: _Log, now: float) -> bool:
         times = state.times
         return (not times or times[-1] + self._window <= now) and self._alert_fresh(state, now)
@@ -348,6 +370,13 @@ class TokenBucketLimiter(_Limiter[_Bucket]):
         if level >= 1:
             return LimitStatus(False, int(level), 0.0, reset_at)
         return LimitStatus(True, 0, _delay(now, self._reaches(bucket, 1, now)), reset_at)
+
+    def give_back(self, key: str, tokens: int, now: float) -> None:
+        """Return `tokens` (a lease's unused part) to the key's bucket, never beyond full."""
+        bucket = self._keys.get(key)
+        if bucket is not None:
+            bucket.tokens = min(float(self._cap), self._level(bucket, now) + tokens)
+            bucket.last = max(bucket.last, now)
 
     def _level(self, bucket: _Bucket, now: float) -> float:
         """Tokens at `now`: monotone in `now`, and exactly full once a window has passed."""

@@ -27,6 +27,8 @@ class GuardServicer:
             "Record": unary(guard.RecordRequest, guard.RecordResponse, self.record),
             "Report": unary(guard.ReportRequest, guard.ReportResponse, self.report),
             "Classify": unary(guard.ClassifyRequest, guard.ClassifyResponse, self.classify),
+            "ReturnTokens": unary(guard.ReturnTokensRequest, guard.ReturnTokensResponse,
+                                  self.return_tokens),
             **BatchServicer(self._plane).methods(),
         })
 
@@ -36,6 +38,16 @@ class GuardServicer:
     async def record(self, request: guard.RecordRequest) -> guard.RecordResponse:
         state, record = await self._plane.record(*record_args(request, self._plane.clock.now()))
         return encode_record(state, record)
+
+    async def return_tokens(self, request: guard.ReturnTokensRequest,
+                            ) -> guard.ReturnTokensResponse:
+        """A lease's unused tokens, given back to its key."""
+        v = Violations()
+        v.name(request.limit, "limit")
+        v.raise_if_any()
+        _, limit, key, _ = allow_args(guard.AllowRequest(limit=request.limit, key=request.key))
+        remaining = await self._plane.give_back(limit, key, request.tokens)
+        return guard.ReturnTokensResponse(remaining=remaining)
 
     async def report(self, request: guard.ReportRequest) -> guard.ReportResponse:
         record = await self._plane.report(

@@ -207,3 +207,28 @@ def test_batches_answer_and_end_like_unary_calls(stubs: Stubs,
     _setup(stubs, batched)
     assert _batched(stubs, sequence, batched) == _unary(stubs, sequence, unary)
     assert _state(stubs, batched) == _state(stubs, unary)
+
+
+def test_return_tokens_gives_back_a_lease_s_unused_part(stubs: Stubs) -> None:
+    for algorithm in (1, 2):  # SLIDING_WINDOW, TOKEN_BUCKET
+        name = f"leased{algorithm}"
+        put = stubs.PutLimit(a.PutLimitRequest(limit=a.Limit(
+            name=name, algorithm=algorithm, max_requests=10, lease=4,
+            window=duration_pb2.Duration(seconds=600))))
+        assert put.limit.lease == 4
+        block = stubs.Allow(g.AllowRequest(limit=name, key="k", cost=4))
+        assert block.allowed and block.remaining == 6
+        returned = stubs.ReturnTokens(g.ReturnTokensRequest(limit=name, key="k", tokens=4))
+        assert returned.remaining == 10
+        assert stubs.ReturnTokens(g.ReturnTokensRequest(  # never more than was taken
+            limit=name, key="k", tokens=4)).remaining == 10
+
+
+def test_a_lease_above_max_requests_or_an_unknown_limit_is_refused(stubs: Stubs) -> None:
+    with pytest.raises(grpc.RpcError) as caught:
+        stubs.PutLimit(a.PutLimitRequest(limit=a.Limit(
+            name="toolarge", max_requests=3, lease=4, window=duration_pb2.Duration(seconds=1))))
+    assert bad_fields(caught.value) == {"limit.lease"}
+    with pytest.raises(grpc.RpcError) as caught:
+        stubs.ReturnTokens(g.ReturnTokensRequest(limit="nope", key="k", tokens=1))
+    assert caught.value.code() is grpc.StatusCode.NOT_FOUND

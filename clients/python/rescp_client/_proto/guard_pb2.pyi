@@ -223,3 +223,19 @@ class ItemError(_message.Message):
     message: str
     fields: _containers.RepeatedScalarFieldContainer[str]
     def __init__(self, code: _Optional[int] = ..., reason: _Optional[str] = ..., message: _Optional[str] = ..., fields: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class ReturnTokensRequest(_message.Message):
+    __slots__ = ("limit", "key", "tokens")
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    KEY_FIELD_NUMBER: _ClassVar[int]
+    TOKENS_FIELD_NUMBER: _ClassVar[int]
+    limit: str
+    key: str
+    tokens: int
+    def __init__(self, limit: _Optional[str] = ..., key: _Optional[str] = ..., tokens: _Optional[int] = ...) -> None: ...
+
+class ReturnTokensResponse(_message.Message):
+    __slots__ = ("remaining",)
+    REMAINING_FIELD_NUMBER: _ClassVar[int]
+    remaining: int
+    def __init__(self, remaining: _Optional[int] = ...) -> None: ...

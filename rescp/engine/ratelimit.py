@@ -313,17 +313,18 @@ class SlidingWindowLimiter(_Limiter[_Log]):
         return LimitStatus(True, 0, _delay(now, at), reset_at)
 
     def give_back(self, key: str, tokens: int, now: float) -> None:
-        """Return up to `tokens` of the key's newest admissions (a lease's unused part): whole
-        entries only, newest first, never more than were taken."""
+        """Undo up to `tokens` of the key's newest admissions (a lease's unused part), newest
+        first, the last one undone only in part if need be; never more than were taken."""
         log = self._keys.get(key)
         if log is None:
             return
         log.drop_expired(now, self._window)
         times, sums = log.times, log.sums
-        while len(times) > log.head:
+        while tokens and len(times) > log.head:
             cost = 1 if sums is None else sums[-1] - sums[-2]
-            if cost > tokens:
-                break
+            if sums is not None and cost > tokens:
+                sums[-1] -= tokens  # the newest entry keeps the part that was used
+                return
             times.pop()
             if sums is not None:
                 sums.pop()

@@ -4,6 +4,7 @@ server decisions while the push stream is down."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -42,6 +43,14 @@ def refusal(api: Api, breaker: str) -> BreakerOpenError:
     except BreakerOpenError as refused:
         return refused
     raise AssertionError(f"{breaker!r} admitted the call")
+
+
+def leasing(api: Api, limit: str, size: int, key: str = "probe") -> None:
+    """Wait until `api` knows `limit`'s lease (its push stream is up), probing with `key`."""
+    def check() -> None:
+        api.run(api.client.limiter(limit).record_request(key))
+        assert api.client._hot.local.state.lease_size(limit) == size
+    eventually(check)
 
 
 @pytest.fixture
@@ -180,3 +189,49 @@ def test_a_dropped_stream_falls_back_to_the_server(make_api: Make, config: Confi
         followed(api, "fb")
     finally:
         server.stop()
+
+
+def test_leases_admit_locally_and_give_back_what_they_did_not_use(
+        make_api: Make, server: ServerThread, allows: list[str]) -> None:
+    api = make_api(server.target, decide="local")
+    api.run(api.client.put_limit("leased", max_requests=100, window=600, lease=10))
+    leasing(api, "leased", 10)
+    status = api.run(api.client.limit_status("leased", "k"))
+    before = len(allows)
+    for _ in range(3):
+        api.admit(limit="leased", key="k")
+    assert len(allows) - before <= 1  # one block, then spent here
+    taken = api.run(api.client.limit_status("leased", "k")).remaining
+    assert taken == status.remaining - 10 or taken == status.remaining  # a block, or reused
+    api.run(api.client.close())  # gives the unspent part back
+    check = make_api(server.target)
+    assert check.run(check.client.limit_status("leased", "k")).remaining \
+        == status.remaining - 3
+
+
+def test_a_limit_without_a_lease_stays_exact_on_the_server(
+        make_api: Make, server: ServerThread, allows: list[str]) -> None:
+    api = make_api(server.target, decide="local")
+    api.run(api.client.put_limit("exact", max_requests=3, window=600))
+    before = len(allows)
+    assert [api.run(api.client.limiter("exact").record_request("k")) for _ in range(4)] == [
+        True, True, True, False]
+    assert len(allows) - before == 4
+
+
+def test_over_admission_is_bounded_by_lease_times_clients(make_api: Make,
+                                                          server: ServerThread) -> None:
+    """3 clients, lease 4, 10 per 1 s window: in no 1 s window more than 10 + 4 x 3 pass."""
+    fleet = [make_api(server.target, decide="local", flush_interval=0.02) for _ in range(3)]
+    fleet[0].run(fleet[0].client.put_limit("bound", max_requests=10, window=1.0, lease=4))
+    for api in fleet:
+        leasing(api, "bound", 4, key="warm-up")
+    admitted: list[float] = []
+    stop = time.monotonic() + 2.5
+    while time.monotonic() < stop:
+        admitted.extend(time.monotonic() for api in fleet
+                        if api.run(api.client.limiter("bound").record_request("k")))
+    assert admitted
+    for start in admitted:
+        in_window = sum(1 for t in admitted if start <= t < start + 1.0)
+        assert in_window <= 10 + 4 * 3, in_window

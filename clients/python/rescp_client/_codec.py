@@ -137,9 +137,9 @@ def transition(name: str, state: str) -> admin.TransitionBreakerRequest:
 
 
 def put_limit(name: str, max_requests: int, window: float,
-              algorithm: str) -> admin.PutLimitRequest:
+              algorithm: str, lease: int = 0) -> admin.PutLimitRequest:
     return admin.PutLimitRequest(limit=admin.Limit(
-        name=name, max_requests=max_requests, window=duration(window),
+        name=name, max_requests=max_requests, window=duration(window), lease=lease,
         algorithm=enum_name(enums.Algorithm, "ALGORITHM_", algorithm, "limit.algorithm")))
 
 
@@ -230,7 +230,8 @@ def breaker(msg: admin.Breaker) -> Breaker:
 
 def limit(msg: admin.Limit) -> Limit:
     return Limit(name=msg.name, max_requests=msg.max_requests, window=seconds(msg.window),
-                 algorithm=enum_word(enums.Algorithm, "ALGORITHM_", msg.algorithm))
+                 algorithm=enum_word(enums.Algorithm, "ALGORITHM_", msg.algorithm),
+                 lease=msg.lease)
 
 
 def limit_status(msg: admin.GetLimitStatusResponse) -> LimitStatus:

@@ -15,6 +15,11 @@ waiting to go back. Pure state shared by both flavours; the I/O is in `_async/_l
   (breaker, outcome, permit) are encoded once and cached, the duration is two varints. Building
   each message (and its Duration) through protobuf's Python API costs ~15 µs per outcome, more
   than a guarded call may cost in all.
+- Leases: for a limit with `Limit.lease` (its size learned once per subscription from
+  ListLimits), a call takes a block of `lease` tokens with one Allow, then spends them here;
+  a block older than the lease's lifetime goes back (ReturnTokens) unspent. A client holds at
+  most `lease` tokens of a key at once, so admission over any window exceeds max_requests by at
+  most lease x clients holding a lease. A refused block falls back to the exact server path.
 - Locking: one lock, held for a few dict operations, so the blocking client's threads and its
   follower thread see one consistent table; in the asyncio client it is never contended.
 """
@@ -63,6 +68,8 @@ class LocalState:
     _changes: dict[str, int] = field(default_factory=dict)
     _degradation_changes: int = 0
     _outcomes: list[Queued] = field(default_factory=list)
+    _lease_sizes: dict[str, int] = field(default_factory=dict)
+    _leases: dict[tuple[str, str], list[float]] = field(default_factory=dict)  # [tokens, taken]
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     # deciding
@@ -155,6 +162,38 @@ class LocalState:
         assert self.degradation is not None
         return next((f for f in self.degradation.affected_features if f.feature == feature),
                     None)
+
+    # leases
+
+    def lease_size(self, limit: str) -> int | None:
+        """The limit's lease (0: none), or None while unknown."""
+        return self._lease_sizes.get(limit)
+
+    def set_lease_sizes(self, sizes: dict[str, int]) -> None:
+        with self._lock:
+            self._lease_sizes = dict(sizes)
+
+    def spend(self, limit: str, key: str, cost: int) -> bool:
+        """Take `cost` tokens from this client's lease of (limit, key), if it holds that many."""
+        with self._lock:
+            held = self._leases.get((limit, key))
+            if held is None or held[0] < cost:
+                return False
+            held[0] -= cost
+            return True
+
+    def hold(self, limit: str, key: str, tokens: int, now: float) -> None:
+        """A fresh block's unspent `tokens`, replacing (and forgetting) an exhausted one."""
+        with self._lock:
+            self._leases[(limit, key)] = [tokens, now]
+
+    def expired_leases(self, taken_before: float | None) -> list[tuple[str, str, int]]:
+        """The leases taken before `taken_before` (None: all), out of the table, as
+        (limit, key, unspent tokens) to give back."""
+        with self._lock:
+            due = [k for k, (_, taken) in self._leases.items()
+                   if taken_before is None or taken < taken_before]
+            return [(limit, key, int(self._leases.pop((limit, key))[0])) for limit, key in due]
 
     # outcomes
 

@@ -65,18 +65,23 @@ class HotPath:
     async def admit(self, spec: GuardSpec) -> Admission:
         """Ask rescp whether the call may run: an Admission, or a refusal raised."""
         local = self.local
-        if local is not None and spec.breaker:
-            admission = local.state.decide(spec.breaker)
+        if local is not None:
+            admission = local.state.decide(spec.breaker) if spec.breaker else None
             if admission is not None and not spec.limit:
                 return admission
+            if spec.limit and (admission is not None or not spec.breaker):
+                leased = await local.leased(spec, admission)
+                if leased is not None:
+                    return leased
         return await self._ask(spec)
 
     async def _ask(self, spec: GuardSpec) -> Admission:
         started = time.perf_counter()
+        if self.local is not None:
+            self.local.start()
         local = self.local if spec.breaker else None
         asked_at = 0
         if local is not None:
-            local.start()
             await local.before_server(spec.breaker)
             asked_at = local.state.changes(spec.breaker)
         settled = not spec.breaker or await self._pending.settle(spec.breaker,

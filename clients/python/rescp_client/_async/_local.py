@@ -10,6 +10,8 @@ sends its queued outcomes back (`rescp_client._local` holds the state and the ru
   server applies them as the same Records one by one. An Allow sent to the server for a
   breaker first flushes that breaker's outcomes, so it never overtakes them. A batch the
   server cannot take is dropped and counted, as a background Record would be.
+- Leases: each flush also gives back the leases older than `lease_ttl` (all of them on
+  close); the sizes are read from ListLimits when a subscription starts.
 """
 
 from __future__ import annotations
@@ -26,8 +28,18 @@ from rescp_client._proto import admin_pb2 as admin
 from rescp_client._proto import enums_pb2 as enums
 from rescp_client._proto import events_pb2 as events
 from rescp_client._proto import guard_pb2 as guard
-from rescp_client._rpc import GET_BREAKER, GET_DEGRADATION, RECORD_BATCH, WATCH
+from rescp_client._rpc import (
+    ALLOW,
+    GET_BREAKER,
+    GET_DEGRADATION,
+    LIST_LIMITS,
+    RECORD_BATCH,
+    RETURN_TOKENS,
+    WATCH,
+)
+from rescp_client._spec import GuardSpec
 from rescp_client.errors import ControlPlaneUnavailable, RescpError
+from rescp_client.models import Admission
 
 from ._backend import Background, Lock, Wakeup
 from ._connection import Connection
@@ -36,6 +48,8 @@ log = logging.getLogger("rescp_client")
 
 BATCH = 1000
 """Outcomes per RecordBatch: the most the server takes in one."""
+LEASE_TTL_FLUSHES = 20
+"""A lease lives this many flush intervals (1 s by default) before its rest goes back."""
 PUSHED = [enums.EVENT_TYPE_BREAKER_TRANSITION, enums.EVENT_TYPE_BREAKER_DELETED,
           enums.EVENT_TYPE_DEGRADATION_CHANGE]
 
@@ -46,6 +60,7 @@ class LocalDecider:
     def __init__(self, conn: Connection, *, flush_interval: float, allow_timeout: float,
                  record_timeout: float) -> None:
         self.state = LocalState()
+        self.lease_ttl = LEASE_TTL_FLUSHES * flush_interval
         self._conn = conn
         self._flush_interval = flush_interval
         self._allow_timeout = allow_timeout
@@ -96,6 +111,40 @@ class LocalDecider:
                     if item.HasField("error"):
                         log.debug("rescp: outcome refused: %s", item.error.message)
 
+    async def leased(self, spec: GuardSpec, admission: Admission | None) -> Admission | None:
+        """Admit a call on a leasing limit from this client's lease (taking a fresh block when
+        it runs out), or None: decide it on the server. `admission`: the breaker's local
+        one (None: no breaker)."""
+        size = self.state.lease_size(spec.limit)
+        if not size or spec.cost > size:
+            return None
+        granted = Admission(True, admission.breaker_state if admission else None, None,
+                            admission.permit if admission else "")
+        if self.state.spend(spec.limit, spec.key, spec.cost):
+            return granted
+        block = guard.AllowRequest(limit=spec.limit, key=spec.key, cost=size)
+        try:
+            response = await self._conn.call(ALLOW, block, self._allow_timeout,
+                                             wait_for_ready=False)
+        except RescpError:
+            return None
+        if not response.allowed:
+            return None
+        self.state.hold(spec.limit, spec.key, size - spec.cost, time.monotonic())
+        return granted
+
+    async def give_back(self, everything: bool = False) -> None:
+        """Return the unspent part of leases past their lifetime (all of them: `everything`)."""
+        cutoff = None if everything else time.monotonic() - self.lease_ttl
+        for limit, key, tokens in self.state.expired_leases(cutoff):
+            if tokens:
+                request = guard.ReturnTokensRequest(limit=limit, key=key, tokens=tokens)
+                try:
+                    await self._conn.call(RETURN_TOKENS, request, self._record_timeout,
+                                          wait_for_ready=False)
+                except RescpError as error:
+                    log.debug("rescp: %d leased tokens not returned (%s)", tokens, error)
+
     async def stop(self) -> None:
         self._wakeup.set()
         await self._background.stop()
@@ -105,6 +154,7 @@ class LocalDecider:
             await self._wakeup.wait(self._flush_interval)
             if not self._conn.closed:
                 await self.flush()
+                await self.give_back()
 
     async def _follow(self) -> None:
         backoff = Backoff()
@@ -131,6 +181,7 @@ class LocalDecider:
             read = await self._conn.call(GET_DEGRADATION, admin.GetDegradationRequest(),
                                          self._record_timeout, wait_for_ready=False)
             self.state.set_degradation(_codec.degradation(read), asked_at)
+            self.state.set_lease_sizes(await self._lease_sizes())
             while (response := await stream.read()) is not None:
                 now = time.monotonic()
                 for message in response.events:
@@ -152,6 +203,18 @@ class LocalDecider:
                 self.state.set_degradation(_codec.degradation(admin.GetDegradationResponse(
                     is_degraded=d.is_degraded, open_circuits=d.open_circuits,
                     affected_features=d.affected_features, sequence=message.sequence)))
+
+    async def _lease_sizes(self) -> dict[str, int]:
+        """Every limit's lease, from ListLimits, page by page."""
+        sizes: dict[str, int] = {}
+        request = admin.ListLimitsRequest(page_size=1000)
+        while True:
+            page = await self._conn.call(LIST_LIMITS, request, self._record_timeout,
+                                         wait_for_ready=False)
+            sizes.update((limit.name, limit.lease) for limit in page.limits)
+            if not page.next_page_token:
+                return sizes
+            request.page_token = page.next_page_token
 
     async def _recovery_timeout(self, breaker: str) -> float | None:
         try:

@@ -86,6 +86,8 @@ class AsyncClient:
         """Wait up to close_timeout for background records (then cut them off), and close the
         channel. Nothing of the client runs after this returns."""
         if not self._conn.closed:
+            if self._hot.local is not None:
+                await self._hot.local.give_back(everything=True)
             if not await self._hot.settle(None, self._close_timeout):
                 await self._hot.cancel()
             await self._conn.close()
@@ -169,10 +171,12 @@ class AsyncClient:
 
     async def put_limit(
             self, name: str, *, max_requests: int, window: float,
-            algorithm: str = "sliding_window") -> Limit:
+            algorithm: str = "sliding_window", lease: int = 0) -> Limit:
         """Create or replace a limit: `max_requests` per `window` seconds per key
-        ("sliding_window" or "token_bucket"); every key starts afresh."""
-        request = _codec.put_limit(name, max_requests, window, algorithm)
+        ("sliding_window" or "token_bucket"); every key starts afresh. `lease` > 0 lets
+        local-mode clients take that many tokens at a time and spend them locally (admission
+        may then exceed max_requests by lease x clients holding a lease)."""
+        request = _codec.put_limit(name, max_requests, window, algorithm, lease)
         return _codec.limit((await self._call(_rpc.PUT_LIMIT, request)).limit)
 
     async def list_limits(self) -> list[Limit]:

@@ -43,8 +43,8 @@ T = TypeVar("T")
 
 AllowArgs = tuple[str, str, str, int]
 """breaker, limit, key, cost: one validated Allow."""
-RecordArgs = tuple[str, Outcome, float, str, ErrorReport | None]
-"""breaker, outcome, duration, permit, error: one validated Record."""
+RecordArgs = tuple[str, Outcome, float, str, ErrorReport | None, int]
+"""breaker, outcome, duration, permit, error, count: one validated Record."""
 
 BreakerStatusSink = Callable[[str, BreakerState | None], None]
 """Told every breaker's state as it changes (None when the breaker is deleted)."""
@@ -169,8 +169,10 @@ class ControlPlane(StoreListener):
             if isinstance(item, RescpError):
                 results.append(item)
                 continue
+            breaker, outcome, duration, permit, error, count = item
             try:
-                results.append(await self.record(*item))
+                results.append(await self.record(breaker, outcome, duration, permit, error,
+                                                 count=count))
             except RescpError as error:
                 results.append(error)
         return results
@@ -192,8 +194,15 @@ class ControlPlane(StoreListener):
             self._to_advance.add(breaker)  # a trial permit: its expiry is a deadline to arm
 
     async def record(self, breaker: str, outcome: Outcome, duration: float, permit: str,
-                     error: ErrorReport | None) -> tuple[BreakerState, ErrorRecord | None]:
+                     error: ErrorReport | None, *,
+                     count: int = 1) -> tuple[BreakerState, ErrorRecord | None]:
+        """Feed an outcome, `count` times in a row (each exactly as one Record)."""
         state = await self.store.record(breaker, outcome, duration, permit, self.clock.now())
+        for _ in range(count - 1):
+            if self._dirty:
+                await self._settle()
+            state = await self.store.record(breaker, outcome, duration, permit,
+                                            self.clock.now())
         record = await self.report(error) if error is not None else None
         if self._dirty:
             await self._settle()

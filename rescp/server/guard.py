@@ -36,7 +36,10 @@ class GuardServicer:
         return encode_allow(await self._plane.allow(*allow_args(request)))
 
     async def record(self, request: guard.RecordRequest) -> guard.RecordResponse:
-        state, record = await self._plane.record(*record_args(request, self._plane.clock.now()))
+        breaker, outcome, duration, permit, error, count = record_args(
+            request, self._plane.clock.now())
+        state, record = await self._plane.record(breaker, outcome, duration, permit, error,
+                                                 count=count)
         return encode_record(state, record)
 
     async def return_tokens(self, request: guard.ReturnTokensRequest,

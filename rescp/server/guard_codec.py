@@ -17,6 +17,8 @@ from rescp.server.textlimits import KEY_LIMIT
 from rescp.store.base import AllowResult
 
 _name_ok = NAME_PATTERN.fullmatch
+MAX_COUNT = 1000
+"""The most identical outcomes one RecordRequest may stand for."""
 
 
 def allow_args(request: guard.AllowRequest) -> tuple[str, str, str, int]:
@@ -46,22 +48,24 @@ def encode_allow(result: AllowResult) -> guard.AllowResponse:
 
 
 def record_args(request: guard.RecordRequest,
-                now: float) -> tuple[str, Outcome, float, str, ErrorReport | None]:
-    """(breaker, outcome, duration, permit, error) of a valid Record; InvalidArgument naming
-    every bad field."""
+                now: float) -> tuple[str, Outcome, float, str, ErrorReport | None, int]:
+    """(breaker, outcome, duration, permit, error, count) of a valid Record; InvalidArgument
+    naming every bad field."""
     v = Violations()
     v.name(request.breaker, "breaker")
     v.check(request.outcome != 0, "outcome", "is required (SUCCESS, FAILURE or IGNORED)")
     outcome = convert.enum_value(Outcome, request.outcome, "outcome", v, None)
     duration = convert.duration_seconds(request.duration, "duration", v)
     v.check(is_permit(request.permit), "permit", "not a permit this server handed out")
+    v.check(request.count <= MAX_COUNT, "count", f"at most {MAX_COUNT}")
     error = None
     with v.collect("error"):
         if request.HasField("error"):
             error = convert.error_report(request.error, now)
+    v.check(error is None or request.count <= 1, "count", "must be 0 or 1 with an error")
     v.raise_if_any()
     assert outcome is not None
-    return request.breaker, outcome, duration, request.permit, error
+    return request.breaker, outcome, duration, request.permit, error, request.count or 1
 
 
 def encode_record(state: BreakerState, record: ErrorRecord | None) -> guard.RecordResponse:

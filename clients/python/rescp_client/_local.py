@@ -29,6 +29,7 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from rescp_client._proto import enums_pb2 as enums
 from rescp_client._proto import guard_pb2 as guard
@@ -43,8 +44,27 @@ MAX_QUEUED = 10_000
 _ADMITS = {enums.BREAKER_STATE_CLOSED: BreakerState.CLOSED,
            enums.BREAKER_STATE_DISABLED: BreakerState.DISABLED}
 
-Queued = tuple[str, enums.Outcome, float, str, guard.ReportRequest | None]
-"""breaker, outcome, duration, permit, error: one Record to send."""
+MAX_RUN = 1000
+"""The most identical outcomes one RecordRequest may stand for (its `count`)."""
+
+
+class Rules(NamedTuple):
+    """What local decisions need of a breaker's config, read once per subscription."""
+
+    recovery_timeout: float
+    aggregate: bool  # no slow-call rule: a run of successes may go as one counted Record
+
+
+@dataclass(slots=True)
+class Queued:
+    """One Record to send, standing for `count` identical outcomes in a row."""
+
+    breaker: str
+    outcome: enums.Outcome
+    took: float
+    permit: str
+    report: guard.ReportRequest | None
+    count: int = 1
 
 
 @dataclass(slots=True)
@@ -54,7 +74,7 @@ class Followed:
     state: int  # a BreakerState number
     admission: Admission | None = None  # set while this client may admit locally
     open_until: float | None = None  # OPEN: when the server will move it to HALF_OPEN
-    recovery_timeout: float | None = None
+    rules: Rules | None = None
 
 
 @dataclass(slots=True)
@@ -95,13 +115,13 @@ class LocalState:
         return self._changes.get(breaker, 0)
 
     def learn(self, breaker: str, response: guard.AllowResponse, asked_at: int,
-              recovery_timeout: float | None, now: float) -> None:
+              rules: Rules | None, now: float) -> None:
         """Follow `breaker` from a server Allow's answer, unless a push overtook it."""
         with self._lock:
             if not self.live or self._changes.get(breaker, 0) != asked_at:
                 return
             state = response.breaker_state
-            followed = Followed(state, recovery_timeout=recovery_timeout)
+            followed = Followed(state, rules=rules)
             if state in _ADMITS and response.allowed:
                 followed.admission = Admission(True, _ADMITS[state], None, response.permit)
             elif state == enums.BREAKER_STATE_OPEN:
@@ -109,9 +129,9 @@ class LocalState:
                 followed.open_until = now + retry.seconds + retry.nanos / 1e9
             self._breakers[breaker] = followed
 
-    def recovery_timeout(self, breaker: str) -> float | None:
+    def rules(self, breaker: str) -> Rules | None:
         followed = self._breakers.get(breaker)
-        return None if followed is None else followed.recovery_timeout
+        return None if followed is None else followed.rules
 
     # what the push stream says
 
@@ -139,11 +159,11 @@ class LocalState:
             if to_state == enums.BREAKER_STATE_UNSPECIFIED:
                 del self._breakers[breaker]
                 return
-            timeout = followed.recovery_timeout
+            rules = followed.rules
             self._breakers[breaker] = Followed(
-                to_state, recovery_timeout=timeout,
-                open_until=now + timeout if to_state == enums.BREAKER_STATE_OPEN
-                and timeout is not None else None)
+                to_state, rules=rules,
+                open_until=now + rules.recovery_timeout if to_state == enums.BREAKER_STATE_OPEN
+                and rules is not None else None)
 
     def degradation_changes(self) -> int:
         return self._degradation_changes
@@ -197,11 +217,22 @@ class LocalState:
 
     # outcomes
 
-    def add(self, outcome: Queued) -> bool:
-        """Queue an outcome; True when it made the queue due for a flush (once per FLUSH_AT)."""
+    def add(self, breaker: str, outcome: enums.Outcome, took: float, permit: str,
+            report: guard.ReportRequest | None) -> bool:
+        """Queue an outcome (a success like the last one queued, of a breaker without a
+        slow-call rule, adds to its count); True when it made the queue due for a flush."""
         with self._lock:
             queue = self._outcomes
-            queue.append(outcome)
+            if queue and report is None:
+                last = queue[-1]
+                followed = self._breakers.get(breaker)
+                if (last.breaker == breaker and last.outcome == outcome
+                        and last.permit == permit and last.report is None
+                        and last.count < MAX_RUN and followed is not None
+                        and followed.rules is not None and followed.rules.aggregate):
+                    last.count += 1
+                    return False
+            queue.append(Queued(breaker, outcome, took, permit, report))
             if len(queue) > MAX_QUEUED:
                 del queue[0]
                 self.dropped += 1
@@ -210,7 +241,7 @@ class LocalState:
     def holds(self, breaker: str) -> bool:
         """Whether an outcome of `breaker` waits to be sent."""
         with self._lock:
-            return any(o[0] == breaker for o in self._outcomes)
+            return any(o.breaker == breaker for o in self._outcomes)
 
     def take(self, most: int) -> list[Queued]:
         """The oldest `most` queued outcomes, out of the queue."""
@@ -227,8 +258,12 @@ class RecordEncoder:
 
     def batch(self, outcomes: list[Queued]) -> bytes:
         parts = []
-        for breaker, outcome, took, permit, report in outcomes:
-            body = self._head(breaker, outcome, permit) + _duration(took)
+        for queued in outcomes:
+            body = self._head(queued.breaker, queued.outcome, queued.permit) + _duration(
+                queued.took)
+            if queued.count > 1:
+                body += b"\x30" + _varint(queued.count)  # field 6, varint
+            report = queued.report
             if report is not None:
                 error = report.SerializeToString()
                 body += b"\x2a" + _varint(len(error)) + error  # field 5, length-delimited

@@ -106,7 +106,7 @@ class HotPath:
         local = self.local
         if local is not None and spec.breaker and admission.checked:
             outcome, report = SUCCEEDED if error is None else spec.outcome(error, self._service)
-            local.queued(local.state.add((spec.breaker, outcome, took, admission.permit, report)))
+            local.queued(local.state.add(spec.breaker, outcome, took, admission.permit, report))
             return
         follow_up = spec.follow_up(admission, took, error, self._service)
         if follow_up is None:

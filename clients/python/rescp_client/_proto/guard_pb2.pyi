@@ -41,18 +41,20 @@ class AllowResponse(_message.Message):
     def __init__(self, allowed: _Optional[bool] = ..., verdict: _Optional[_Union[_enums_pb2.Verdict, str]] = ..., breaker_state: _Optional[_Union[_enums_pb2.BreakerState, str]] = ..., retry_after: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., remaining: _Optional[int] = ..., permit: _Optional[str] = ...) -> None: ...
 
 class RecordRequest(_message.Message):
-    __slots__ = ("breaker", "outcome", "duration", "permit", "error")
+    __slots__ = ("breaker", "outcome", "duration", "permit", "error", "count")
     BREAKER_FIELD_NUMBER: _ClassVar[int]
     OUTCOME_FIELD_NUMBER: _ClassVar[int]
     DURATION_FIELD_NUMBER: _ClassVar[int]
     PERMIT_FIELD_NUMBER: _ClassVar[int]
     ERROR_FIELD_NUMBER: _ClassVar[int]
+    COUNT_FIELD_NUMBER: _ClassVar[int]
     breaker: str
     outcome: _enums_pb2.Outcome
     duration: _duration_pb2.Duration
     permit: str
     error: ReportRequest
-    def __init__(self, breaker: _Optional[str] = ..., outcome: _Optional[_Union[_enums_pb2.Outcome, str]] = ..., duration: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., permit: _Optional[str] = ..., error: _Optional[_Union[ReportRequest, _Mapping]] = ...) -> None: ...
+    count: int
+    def __init__(self, breaker: _Optional[str] = ..., outcome: _Optional[_Union[_enums_pb2.Outcome, str]] = ..., duration: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., permit: _Optional[str] = ..., error: _Optional[_Union[ReportRequest, _Mapping]] = ..., count: _Optional[int] = ...) -> None: ...
 
 class RecordResponse(_message.Message):
     __slots__ = ("breaker_state", "error")

@@ -24,7 +24,7 @@ import grpc
 
 from rescp_client import _codec
 from rescp_client._backoff import Backoff
-from rescp_client._local import LocalState, RecordEncoder
+from rescp_client._local import LocalState, RecordEncoder, Rules
 from rescp_client._proto import admin_pb2 as admin
 from rescp_client._proto import enums_pb2 as enums
 from rescp_client._proto import events_pb2 as events
@@ -90,11 +90,11 @@ class LocalDecider:
             self.flush()
 
     def learn(self, breaker: str, response: guard.AllowResponse, asked_at: int) -> None:
-        """Follow `breaker` from a server Allow's answer (reading its recovery timeout once)."""
-        timeout = self.state.recovery_timeout(breaker)
-        if timeout is None and self.state.live:
-            timeout = self._recovery_timeout(breaker)
-        self.state.learn(breaker, response, asked_at, timeout, time.monotonic())
+        """Follow `breaker` from a server Allow's answer (reading its rules once)."""
+        rules = self.state.rules(breaker)
+        if rules is None and self.state.live:
+            rules = self._rules(breaker)
+        self.state.learn(breaker, response, asked_at, rules, time.monotonic())
 
     def flush(self) -> None:
         """Send every outcome queued so far, oldest first."""
@@ -217,10 +217,12 @@ class LocalDecider:
                 return sizes
             request.page_token = page.next_page_token
 
-    def _recovery_timeout(self, breaker: str) -> float | None:
+    def _rules(self, breaker: str) -> Rules | None:
         try:
             response = self._conn.call(GET_BREAKER, admin.GetBreakerRequest(name=breaker),
                                              self._allow_timeout, wait_for_ready=False)
         except RescpError:
             return None
-        return _codec.seconds(response.breaker.config.recovery_timeout)
+        config = response.breaker.config
+        return Rules(_codec.seconds(config.recovery_timeout),
+                     aggregate=config.slow_call_rate_threshold == 0)

@@ -7,6 +7,9 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 SHARED := ../shared
 LISTEN ?= 0.0.0.0:50051
+HTTP_LISTEN ?= 0.0.0.0:8080
+CONNECT_ES := tests/http/connect_es
+NODE_STAMP := $(CONNECT_ES)/node_modules/.installed
 CONFIG ?= examples/rescp.toml
 GO_DIR := clients/go
 
@@ -24,10 +27,16 @@ $(STAMP): pyproject.toml clients/python/pyproject.toml
 
 install: $(STAMP) ## create .venv with the server, the client and the dev tools
 
-serve: $(STAMP) ## run the server on $(LISTEN) with $(CONFIG)
-	$(VENV)/bin/rescp serve --listen $(LISTEN) --config $(CONFIG)
+serve: $(STAMP) ## run the server: gRPC on $(LISTEN), HTTP on $(HTTP_LISTEN), with $(CONFIG)
+	$(VENV)/bin/rescp serve --listen $(LISTEN) --http-listen $(HTTP_LISTEN) --config $(CONFIG)
 
-test: $(STAMP) contract proto-check go-test ## run the whole test suite (what CI runs)
+# connect-es, the real Connect client tests/http/test_connect.py runs (skipped without npm)
+$(NODE_STAMP): $(CONNECT_ES)/package.json $(CONNECT_ES)/package-lock.json
+	@if command -v npm >/dev/null; then \
+		npm ci --prefix $(CONNECT_ES) --no-audit --no-fund --loglevel=error && touch $@; \
+	else echo "npm not found: the connect-es test is skipped (see .ci/run)"; fi
+
+test: $(STAMP) $(NODE_STAMP) contract proto-check go-test ## run the whole test suite (what CI runs)
 	$(PY) scripts/unasync.py --check
 	$(PY) -m pytest
 
@@ -63,5 +72,5 @@ bench: $(STAMP) ## run the benchmarks; ratios first (see bench/README.md)
 	$(PY) -m bench
 
 clean: ## remove the virtualenv and caches
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis $(CONNECT_ES)/node_modules
 	find . -name __pycache__ -prune -exec rm -rf {} +

@@ -17,21 +17,21 @@ from contextlib import contextmanager
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from bench import batch, clients, engines, events, local, rpc
+from bench import batch, clients, engines, events, http, local, rpc
 from rescp.testing import free_port
 
 
 @contextmanager
-def bench_server() -> Iterator[tuple[str, int]]:
-    """The benchmark server in its own process; yields (target, pid)."""
-    port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "bench.server", str(port)])
+def bench_server() -> Iterator[tuple[str, str, int]]:
+    """The benchmark server in its own process; yields (target, HTTP URL, pid)."""
+    port, http_port = free_port(), free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "bench.server", str(port), str(http_port)])
     target = f"127.0.0.1:{port}"
     try:
         with grpc.insecure_channel(target) as channel:
             grpc.channel_ready_future(channel).result(timeout=20)
             health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=5)
-        yield target, proc.pid
+        yield target, f"http://127.0.0.1:{http_port}", proc.pid
     finally:
         proc.terminate()
         proc.wait(10)
@@ -58,18 +58,21 @@ def main() -> None:
 
     print(f"rescp bench, {time.strftime('%Y-%m-%d %H:%M')}: {machine()}", flush=True)
     unary: dict[int, tuple[rpc.Load, rpc.Load]] = {}
-    with bench_server() as (target, pid):
+    with bench_server() as (target, http_url, pid):
         for concurrency in (16, 64):
             unary[concurrency] = asyncio.run(rpc.compare(target, pid, concurrency, rounds, seconds))
         shapes = asyncio.run(batch.compare(target, pid, rounds // 2, seconds))
         watched, pushed = asyncio.run(events.one_subscriber(target, replayed, 3))
         fanned = asyncio.run(events.fan_out(target, 100, replayed // 10))
         delays = asyncio.run(events.latency(target, 100, flips))
+        over_grpc, over_http = asyncio.run(http.connect_vs_grpc(
+            target, http_url, pid, 16, max(rounds // 2, 2), seconds))
         py_client = clients.python(target, rounds // 2, seconds)
         go_client = clients.go(target, rounds // 2, seconds)
         costs = local.costs(target, pid)
         trips = asyncio.run(local.trip_to_refusal(target, 100, flips // 15))
     pairs = engines.measure(ops)
+    cost = http.metrics_cost(ops)
 
     print("\nratios (higher is better) [target]")
     for concurrency, (echo, allow) in unary.items():
@@ -83,6 +86,11 @@ def main() -> None:
           f"{events.percentile_ms(delays, 99):5.1f} ms [<= 50 ms]")
     batch.print_ratios(shapes)
     local.print_ratios(costs, trips)
+    print(f"  {'Connect JSON Allow vs gRPC Allow, 16':<38} "
+          f"{over_http.throughput / over_grpc.throughput:5.2f}x  [informational]")
+    allow_cpu = unary[16][1].cpu_us_per_call
+    print(f"  {'metrics share of an Allow server CPU':<38} "
+          f"{cost.us_per_allow / allow_cpu * 100:5.2f}%  [<= 2%]")
 
     for overhead in (py_client, go_client):
         if isinstance(overhead, clients.Overhead):
@@ -118,6 +126,11 @@ def main() -> None:
     print(f"  transition -> delivery, 100 subscribers: "
           f"p50 {events.percentile_ms(delays, 50):.1f} ms, "
           f"p99 {events.percentile_ms(delays, 99):.1f} ms over {len(delays)} deliveries")
+    print("\nHTTP, 16 in flight (16 keep-alive connections, a minimal asyncio client)")
+    for name, load in (("gRPC Allow", over_grpc), ("Connect JSON Allow", over_http)):
+        print(f"  {name:<22}{load.throughput:>10.0f} calls/s{load.percentile(50):>9.2f} ms p50"
+              f"{load.percentile(99):>9.2f} ms p99{load.cpu_us_per_call:>8.0f} us server CPU")
+    print(f"  metrics per Allow (gRPC observer + plane counters): {cost.us_per_allow:.2f} us")
     print("\nengines in-process, microseconds per operation")
     for pair in pairs:
         print(f"  {pair.name:<38} rescp {pair.ours_us:7.3f}   {pair.theirs} {pair.theirs_us:7.3f}")

@@ -12,6 +12,7 @@ import asyncio
 import os
 import statistics
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 import grpc
@@ -61,6 +62,12 @@ async def drive(channel: grpc.aio.Channel, path: str, concurrency: int, seconds:
     call = channel.unary_unary(path)
     bodies = bodies or payloads()
     keys = len(bodies)
+    await load(lambda n: call(bodies[n % keys]), concurrency, seconds, server_pid, into)
+
+
+async def load(send: Callable[[int], Awaitable[object]], concurrency: int, seconds: float,
+               server_pid: int, into: Load) -> None:
+    """`concurrency` workers calling `send(n)` back to back for `seconds`, counted into `into`."""
     loop = asyncio.get_running_loop()
     stop = loop.time() + seconds
     latencies = into.latencies
@@ -69,7 +76,7 @@ async def drive(channel: grpc.aio.Channel, path: str, concurrency: int, seconds:
         n = 0
         while loop.time() < stop:
             started = time.perf_counter()
-            await call(bodies[(offset + n) % keys])
+            await send(offset + n)
             latencies.append(time.perf_counter() - started)
             n += 1
         return n

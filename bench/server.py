@@ -1,6 +1,6 @@
 """The benchmark server: rescp plus bare services on the same grpc.aio server.
 
-Run as a separate process (`python -m bench.server PORT`) so its CPU time can be read from
+Run as a separate process (`python -m bench.server PORT HTTP_PORT`) so its CPU time can be read from
 /proc and so it does not share an interpreter (or a GIL) with the load generator.
 
 - Echo: a unary method returning its request bytes, nothing decoded: the stack's floor.
@@ -70,8 +70,9 @@ def bare_handler(log: EventLog) -> grpc.GenericRpcHandler:
 
 
 def main() -> None:
-    port = int(sys.argv[1])
-    config = parse(CONFIG.replace("[server]", f'[server]\nlisten = "127.0.0.1:{port}"'))
+    port, http_port = int(sys.argv[1]), int(sys.argv[2])
+    config = parse(CONFIG.replace("[server]", f'[server]\nlisten = "127.0.0.1:{port}"\n'
+                                  f'http_listen = "127.0.0.1:{http_port}"'))
     asyncio.run(serve(config, extra=lambda plane: [bare_handler(plane.events)]))
 
 

@@ -39,6 +39,8 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     run = commands.add_parser("serve", help="run the server")
     run.add_argument("--listen", help="HOST:PORT to listen on (default 0.0.0.0:50051)")
+    run.add_argument("--http-listen", help="HOST:PORT for HTTP (REST, Connect JSON, metrics, "
+                     "dashboard), or off (default 0.0.0.0:8080)")
     run.add_argument("--store", choices=["memory"], help="where state lives (default memory)")
     run.add_argument("--config", help="a TOML config file (see examples/rescp.toml)")
     run.add_argument("--log-level", default="info",
@@ -62,7 +64,8 @@ def _parser() -> argparse.ArgumentParser:
 
 def _serve(args: argparse.Namespace) -> int:
     config = load(args.config) if args.config else Config()
-    overrides = {k: v for k, v in (("listen", args.listen), ("store", args.store)) if v}
+    overrides = {k: v for k, v in (("listen", args.listen), ("store", args.store),
+                                   ("http_listen", args.http_listen)) if v}
     config = dataclasses.replace(config, server=dataclasses.replace(config.server, **overrides))
     logging.basicConfig(level=args.log_level.upper(),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")

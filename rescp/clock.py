@@ -59,3 +59,7 @@ class SystemClock:
 def to_wall(clock: Clock, moment: float) -> float:
     """A moment on the decision base (from `now()`) as wall-clock time, to show it."""
     return moment + clock.wall_offset()
+
+
+stopwatch = time.perf_counter
+"""Seconds on a monotonic clock: how long a call took (metrics), never a decision's time."""

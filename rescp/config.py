@@ -40,6 +40,7 @@ DAY = 86_400.0
 @dataclass(frozen=True, slots=True)
 class ServerSettings:
     listen: str = "0.0.0.0:50051"
+    http_listen: str = "0.0.0.0:8080"  # HTTP (REST, Connect JSON, metrics, dashboard); "off"
     store: str = "memory"
     grace: float = bounded(5.0, 0.0, 3600.0)  # seconds in-flight RPCs get to finish on SIGTERM
 

@@ -29,6 +29,7 @@ from rescp.engine.ratelimit import LimitConfig, LimitStatus
 from rescp.enums import OPEN_CIRCUIT_STATES, BreakerState, Health, Outcome, Severity
 from rescp.errors import RescpError
 from rescp.events import BreakerDeleted, EventLog, HealthChange, RateLimitExceeded
+from rescp.observe import PlaneObserver
 from rescp.store.base import AllowResult, BreakerView, ErrorSummary, Store, StoreListener
 
 log = logging.getLogger(__name__)
@@ -78,6 +79,7 @@ class ControlPlane(StoreListener):
         self.events = events
         self.settings = settings
         self.store = make_store(self)
+        self.observer = PlaneObserver()  # the server's metrics replace it
         self._states: dict[str, BreakerState] = {}
         self._open: set[str] = set()
         self._sinks: list[BreakerStatusSink] = []
@@ -125,6 +127,7 @@ class ControlPlane(StoreListener):
     def breaker_transitioned(self, transition: Transition) -> None:
         name = transition.breaker
         self.events.append(transition, self.clock.wall())
+        self.observer.transitioned(transition)
         self._set_state(name, transition.to_state)
         self._changes[name] = self._changes.get(name, 0) + 1
         self._to_advance.add(name)
@@ -141,7 +144,7 @@ class ControlPlane(StoreListener):
         is already an error (it did not validate) or fails is answered with its error, and never
         stops the others. One clock read per batch; consequences settle as after each Allow."""
         now = self.clock.now()
-        allow = self.store.allow
+        allow, observe = self.store.allow, self.observer.allowed
         results: list[AllowResult | RescpError] = []
         append = results.append
         for item in items:
@@ -153,6 +156,7 @@ class ControlPlane(StoreListener):
             except RescpError as error:
                 append(error)
                 continue
+            observe(item[0], item[1], result)
             if result.alert or result.breaker_state is BreakerState.HALF_OPEN:
                 self._allowed(result, item[0], item[1], item[2])
             if self._dirty or self._to_advance:
@@ -180,6 +184,7 @@ class ControlPlane(StoreListener):
     async def _allow_at(self, now: float, breaker: str, limit: str, key: str,
                         cost: int) -> AllowResult:
         result = await self.store.allow(breaker, limit, key, cost, now)
+        self.observer.allowed(breaker, limit, result)
         self._allowed(result, breaker, limit, key)
         if self._dirty or self._to_advance:
             await self._settle()
@@ -198,11 +203,13 @@ class ControlPlane(StoreListener):
                      count: int = 1) -> tuple[BreakerState, ErrorRecord | None]:
         """Feed an outcome, `count` times in a row (each exactly as one Record)."""
         state = await self.store.record(breaker, outcome, duration, permit, self.clock.now())
+        self.observer.recorded(breaker, outcome)
         for _ in range(count - 1):
             if self._dirty:
                 await self._settle()
             state = await self.store.record(breaker, outcome, duration, permit,
                                             self.clock.now())
+            self.observer.recorded(breaker, outcome)
         record = await self.report(error) if error is not None else None
         if self._dirty:
             await self._settle()
@@ -212,6 +219,7 @@ class ControlPlane(StoreListener):
         wall = self.clock.wall()
         record, new = await self.store.add_error(report, wall)
         if new:
+            self.observer.reported(record)
             self.events.append(record, wall)
             self._dirty = True
             await self._settle()
@@ -236,6 +244,7 @@ class ControlPlane(StoreListener):
     async def delete_breaker(self, name: str) -> None:
         last_state = await self.store.delete_breaker(name)
         self.events.append(BreakerDeleted(name, last_state), self.clock.wall())
+        self.observer.breaker_deleted(name)
         self._set_state(name, None)
         self._changes.pop(name, None)
         if (handle := self._timers.pop(name, None)) is not None:

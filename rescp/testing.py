@@ -61,11 +61,14 @@ class ServerThread:
     """
 
     def __init__(self, config: Config | None = None, port: int = 0,
-                 extra: ExtraServices | None = None) -> None:
-        """`extra` adds services beside rescp's own (see rescp.server.app.start)."""
+                 extra: ExtraServices | None = None, http: bool = False) -> None:
+        """`extra` adds services beside rescp's own (see rescp.server.app.start); `http`
+        serves HTTP too, on another free loopback port (`http_url`)."""
         self._extra = extra
         base = config or Config()
-        self.config = replace(base, server=replace(base.server, listen=f"127.0.0.1:{port}"))
+        self.config = replace(base, server=replace(
+            base.server, listen=f"127.0.0.1:{port}",
+            http_listen="127.0.0.1:0" if http else "off"))
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="rescp-server",
                                         daemon=True)
@@ -75,6 +78,13 @@ class ServerThread:
     def target(self) -> str:
         assert self._running is not None, "not started"
         return f"127.0.0.1:{self._running.port}"
+
+    @property
+    def http_url(self) -> str:
+        """http://127.0.0.1:PORT of the HTTP listener (started with http=True)."""
+        http = self.running.http
+        assert http is not None, "started without http=True"
+        return f"http://127.0.0.1:{http.port}"
 
     @property
     def running(self) -> RunningServer:

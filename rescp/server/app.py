@@ -2,7 +2,8 @@
 
 Shutdown order (SIGTERM/SIGINT): every health status goes NOT_SERVING (pushed to watchers),
 event streams end with UNAVAILABLE so subscribers reconnect elsewhere, then the listener stops
-taking RPCs and in-flight ones get the grace period to finish, then the store closes.
+taking RPCs and in-flight ones get the grace period to finish (HTTP keeps answering meanwhile,
+/healthz with 503), then the HTTP listener closes, then the store.
 """
 
 from __future__ import annotations
@@ -12,17 +13,22 @@ import logging
 import signal
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import grpc
 
 from rescp.clock import Clock, SystemClock
 from rescp.config import Config
 from rescp.events import EventLog
+from rescp.metrics import Metrics
 from rescp.plane import ControlPlane
 from rescp.server import admin, events, guard, health, reflection
-from rescp.server.rpc import GRPC_MAX_REQUEST_BYTES
+from rescp.server.rpc import GRPC_MAX_REQUEST_BYTES, Service
 from rescp.store.base import Store, StoreListener
 from rescp.store.memory import MemoryStore
+
+if TYPE_CHECKING:
+    from rescp.http.server import HttpServer
 
 log = logging.getLogger(__name__)
 
@@ -48,11 +54,15 @@ class RunningServer:
     port: int
     plane: ControlPlane
     health: health.HealthServicer
+    metrics: Metrics
+    http: HttpServer | None = None
 
     async def stop(self, grace: float) -> None:
         self.health.shut_down()
         self.plane.events.close()
         await self.server.stop(grace)
+        if self.http is not None:
+            await self.http.stop()
         await self.plane.stop()
 
 
@@ -85,27 +95,54 @@ async def start(config: Config, clock: Clock | None = None,
         ("grpc.keepalive_permit_without_calls", 1),
         ("grpc.http2.min_ping_interval_without_data_ms", 5_000),
     ])
-    server.add_generic_rpc_handlers([
+    services = [
         guard.GuardServicer(plane).handler(),
         admin.AdminServicer(plane, config.default_breaker).handler(),
         events.EventServicer(log_).handler(),
         health_servicer.handler(),
-        *(extra(plane) if extra else ()),
-    ])
+    ]
+    metrics = Metrics(plane)
+    plane.observer = metrics.plane
+    ours = [s for s in services if isinstance(s, Service)]
+    for service in ours:
+        service.instrument(metrics.grpc_observer)
+    server.add_generic_rpc_handlers([*services, *(extra(plane) if extra else ())])
     reflection.enable(server, SERVICES)
     try:
         port = server.add_insecure_port(config.server.listen)
     except RuntimeError as error:
         raise StartupError(f"cannot listen on {config.server.listen}: {error}") from None
+    http = _http(config, ours, log_, metrics)
     await server.start()
     await plane.start()
-    return RunningServer(server, port, plane, health_servicer)
+    if http is not None:
+        await http.start()
+    return RunningServer(server, port, plane, health_servicer, metrics, http)
+
+
+def _http(config: Config, services: list[Service], log_: EventLog,
+          metrics: Metrics) -> HttpServer | None:
+    """The HTTP listener, bound (not yet serving), unless --http-listen is off. The HTTP stack
+    (FastAPI, uvicorn) is imported only then: it is most of a start-up's import time."""
+    if config.server.http_listen == "off":
+        return None
+    from rescp.http import app as http_app
+    from rescp.http.rpcs import Rpcs
+    from rescp.http.server import HttpServer, ListenError, bind
+
+    try:
+        sock = bind(config.server.http_listen)
+    except ListenError as error:
+        raise StartupError(str(error)) from None
+    context = http_app.HttpContext(Rpcs(services), log_, metrics)
+    return HttpServer(http_app.build(context), sock, config.server.grace)
 
 
 async def serve(config: Config, extra: ExtraServices | None = None) -> None:
     """Serve until SIGTERM or SIGINT, then shut down gracefully."""
     running = await start(config, extra=extra)
-    log.info("rescp serving on %s (store %s)", config.server.listen, config.server.store)
+    log.info("rescp serving on %s (store %s), HTTP on %s", config.server.listen,
+             config.server.store, config.server.http_listen)
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

@@ -6,21 +6,21 @@ upb, each item is validated by the unary RPC's own code (a bad item becomes its 
 never the batch's), the plane decides the items in order at one clock reading, and answers are
 assembled from cached wire bytes: a repeated field is its items' encodings concatenated, and
 most answers ("allowed, CLOSED, no limit") repeat, so each distinct answer is encoded once.
-The 64 KiB cap of the unary RPCs does not apply; grpc's 4 MiB does.
+The 64 KiB cap of the unary RPCs does not apply over gRPC (grpc's 4 MiB does); over HTTP a
+batch is a unary RPC like the others, with its cap.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Iterable
+from collections.abc import Awaitable, Callable, Hashable, Iterable
+from dataclasses import dataclass
 from typing import Any
-
-import grpc
 
 from rescp._proto import guard_pb2 as guard
 from rescp.errors import InvalidArgument, RescpError
 from rescp.plane import AllowArgs, ControlPlane
 from rescp.server.guard_codec import allow_args, encode_allow, encode_record, record_args
-from rescp.server.rpc import Context, fail
+from rescp.server.rpc import Request, Response, Unary
 from rescp.server.status import code_of
 from rescp.server.textlimits import KEY_LIMIT
 
@@ -101,8 +101,19 @@ class ValidNames:
         return decoded
 
 
+@dataclass(frozen=True, slots=True)
+class BatchUnary(Unary[Request, Response]):
+    """A batch RPC: over gRPC from raw bytes to assembled bytes, without the unary 64 KiB cap;
+    over HTTP through `method`, like any unary RPC."""
+
+    raw: Callable[[bytes], Awaitable[bytes]]
+
+    def serve_bytes(self) -> Callable[[bytes], Awaitable[bytes]]:
+        return self.raw
+
+
 class BatchServicer:
-    """The two batch RPCs of GuardService, as raw-bytes handlers."""
+    """The two batch RPCs of GuardService."""
 
     def __init__(self, plane: ControlPlane) -> None:
         self._plane = plane
@@ -110,29 +121,35 @@ class BatchServicer:
         self._allow_bytes = Encodings(_allow_item)
         self._record_bytes = Encodings(_record_item)
 
-    def methods(self) -> dict[str, grpc.RpcMethodHandler[Any, Any]]:
-        return {"AllowBatch": grpc.unary_unary_rpc_method_handler(self._allow_batch),
-                "RecordBatch": grpc.unary_unary_rpc_method_handler(self._record_batch)}
+    def methods(self) -> dict[str, Unary[Any, Any]]:
+        return {
+            "AllowBatch": BatchUnary(guard.AllowBatchRequest, guard.AllowBatchResponse,
+                                     self._allow_message, self._allow_batch),
+            "RecordBatch": BatchUnary(guard.RecordBatchRequest, guard.RecordBatchResponse,
+                                      self._record_message, self._record_batch)}
 
-    async def _allow_batch(self, raw: bytes, context: Context) -> bytes:
-        try:
-            items = guard.AllowBatchRequest.FromString(raw).items
-            _count_ok(len(items))
-            answers = await self._plane.allow_many(self._names.allow_items(items))
-            encoded = self._allow_bytes
-            return b"".join([encoded(a) if not isinstance(a, RescpError) else _allow_item(a)
-                             for a in answers])
-        except Exception as error:
-            await fail(context, error, guard.AllowBatchRequest)
+    async def _allow_message(self, request: guard.AllowBatchRequest) -> guard.AllowBatchResponse:
+        raw = await self._allow_batch(request.SerializeToString())
+        return guard.AllowBatchResponse.FromString(raw)
 
-    async def _record_batch(self, raw: bytes, context: Context) -> bytes:
-        try:
-            items = guard.RecordBatchRequest.FromString(raw).items
-            _count_ok(len(items))
-            now = self._plane.clock.now()
-            answers = await self._plane.record_many(_checked(record_args, i, now) for i in items)
-            encoded = self._record_bytes
-            return b"".join([encoded(a) if not isinstance(a, RescpError) and a[1] is None
-                             else _record_item(a) for a in answers])
-        except Exception as error:
-            await fail(context, error, guard.RecordBatchRequest)
+    async def _record_message(self, request: guard.RecordBatchRequest,
+                              ) -> guard.RecordBatchResponse:
+        raw = await self._record_batch(request.SerializeToString())
+        return guard.RecordBatchResponse.FromString(raw)
+
+    async def _allow_batch(self, raw: bytes) -> bytes:
+        items = guard.AllowBatchRequest.FromString(raw).items
+        _count_ok(len(items))
+        answers = await self._plane.allow_many(self._names.allow_items(items))
+        encoded = self._allow_bytes
+        return b"".join([encoded(a) if not isinstance(a, RescpError) else _allow_item(a)
+                         for a in answers])
+
+    async def _record_batch(self, raw: bytes) -> bytes:
+        items = guard.RecordBatchRequest.FromString(raw).items
+        _count_ok(len(items))
+        now = self._plane.clock.now()
+        answers = await self._plane.record_many(_checked(record_args, i, now) for i in items)
+        encoded = self._record_bytes
+        return b"".join([encoded(a) if not isinstance(a, RescpError) and a[1] is None
+                         else _record_item(a) for a in answers])

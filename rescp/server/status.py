@@ -48,6 +48,11 @@ def code_of(error: errors.RescpError) -> grpc.StatusCode:
 
 def to_status(error: errors.RescpError) -> grpc.Status:
     """The gRPC status (code, message, details in trailing metadata) for `error`."""
+    return rpc_status.to_status(rich_status(error))
+
+
+def rich_status(error: errors.RescpError) -> status_pb2.Status:
+    """The google.rpc.Status for `error`: what gRPC sends in trailers and Connect in JSON."""
     code = code_of(error)
     details = []
     metadata: dict[str, str] = {}
@@ -63,15 +68,16 @@ def to_status(error: errors.RescpError) -> grpc.Status:
         metadata = {"resourceType": error.resource_type, "resourceName": error.name}
     details.insert(0, _pack(error_details_pb2.ErrorInfo(
         reason=error.reason, domain=DOMAIN, metadata=metadata)))
-    status = status_pb2.Status(code=getattr(code_pb2, code.name), message=str(error),
-                               details=details)
-    return rpc_status.to_status(status)
+    return status_pb2.Status(code=getattr(code_pb2, code.name), message=str(error),
+                             details=details)
+
+
+INTERNAL_ERROR = errors.RescpError("internal error; see the server log")
+"""What a bug looks like on the wire: no detail of it leaves the server."""
 
 
 def internal() -> grpc.Status:
-    """The status for a bug: no detail of it leaves the server."""
-    error = errors.RescpError("internal error; see the server log")
-    return to_status(error)
+    return to_status(INTERNAL_ERROR)
 
 
 async def abort(context: grpc.aio.ServicerContext[object, object],

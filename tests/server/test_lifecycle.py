@@ -41,7 +41,8 @@ def wait_serving(target: str, timeout: float = 15.0) -> None:
 def process() -> Iterator[tuple[subprocess.Popen[str], str]]:
     target = f"127.0.0.1:{free_port()}"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "rescp", "serve", "--listen", target, "--config", str(EXAMPLE)],
+        [sys.executable, "-m", "rescp", "serve", "--listen", target, "--http-listen", "off",
+         "--config", str(EXAMPLE)],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         wait_serving(target)

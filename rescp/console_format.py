@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from rescp_client import (
     AffectedFeature,
     Breaker,
+    BreakerDeleted,
     BreakerTransition,
     Degradation,
     DegradationChange,
@@ -55,7 +56,7 @@ def event_json(event: WatchEvent) -> str:
 
 
 Happening = (BreakerTransition | NotificationEvent | DegradationChange | HealthChange
-             | RateLimitExceeded)
+             | RateLimitExceeded | BreakerDeleted)
 
 
 def _essentials(event: Happening) -> str:
@@ -73,6 +74,8 @@ def _essentials(event: Happening) -> str:
         case RateLimitExceeded():
             return (f"rate_limit {event.limit} key {event.key!r} refused {event.refused}, "
                     f"retry in {event.retry_after:.3f}s")
+        case BreakerDeleted():
+            return f"breaker {event.breaker} deleted (was {event.last_state or 'unknown'})"
 
 
 def _degraded(open_circuits: Sequence[str], affected: Sequence[AffectedFeature]) -> str:

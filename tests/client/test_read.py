@@ -34,9 +34,12 @@ def test_notifications_filter_by_severity_and_acknowledgement(api) -> None:
     assert [n.id for n in default] == [critical.error_id, high.error_id]
     assert default[1].title == "NETWORK Error" and default[1].severity == "high"
     assert default[1].message == high.message and default[1].time == high.time
+    assert default[1].user_message == high.user_message != high.message
+    assert default.total == 2
     every = api.run(api.client.notifications(min_severity=None))
     assert [n.id for n in every] == [critical.error_id, high.error_id, low.error_id]
-    assert len(api.run(api.client.notifications(min_severity="low", limit=1))) == 1
+    one = api.run(api.client.notifications(min_severity="low", limit=1))
+    assert (len(one), one.total) == (1, 3)  # total counts before the limit
 
     acknowledged = api.run(api.client.acknowledge(critical.error_id))
     assert acknowledged.acknowledged and acknowledged.error_id == critical.error_id
@@ -79,3 +82,15 @@ def test_reads_reflect_this_clients_own_records(api) -> None:
 
 def _refused() -> None:
     raise ConnectionError("refused")
+
+
+def test_classify_says_what_report_would_store_and_stores_nothing(api) -> None:
+    error = ConnectionError("connection refused, password=hunter2")
+    classified = api.run(api.client.classify(error, operation="get_account_info"))
+    assert (classified.category, classified.severity) == ("network", "high")
+    assert classified.user_message and classified.action.type and classified.fingerprint
+    assert classified.message == "connection refused, password=[REDACTED]"
+    assert api.run(api.client.error_summary()).total_errors == 0
+    record = report(api, error)
+    assert (record.category, record.severity, record.user_message, record.action) == (
+        classified.category, classified.severity, classified.user_message, classified.action)

@@ -9,7 +9,7 @@ import time
 import grpc
 import pytest
 
-from rescp_client import BreakerOpenError, BreakerState
+from rescp_client import BreakerOpenError, BreakerState, InvalidArgumentError
 
 CACHED = {"account": "cached"}
 
@@ -172,3 +172,25 @@ def test_degradation_of_the_seed_features(api) -> None:
     assert [(a.feature, a.status) for a in both.affected_features] == [
         ("real_time_updates", "degraded"), ("trading", "unavailable")]
     assert both.sequence > degraded.sequence
+
+
+def test_call_refuses_a_function_of_the_other_flavour_and_records_nothing(api, server) -> None:
+    def plain() -> str:
+        return "ran"
+
+    async def coroutine() -> str:
+        return "ran"
+
+    handle = api.client.breaker("orders_db")
+    wrong = plain if api.flavour == "async" else coroutine
+    with pytest.raises(TypeError, match="coroutine"):
+        api.run(handle.call_async(wrong) if api.flavour == "async" else handle.call(wrong))
+    view = server.call(server.running.plane.get_breaker("orders_db"))
+    assert (view.failure_count, view.success_count) == (0, 0)
+
+
+def test_the_fallback_never_hides_a_misconfiguration(api) -> None:
+    with pytest.raises(InvalidArgumentError):
+        call_breaker(api, "bad name!", lambda: "live", fallback=lambda: CACHED)
+    assert call_breaker(api, "dydx_api", failing(ExchangeDown("down")),
+                        fallback=lambda: CACHED) == CACHED

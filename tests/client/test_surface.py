@@ -20,13 +20,14 @@ CLIENT = ROOT / "clients" / "python"
 
 EXPORTS = [
     "Admission", "AffectedFeature", "AsyncBreakerHandle", "AsyncClient", "AsyncGuard",
-    "AsyncLimiter", "AsyncWatch", "Breaker", "BreakerConfig", "BreakerHandle",
+    "AsyncLimiter", "AsyncWatch", "Breaker", "BreakerConfig", "BreakerDeleted", "BreakerHandle",
     "BreakerOpenError", "BreakerState", "BreakerStatus", "BreakerTransition", "CallRefused",
-    "Client", "ControlPlaneUnavailable", "Degradation", "DegradationChange", "ErrorRecord",
-    "ErrorSummary", "Feature", "FieldViolation", "Guard", "HealthChange", "InvalidArgumentError",
-    "Limit", "LimitStatus", "Limiter", "NotFoundError", "Notification", "NotificationEvent",
-    "RateLimitExceeded", "RateLimitedError", "RecoveryAction", "RescpError", "Snapshot",
-    "StatusError", "SystemHealth", "Watch", "WatchEvent",
+    "Classification", "Client", "ControlPlaneUnavailable", "Degradation", "DegradationChange",
+    "ErrorRecord", "ErrorSummary", "Feature", "FieldViolation", "Guard", "HealthChange",
+    "InvalidArgumentError", "Limit", "LimitStatus", "Limiter", "NotFoundError", "Notification",
+    "NotificationEvent", "NotificationList", "RateLimitExceeded", "RateLimitedError",
+    "RecoveryAction", "RescpError", "Snapshot", "StatusError", "SystemHealth", "Watch",
+    "WatchEvent",
 ]
 
 
@@ -46,7 +47,8 @@ def test_both_flavours_have_the_same_methods() -> None:
     sync, aio = rescp_client.Client, rescp_client.AsyncClient
     public = {n for n in dir(sync) if not n.startswith("_")}
     assert public == {n for n in dir(aio) if not n.startswith("_")}
-    for name in public - {"dropped_records", "pending_records", "guard", "breaker", "limiter",
+    for name in public - {"dropped_records", "pending_records", "misconfigured_calls",
+                          "dropped_reports", "queued_reports", "guard", "breaker", "limiter",
                           "watch"}:
         assert inspect.iscoroutinefunction(getattr(aio, name)), name
         assert not inspect.iscoroutinefunction(getattr(sync, name)), name

@@ -20,6 +20,7 @@ from rescp.enums import BreakerState as ServerState
 from rescp.events import EventLog
 from rescp.testing import ServerThread
 from rescp_client import (
+    BreakerDeleted,
     BreakerState,
     BreakerTransition,
     DegradationChange,
@@ -32,7 +33,7 @@ from rescp_client import (
     _codec,
 )
 from rescp_client._backoff import Backoff
-from rescp_client._proto import events_pb2
+from rescp_client._proto import enums_pb2, events_pb2
 from tests.client.conftest import Api, Followed
 
 
@@ -288,7 +289,8 @@ def test_backoff_doubles_with_jitter_up_to_its_cap_and_starts_over() -> None:
 
 
 def test_events_this_client_cannot_represent_are_skipped() -> None:
-    newer_type = events_pb2.Event(sequence=7).SerializeToString() + bytes([15 << 3 | 2, 0])
+    field_20 = bytes([0xA2, 0x01, 0])  # a payload field this client does not know, empty
+    newer_type = events_pb2.Event(sequence=7).SerializeToString() + field_20
     assert _codec.event(events_pb2.Event.FromString(newer_type)) is None
     newer_state = events_pb2.Event(sequence=8)
     newer_state.breaker_transition.from_state = 1
@@ -296,3 +298,44 @@ def test_events_this_client_cannot_represent_are_skipped() -> None:
     assert _codec.event(newer_state) is None
     newer_state.breaker_transition.to_state = 2  # type: ignore[assignment]
     assert isinstance(_codec.event(newer_state), BreakerTransition)
+
+
+def test_a_deleted_breaker_is_a_typed_event() -> None:
+    message = events_pb2.Event(sequence=9)
+    message.time.FromSeconds(1_700_000_000)
+    message.breaker_deleted.breaker = "payments"
+    message.breaker_deleted.last_state = 2  # type: ignore[assignment]
+    assert _codec.event(message) == BreakerDeleted(9, 1_700_000_000.0, "payments",
+                                                   BreakerState.OPEN)
+    assert BreakerDeleted.type == "breaker_deleted"
+
+
+def test_watch_selects_deleted_breakers_by_name() -> None:
+    request = _codec.watch_request(["breaker_deleted"], None, None)
+    assert list(request.types) == [enums_pb2.EVENT_TYPE_BREAKER_DELETED]
+
+
+def test_a_deleted_breaker_reaches_the_watch(api: Api) -> None:
+    api.run(api.client.transition_breaker("websocket", "forced_open"))
+    start = api.run(api.client.system_health()).sequence
+    watch = api.client.watch(types=["breaker_deleted"], after_sequence=start)
+    api.run(api.client.delete_breaker("websocket"))
+    [deleted] = api.take(watch, 1)
+    assert isinstance(deleted, BreakerDeleted)
+    assert (deleted.breaker, deleted.last_state) == ("websocket", BreakerState.FORCED_OPEN)
+
+
+def test_a_stream_that_breaks_at_the_same_place_backs_off(
+        make_api: Any, server: ServerThread, caplog: pytest.LogCaptureFixture) -> None:
+    """A batch this client cannot receive (here: over a 1 KB receive limit) breaks every
+    attempt at the same sequence; the watch must slow down, not retry every 0.1 s for ever."""
+    reporter = make_api(server.target)
+    reporter.run(reporter.client.report(RuntimeError("x" * 2_000)))
+    api = make_api(server.target, channel_options=[("grpc.max_receive_message_length", 1024)])
+    followed = api.follow(api.client.watch(after_sequence=0))
+    time.sleep(3.0)
+    api.run(api.client.close())
+    assert followed.next() is Followed.END
+    retries = [r for r in caplog.records if "retrying in" in r.getMessage()]
+    assert all("RESOURCE_EXHAUSTED" in r.getMessage() for r in retries)
+    assert 2 <= len(retries) <= 6  # 0.1 s doubling: 5 in 3 s; resetting each time, ~40

@@ -3,8 +3,8 @@ itself is each flavour's own, in its `_backend`).
 
 Delays double from `first` up to `cap`; each is drawn from the upper half of its step ("equal
 jitter"), so watchers cut off together (a server restart ends every stream at once) do not
-come back in lockstep, yet none retries sooner than half its step. A successful subscription
-calls `reset()`, so the next break starts again from `first`.
+come back in lockstep, yet none retries sooner than half its step. A watch calls `reset()`
+once a stream made progress, so the next break starts again from `first`.
 """
 
 from __future__ import annotations

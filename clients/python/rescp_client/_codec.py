@@ -8,11 +8,14 @@ their proto names, so every mapping is "PREFIX_" + upper-case of the user's word
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
-from typing import Any, TypedDict
+from typing import Any, TypedDict, TypeVar
 
+from google.protobuf.descriptor import FieldDescriptor
 from google.protobuf.duration_pb2 import Duration
 from google.protobuf.internal.enum_type_wrapper import EnumTypeWrapper
+from google.protobuf.message import Message
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from rescp_client._proto import admin_pb2 as admin
@@ -25,8 +28,10 @@ from rescp_client.models import (
     AffectedFeature,
     Breaker,
     BreakerConfig,
+    BreakerDeleted,
     BreakerState,
     BreakerTransition,
+    Classification,
     Degradation,
     DegradationChange,
     ErrorRecord,
@@ -37,6 +42,7 @@ from rescp_client.models import (
     LimitStatus,
     Notification,
     NotificationEvent,
+    NotificationList,
     RateLimitExceeded,
     RecoveryAction,
     Snapshot,
@@ -62,10 +68,53 @@ class BreakerFields(TypedDict, total=False):
 _DURATION_FIELDS = frozenset({"slow_call_duration", "recovery_timeout"})
 MANUAL_STATES = ("closed", "forced_open", "disabled")
 
+M = TypeVar("M", bound=Message)
+
+_INT_RANGES = {
+    FieldDescriptor.CPPTYPE_UINT32: (0, 2**32 - 1), FieldDescriptor.CPPTYPE_UINT64: (0, 2**64 - 1),
+    FieldDescriptor.CPPTYPE_INT32: (-(2**31), 2**31 - 1),
+    FieldDescriptor.CPPTYPE_INT64: (-(2**63), 2**63 - 1)}
+MAX_SECONDS = 315_576_000_000
+"""The largest Duration the wire carries (10,000 years)."""
+
 # scalars
 
 
-def duration(seconds: float) -> Duration:
+def checked(kind: type[M], prefix: str = "", **values: Any) -> M:
+    """`kind(**values)`, or the InvalidArgumentError naming the first value the wire cannot
+    carry (protobuf's own ValueError/TypeError names no field)."""
+    try:
+        return kind(**values)
+    except (TypeError, ValueError):
+        pass
+    for name, value in values.items():
+        try:
+            kind(**{name: value})
+        except (TypeError, ValueError):
+            raise InvalidArgumentError.local(prefix + name, _carries(kind, name)) from None
+    raise InvalidArgumentError.local(prefix.rstrip(".") or kind.DESCRIPTOR.name,
+                                     "cannot be encoded")
+
+
+def _carries(kind: type[Message], name: str) -> str:
+    """What field `name` of `kind` can carry, for an error message."""
+    field = kind.DESCRIPTOR.fields_by_name.get(name)
+    if field is None:
+        return "is not a field of " + kind.DESCRIPTOR.name
+    if field.cpp_type in _INT_RANGES:
+        low, high = _INT_RANGES[field.cpp_type]
+        return f"must be an integer from {low} to {high}"
+    if field.cpp_type == FieldDescriptor.CPPTYPE_DOUBLE:
+        return "must be a number"
+    return "has the wrong type"
+
+
+def duration(seconds: float, field: str = "duration") -> Duration:
+    """Float seconds as a Duration; anything that is not a finite number of seconds the wire
+    can carry is refused here."""
+    if (isinstance(seconds, bool) or not isinstance(seconds, int | float)
+            or not math.isfinite(seconds) or abs(seconds) > MAX_SECONDS):
+        raise InvalidArgumentError.local(field, "must be a finite number of seconds")
     value = Duration()
     value.FromNanoseconds(round(seconds * 1e9))
     return value
@@ -124,11 +173,12 @@ def put_breaker(name: str, fields: BreakerFields) -> admin.PutBreakerRequest:
         return admin.PutBreakerRequest(name=name)
     values: dict[str, Any] = dict(fields)
     for key in _DURATION_FIELDS & values.keys():
-        values[key] = duration(values[key])
+        values[key] = duration(values[key], "config." + key)
     if "window_type" in values:
         values["window_type"] = enum_name(enums.WindowType, "WINDOW_TYPE_",
                                           values["window_type"], "config.window_type")
-    return admin.PutBreakerRequest(name=name, config=admin.BreakerConfig(**values))
+    config = checked(admin.BreakerConfig, "config.", **values)
+    return checked(admin.PutBreakerRequest, name=name, config=config)
 
 
 def transition(name: str, state: str) -> admin.TransitionBreakerRequest:
@@ -138,8 +188,9 @@ def transition(name: str, state: str) -> admin.TransitionBreakerRequest:
 
 def put_limit(name: str, max_requests: int, window: float,
               algorithm: str, lease: int = 0) -> admin.PutLimitRequest:
-    return admin.PutLimitRequest(limit=admin.Limit(
-        name=name, max_requests=max_requests, window=duration(window), lease=lease,
+    return admin.PutLimitRequest(limit=checked(
+        admin.Limit, "limit.", name=name, max_requests=max_requests,
+        window=duration(window, "limit.window"), lease=lease,
         algorithm=enum_name(enums.Algorithm, "ALGORITHM_", algorithm, "limit.algorithm")))
 
 
@@ -148,8 +199,8 @@ def notifications(min_severity: str | None, limit: int,
     """`min_severity` None means every severity."""
     severity = ("SEVERITY_UNSPECIFIED" if min_severity is None else
                 enum_name(enums.Severity, "SEVERITY_", min_severity, "min_severity"))
-    return admin.ListNotificationsRequest(min_severity=severity, limit=limit,
-                                          include_acknowledged=include_acknowledged)
+    return checked(admin.ListNotificationsRequest, min_severity=severity, limit=limit,
+                   include_acknowledged=include_acknowledged)
 
 
 def watch_request(types: Iterable[str] | None, min_severity: str | None,
@@ -179,8 +230,8 @@ def resumed(request: events.WatchRequest, after_sequence: int) -> events.WatchRe
 
 def record(breaker: str, outcome: enums.Outcome, took: float, permit: str,
            error: guard.ReportRequest | None) -> guard.RecordRequest:
-    request = guard.RecordRequest(breaker=breaker, outcome=outcome, duration=duration(took),
-                                  permit=permit)
+    request = guard.RecordRequest(breaker=breaker, outcome=outcome,
+                                  duration=duration(max(took, 0.0)), permit=permit)
     if error is not None:
         request.error.CopyFrom(error)
     return request
@@ -279,7 +330,19 @@ def error_record(msg: guard.ErrorRecord) -> ErrorRecord:
 def notification(msg: admin.Notification) -> Notification:
     return Notification(id=msg.id, title=msg.title, message=msg.message,
                         severity=_severity(msg.severity),
-                        time=epoch(msg.time, msg.HasField("time")), action=_action(msg.action))
+                        time=epoch(msg.time, msg.HasField("time")), action=_action(msg.action),
+                        user_message=msg.user_message)
+
+
+def notification_list(msg: admin.ListNotificationsResponse) -> NotificationList:
+    return NotificationList((notification(n) for n in msg.notifications), msg.total)
+
+
+def classification(msg: guard.ClassifyResponse) -> Classification:
+    return Classification(
+        category=enum_word(enums.ErrorCategory, "ERROR_CATEGORY_", msg.category),
+        severity=_severity(msg.severity), user_message=msg.user_message,
+        action=_action(msg.action), fingerprint=msg.fingerprint, message=msg.message)
 
 
 def error_summary(msg: admin.GetErrorSummaryResponse) -> ErrorSummary:
@@ -322,6 +385,9 @@ def event(msg: events.Event) -> WatchEvent | None:
         case "rate_limit_exceeded":
             r = msg.rate_limit_exceeded
             return RateLimitExceeded(*at, r.limit, r.key, seconds(r.retry_after), r.refused)
+        case "breaker_deleted":
+            gone = msg.breaker_deleted
+            return BreakerDeleted(*at, gone.breaker, breaker_state(gone.last_state))
     return None
 
 

@@ -3,23 +3,26 @@
 `report()` sends the ReportRequest built here, and `guard` attaches the very same request to its
 Record, so an error is described one way whichever path it takes. The server classifies it from
 the type name, the message, the gRPC code and the HTTP status, so those are taken from wherever
-common libraries keep them. Text is cut to the server's limits here: a long message must never
-turn a report into INVALID_ARGUMENT and lose the error.
+common libraries keep them. Text is cut to the server's bounds here (`_limits`, read from the
+protos): a long message must never turn a report into INVALID_ARGUMENT and lose the error.
+Every report gets a fresh `idempotency_key` when it is built, so one sent twice (a retry after
+a lost answer, a resend from the outbox) is stored once. Its `time` is set only when it goes to
+the outbox (`_delivery.keep`), to the moment the error was seen, so that delivered late it keeps
+its place; a report sent at once carries none (rescp stamps it), so a client whose clock is
+off can never get a fresh report, or the Record carrying it, refused.
 """
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Mapping
 
 import grpc
 
+from rescp_client import _limits
 from rescp_client._proto import enums_pb2 as enums
 from rescp_client._proto import guard_pb2 as guard
 from rescp_client.errors import StatusError
-
-MAX_TEXT = 4096
-MAX_SHORT_TEXT = 256
-MAX_CONTEXT_ENTRIES = 64
 
 
 def grpc_code(error: BaseException) -> int:
@@ -45,13 +48,21 @@ def http_status(error: BaseException) -> int:
 def report_request(error: BaseException, *, operation: str = "", user_id: str = "",
                    context: Mapping[str, object] | None = None, service: str = "",
                    breaker: str = "") -> guard.ReportRequest:
-    items = list((context or {}).items())[:MAX_CONTEXT_ENTRIES]
-    return guard.ReportRequest(
-        operation=operation[:MAX_SHORT_TEXT], error_type=type(error).__name__[:MAX_SHORT_TEXT],
-        message=str(error)[:MAX_TEXT], user_id=user_id[:MAX_SHORT_TEXT],
+    """The report of `error`, cut to fit, with a new idempotency key."""
+    cut: list[str] = []
+    error_type = _limits.fit_text("error_type", type(error).__name__, cut)
+    request = guard.ReportRequest(
+        operation=_limits.fit_text("operation", _limits.wire_text(operation), cut),
+        error_type=error_type,
+        message=_limits.fit_text("message", _limits.wire_text(error), cut),
+        user_id=_limits.fit_text("user_id", _limits.wire_text(user_id), cut),
+        service=_limits.fit_text("service", _limits.wire_text(service), cut),
         grpc_code=grpc_code(error), http_status=http_status(error), breaker=breaker,
-        context={str(k)[:MAX_SHORT_TEXT]: str(v)[:MAX_TEXT] for k, v in items},
-        service=service[:MAX_SHORT_TEXT])
+        idempotency_key=uuid.uuid4().hex)
+    fitted = _limits.fit_context(context or {}, cut)
+    _limits.mark(fitted, cut, error_type)
+    request.context.update(fitted)
+    return request
 
 
 def outcome(error: BaseException | None, ignore: tuple[type[BaseException], ...]) -> enums.Outcome:

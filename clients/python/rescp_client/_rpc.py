@@ -52,6 +52,7 @@ RETURN_TOKENS = Rpc(_GUARD + "ReturnTokens", guard.ReturnTokensRequest,
                     guard.ReturnTokensResponse)
 RECORD_BATCH = Rpc(_GUARD + "RecordBatch", guard.RecordBatchRequest, guard.RecordBatchResponse)
 REPORT = Rpc(_GUARD + "Report", guard.ReportRequest, guard.ReportResponse)
+CLASSIFY = Rpc(_GUARD + "Classify", guard.ClassifyRequest, guard.ClassifyResponse)
 
 PUT_BREAKER = Rpc(_ADMIN + "PutBreaker", admin.PutBreakerRequest, admin.PutBreakerResponse)
 GET_BREAKER = Rpc(_ADMIN + "GetBreaker", admin.GetBreakerRequest, admin.GetBreakerResponse)

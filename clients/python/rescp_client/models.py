@@ -8,6 +8,7 @@ severities, health, window types, algorithms) are lower-case strings as the seed
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import ClassVar, TypedDict
@@ -158,8 +159,22 @@ class ErrorRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class Classification:
+    """What rescp makes of an error without storing it (`classify()`): what `report()` would
+    store. `message` is the error's message scrubbed of secrets."""
+
+    category: str
+    severity: str
+    user_message: str
+    action: RecoveryAction
+    fingerprint: str
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
 class Notification:
-    """A stored error as an operator sees it; `id` is its error_id."""
+    """A stored error as an operator sees it; `id` is its error_id, `message` the error's own
+    (scrubbed) message, `user_message` the text fit to show a user."""
 
     id: str
     title: str
@@ -167,6 +182,16 @@ class Notification:
     severity: str
     time: float | None
     action: RecoveryAction
+    user_message: str = ""
+
+
+class NotificationList(list[Notification]):
+    """What `notifications()` returns: the notifications, newest first, and `total`, how many
+    matched before `limit` cut the list."""
+
+    def __init__(self, items: Iterable[Notification] = (), total: int = 0) -> None:
+        super().__init__(items)
+        self.total = total
 
 
 @dataclass(frozen=True, slots=True)
@@ -257,6 +282,18 @@ class RateLimitExceeded:
 
 
 @dataclass(frozen=True, slots=True)
+class BreakerDeleted:
+    """A breaker was deleted (its health status `breaker/<name>` is gone too); `last_state` is
+    the state it was in (None when the server did not say)."""
+
+    type: ClassVar[str] = "breaker_deleted"
+    sequence: int
+    time: float
+    breaker: str
+    last_state: BreakerState | None
+
+
+@dataclass(frozen=True, slots=True)
 class Snapshot:
     """The state re-read when a watch could not resume where it was (OUT_OF_RANGE): the watch
     goes on after `sequence`, the smallest of its reads, so an event after it may repeat what
@@ -270,5 +307,5 @@ class Snapshot:
 
 
 WatchEvent = (BreakerTransition | NotificationEvent | DegradationChange | HealthChange
-              | RateLimitExceeded | Snapshot)
+              | RateLimitExceeded | BreakerDeleted | Snapshot)
 """Anything `watch()` yields."""

@@ -17,7 +17,7 @@ import grpc
 from rescp_client._rpc import Req, Resp, Rpc
 from rescp_client.errors import RescpError, from_rpc_error
 
-from ._backend import ChannelSlot, Stream
+from ._backend import ChannelSlot, Stream, Wakeup
 
 
 class Connection:
@@ -25,19 +25,12 @@ class Connection:
 
     def __init__(self, target: str, options: Sequence[tuple[str, Any]]) -> None:
         self._slot = ChannelSlot(target, options)
-        self._methods: dict[str, grpc.aio.UnaryUnaryMultiCallable[Any, Any]] = {}
         self.closed = False
 
     def method(self, rpc: Rpc[Req, Resp]) -> grpc.aio.UnaryUnaryMultiCallable[Req, Resp]:
         if self.closed:
             raise RescpError("the client is closed")
-        method = self._methods.get(rpc.path)
-        if method is None:
-            method = self._slot.channel().unary_unary(
-                rpc.path, request_serializer=rpc.request.SerializeToString,
-                response_deserializer=rpc.response.FromString)
-            self._methods[rpc.path] = method
-        return method
+        return self._slot.method(rpc)
 
     async def call(
             self, rpc: Rpc[Req, Resp], request: Req, within: float, *,
@@ -55,11 +48,10 @@ class Connection:
             raise RescpError("the client is closed")
         return self._slot.stream(rpc, request)
 
-    async def pause(self, seconds: float) -> None:
-        """Sleep `seconds`, or less when the client closes meanwhile."""
-        await self._slot.pause(seconds)
+    def wakeup(self) -> Wakeup:
+        """A pause for a watch, cut short when it or the client closes."""
+        return self._slot.wakeup()
 
     async def close(self) -> None:
         self.closed = True
-        self._methods.clear()
         await self._slot.close()

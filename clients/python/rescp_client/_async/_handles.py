@@ -10,8 +10,11 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from rescp_client._spec import falls_back
 from rescp_client.errors import NotFoundError, RateLimitedError
 from rescp_client.models import Breaker, BreakerState, BreakerStatus
+
+from ._backend import require_callable
 
 if TYPE_CHECKING:
     from .client import AsyncClient
@@ -29,14 +32,21 @@ class AsyncBreakerHandle:
     async def call_async(
             self, fn: Callable[..., Awaitable[T]], *args: Any,
             fallback: Callable[..., Awaitable[T]] | None = None, **kwargs: Any) -> T:
-        """`fn(*args, **kwargs)` under the breaker; refused or failed, `fallback(*args,
-        **kwargs)` when given (the failure is still recorded), else the exception."""
+        """`fn(*args, **kwargs)` under the breaker; refused, unavailable (on_unavailable="deny")
+        or failed, `fallback(*args, **kwargs)` when given (the failure is still recorded), else
+        the exception. A misconfiguration (a bad name, say) is raised, never hidden by the
+        fallback; `fn` and `fallback` of the wrong kind are a TypeError before anything runs."""
+        require_callable(fn, "fn")
+        if fallback is not None:
+            require_callable(fallback, "fallback")
         operation = getattr(fn, "__name__", self.name)
+        ran = False
         try:
             async with self._client.guard(breaker=self.name, operation=operation):
+                ran = True
                 return await fn(*args, **kwargs)
-        except Exception:
-            if fallback is None:
+        except Exception as error:
+            if fallback is None or not falls_back(error, ran):
                 raise
             return await fallback(*args, **kwargs)
 

@@ -9,7 +9,8 @@ sends its queued outcomes back (`rescp_client._local` holds the state and the ru
   RecordBatch requests, oldest first, one at a time (a lock keeps flushes in order), so the
   server applies them as the same Records one by one. An Allow sent to the server for a
   breaker first flushes that breaker's outcomes, so it never overtakes them. A batch the
-  server cannot take is dropped and counted, as a background Record would be.
+  server cannot take is dropped and counted, as a background Record would be; the error
+  reports it carried go to the outbox.
 - Leases: each flush also gives back the leases older than `lease_ttl` (all of them on
   close); the sizes are read from ListLimits when a subscription starts.
 """
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 
 import grpc
 
@@ -41,7 +43,7 @@ from rescp_client._spec import GuardSpec
 from rescp_client.errors import ControlPlaneUnavailable, RescpError
 from rescp_client.models import Admission
 
-from ._backend import Background, Lock, Wakeup
+from ._backend import Lock, Nudge, Runner
 from ._connection import Connection
 
 log = logging.getLogger("rescp_client")
@@ -58,25 +60,27 @@ class LocalDecider:
     """The background half of local mode for one client."""
 
     def __init__(self, conn: Connection, *, flush_interval: float, allow_timeout: float,
-                 record_timeout: float) -> None:
+                 record_timeout: float,
+                 keep: Callable[[guard.ReportRequest, int], None]) -> None:
         self.state = LocalState()
+        self._keep = keep  # reports of a batch that could not be delivered, into the outbox
         self.lease_ttl = LEASE_TTL_FLUSHES * flush_interval
         self._conn = conn
         self._flush_interval = flush_interval
         self._allow_timeout = allow_timeout
         self._record_timeout = record_timeout
         self._encoder = RecordEncoder()
-        self._wakeup = Wakeup()
+        self._wakeup = Nudge()
         self._flushing = Lock()
-        self._background = Background()
-        self._started = False
+        self._follower = Runner()
+        self._backoff_pause = conn.wakeup()  # cut short when the client closes
+        self._flusher = Runner()
 
     def start(self) -> None:
-        """Start following and flushing (once; in the asyncio flavour, on the loop in use)."""
-        if not self._started:
-            self._started = True
-            self._background.spawn(self._follow, "rescp-local-follow")
-            self._background.spawn(self._flush_loop, "rescp-local-flush")
+        """Follow and flush in the background unless already doing so (in the asyncio flavour,
+        on the loop in use: after the first one has ended, on the next)."""
+        self._follower.start(self._follow)
+        self._flusher.start(self._flush_loop)
 
     def queued(self, due: bool) -> None:
         """An outcome was queued; `due`: enough wait to flush now."""
@@ -106,6 +110,9 @@ class LocalDecider:
                 except RescpError as error:
                     self.state.dropped += len(batch)
                     log.debug("rescp: %d outcomes dropped (%s)", len(batch), error)
+                    for queued in batch:
+                        if queued.report is not None:
+                            self._keep(queued.report, time.time_ns())
                     return
                 for item in response.items:
                     if item.HasField("error"):
@@ -147,7 +154,8 @@ class LocalDecider:
 
     async def stop(self) -> None:
         self._wakeup.set()
-        await self._background.stop()
+        await self._follower.stop()
+        await self._flusher.stop()
 
     async def _flush_loop(self) -> None:
         while not self._conn.closed:
@@ -167,7 +175,7 @@ class LocalDecider:
             finally:
                 self.state.down()
             if not self._conn.closed:
-                await self._conn.pause(backoff.next())
+                await self._backoff_pause.pause(backoff.next())
 
     async def _subscribed_session(self, backoff: Backoff) -> None:
         """One subscription of the push stream, applied until it breaks."""

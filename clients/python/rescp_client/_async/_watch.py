@@ -5,10 +5,13 @@
   first reads the current sequence (GetSystemHealth), so even a watch that has seen no event
   yet resumes without a gap. That read happens on the first iteration: that is its "now".
 - Transient failures -- UNAVAILABLE (a lost connection, a server stopping or restarting),
-  DEADLINE_EXCEEDED, CANCELLED, RESOURCE_EXHAUSTED (this reader fell too far behind) -- are
-  retried after an exponential backoff with jitter (`_backoff`), reset by each successful
-  subscription. Every call fails fast instead of waiting for a connection, so the backoff alone
-  paces the attempts; each failed one is logged (warning) on the "rescp_client" logger.
+  DEADLINE_EXCEEDED, CANCELLED, RESOURCE_EXHAUSTED (this reader fell too far behind, or a
+  batch too large to receive) -- are retried after an exponential backoff with jitter
+  (`_backoff`, 0.1 s doubling to 5 s). It starts over only once a stream made progress (handed
+  out an event, or stayed up for STEADY seconds): a stream that breaks at the same place every
+  time (a batch the client cannot take) is retried ever more slowly, never in a tight loop.
+  Every call fails fast instead of waiting for a connection, so the backoff alone paces the
+  attempts; each failed one is logged (warning) on the "rescp_client" logger.
 - OUT_OF_RANGE (the server no longer retains the events after the position, or it restarted
   with a younger log), or a subscription into a different log than the position counts in (a
   restarted server whose new log already passed it; each read and subscription names its log):
@@ -17,16 +20,18 @@
   but none is lost.
 - Anything else is raised as its typed error. An event this client cannot represent (a type
   added to the protocol later) is skipped; its sequence still counts.
-- Ending: closing the watch cancels its call at once, and so does dropping it (breaking out of
-  the loop): the generator doing the work holds no reference to its watch, so it is freed with
-  it and its `finally` cancels the call (at once in the blocking flavour; on the loop's next
-  turn in the asyncio one, which finalizes dropped async generators). Closing the client ends
-  the loop.
+- Ending: closing the watch cancels its call at once, from anywhere (the loop iterating it, in
+  another thread or task, then ends); so does dropping it (breaking out of the loop): the
+  generator doing the work holds no reference to its watch, so it is freed with it and its
+  `finally` cancels the call (at once in the blocking flavour; on the loop's next turn in the
+  asyncio one, which finalizes dropped async generators). Closing the client ends the loop.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import time
 from collections.abc import AsyncGenerator
 from typing import TypeGuard
 
@@ -47,13 +52,19 @@ from rescp_client._rpc import (
 from rescp_client.errors import ControlPlaneUnavailable, RescpError, StatusError
 from rescp_client.models import Snapshot, WatchEvent
 
-from ._backend import Stream
+from ._backend import Stream, Wakeup
 from ._connection import Connection
 
 log = logging.getLogger("rescp_client")
 
 LOG_ID = "rescp-log-id"
 """The Watch's initial metadata naming the log its sequences count in."""
+
+STEADY = 10.0
+"""Seconds a subscription must stay up to count as progress when it hands out no event."""
+
+BACKOFF_CAP = 5.0
+"""The longest pause between a watch's attempts."""
 
 RETRIED = frozenset({
     grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED, grpc.StatusCode.CANCELLED,
@@ -62,13 +73,29 @@ RETRIED = frozenset({
 
 
 class _Position:
-    """Where a watch is in the log; shared by the watch and its generator, so that neither
-    refers to the other."""
+    """Where a watch is in the log, and how to stop it; shared by the watch and its generator,
+    so that neither refers to the other."""
 
-    __slots__ = ("sequence",)
+    __slots__ = ("closed", "sequence", "stream", "wakeup")
 
-    def __init__(self, sequence: int | None) -> None:
+    def __init__(self, sequence: int | None, wakeup: Wakeup) -> None:
         self.sequence = sequence
+        self.wakeup = wakeup
+        self.stream: Stream[events.WatchResponse] | None = None
+        self.closed = False
+
+    def attach(self, stream: Stream[events.WatchResponse]) -> None:
+        """Make `stream` the one `close()` cancels (at once, if the watch closed already)."""
+        self.stream = stream
+        if self.closed:
+            stream.cancel()
+
+    def close(self) -> None:
+        """Stop the watch from anywhere: cancel its stream, cut its pause short."""
+        self.closed = True
+        self.wakeup.set()
+        if self.stream is not None:
+            self.stream.cancel()
 
 
 class AsyncWatch:
@@ -78,8 +105,9 @@ class AsyncWatch:
     def __init__(self, conn: Connection, request: events.WatchRequest, within: float,
                  target: str) -> None:
         start = request.after_sequence if request.HasField("after_sequence") else None
-        self._position = _Position(start)
+        self._position = _Position(start, conn.wakeup())
         self._events = _follow(conn, request, self._position, within, target)
+        self._iterating = 0  # calls of __anext__ in progress
 
     @property
     def last_sequence(self) -> int | None:
@@ -92,12 +120,21 @@ class AsyncWatch:
         return self
 
     async def __anext__(self) -> WatchEvent:
-        return await anext(self._events)
+        self._iterating += 1
+        try:
+            return await anext(self._events)
+        finally:
+            self._iterating -= 1
 
     async def aclose(self) -> None:
-        """End the watch and cancel its call, from where it is iterated (to end it from
-        elsewhere, close the client)."""
-        await self._events.aclose()
+        """End the watch and cancel its call, from anywhere: where it is iterated, or another
+        task or thread, whose loop over it then simply ends."""
+        self._position.close()
+        if not self._iterating:
+            # A __anext__ that starts meanwhile finds the watch closed; the generator itself
+            # refuses to be closed while it runs, and ends by itself then.
+            with contextlib.suppress(RuntimeError, ValueError):
+                await self._events.aclose()
 
     async def __aenter__(self) -> AsyncWatch:
         return self
@@ -109,13 +146,14 @@ class AsyncWatch:
 async def _follow(
         conn: Connection, request: events.WatchRequest, at: _Position, within: float,
         target: str) -> AsyncGenerator[WatchEvent]:
-    """The events after `at`, for ever; ends when the client closes. Each read may take
-    `within` seconds."""
-    backoff = Backoff()
+    """The events after `at`, for ever; ends when the watch or the client closes. Each read
+    may take `within` seconds."""
+    backoff = Backoff(cap=BACKOFF_CAP)
     stale = False  # the position is outside the server's log: re-read the state first
     log_id = ""  # the log the position counts in, once known
-    while True:
+    while not at.closed:
         stream: Stream[events.WatchResponse] | None = None
+        up_since: float | None = None  # when the server accepted this attempt's stream
         try:
             if stale:
                 snapshot, log_id = await _snapshot(conn, within)
@@ -125,27 +163,40 @@ async def _follow(
                 health = await _read(conn, GET_SYSTEM_HEALTH, within)
                 at.sequence, log_id = health.sequence, health.log_id
             stream = conn.stream(WATCH, _codec.resumed(request, at.sequence))
+            at.attach(stream)
             metadata = await stream.subscribed()
             if metadata is not None:
                 log_id = _same_log(log_id, metadata.get(LOG_ID, ""))
                 _subscribed(backoff, at.sequence, target)
-            while (response := await stream.read()) is not None:
-                for message in response.events:
-                    at.sequence = message.sequence
-                    event = _codec.event(message)
-                    if event is not None:
-                        yield event
+            up_since = time.monotonic()
+            async for event in _events_of(stream, at, backoff):
+                yield event
             raise ControlPlaneUnavailable(grpc.StatusCode.UNAVAILABLE, "the stream ended")
         except RescpError as error:
-            if conn.closed:
+            if conn.closed or at.closed:
                 return
             if not _retried(error):
                 raise
             stale = stale or error.code is grpc.StatusCode.OUT_OF_RANGE
-            await _back_off(conn, backoff, error, target)
+            if up_since is not None and time.monotonic() - up_since >= STEADY:
+                backoff.reset()
+            await _back_off(at.wakeup, backoff, error, target)
         finally:
             if stream is not None:
                 stream.cancel()
+
+
+async def _events_of(stream: Stream[events.WatchResponse], at: _Position,
+                     backoff: Backoff) -> AsyncGenerator[WatchEvent]:
+    """The events of one stream until the server ends it; each batch is progress."""
+    while (response := await stream.read()) is not None:
+        if response.events:
+            backoff.reset()
+        for message in response.events:
+            at.sequence = message.sequence
+            event = _codec.event(message)
+            if event is not None:
+                yield event
 
 
 async def _read(conn: Connection, rpc: Rpc[Req, Resp], within: float) -> Resp:
@@ -177,13 +228,12 @@ def _retried(error: RescpError) -> TypeGuard[StatusError]:
 def _subscribed(backoff: Backoff, after: int, target: str) -> None:
     if backoff.failures:
         log.info("watch on %s: subscribed again, after sequence %d", target, after)
-    backoff.reset()
 
 
-async def _back_off(conn: Connection, backoff: Backoff, error: StatusError, target: str) -> None:
+async def _back_off(wakeup: Wakeup, backoff: Backoff, error: StatusError, target: str) -> None:
     delay = backoff.next()
     if error.code is grpc.StatusCode.OUT_OF_RANGE:
         log.info("watch on %s: %s; re-reading the state", target, error)
     else:
         log.warning("watch on %s: %s; retrying in %.1fs", target, error, delay)
-    await conn.pause(delay)
+    await wakeup.pause(delay)

@@ -4,21 +4,28 @@ generated (scripts/unasync.py leaves this file alone).
 Same names and signatures as `_async/_backend.py`:
 
 - `ChannelSlot`: a sync channel needs no loop, so it is opened at once; threads sharing the
-  client then never race to open it.
+  client then never race to open it. Multicallables are built once per RPC.
 - `Pending`: background calls as grpc futures, kept per key (a breaker) and bounded in number.
   grpc runs done-callbacks on its own threads, so they live under a condition variable that
   `settle` and `flush` wait on.
 - `Stream`: a server-streaming call (Watch) with typed errors; cancelling it, or closing the
   channel, from any thread ends a `read` blocked in another with CANCELLED.
-- `ChannelSlot.pause`: a watch's backoff sleep, cut short when the client closes.
-- `Lock`, `Wakeup`, `Background`: local mode's flusher and follower run as daemon threads,
-  paced by an event set from the hot path; they end once the client is closed.
+- `Wakeup`: a watch's backoff sleep, cut short when the watch (from any thread) or the client
+  closes.
+- `require_callable`: `call` runs plain callables only, refused at once otherwise.
+- `Runner`: one background job at a time (the outbox's delivery), on a daemon thread;
+  `sleep` is the flavour's own.
+- `Lock`, `Nudge`: local mode keeps its flushes in order and paces its flusher (its
+  follower and flusher run on `Runner`s).
 """
 
 from __future__ import annotations
 
+import inspect
 import logging
 import threading
+import time
+import weakref
 from collections.abc import Callable, Sequence
 from typing import Any, Generic
 
@@ -30,16 +37,87 @@ from rescp_client.errors import from_rpc_error
 
 log = logging.getLogger("rescp_client")
 
+Rescue = Callable[[], None] | None
+"""What to do when a background call is lost (keep its report in the outbox), if anything."""
+
+
+def require_callable(fn: object, what: str) -> None:
+    """Refuse, before anything is asked or recorded, what `call` cannot run: a coroutine
+    function would only hand back a coroutine, never awaited."""
+    if not callable(fn) or inspect.iscoroutinefunction(fn) or inspect.iscoroutinefunction(
+            type(fn).__call__):
+        raise TypeError(f"call needs a plain callable as {what}, not {fn!r}; a coroutine "
+                        f"function goes to AsyncClient.breaker(...).call_async")
+
+
+def sleep(seconds: float) -> None:
+    time.sleep(seconds)
+
+
+class Runner:
+    """Runs one job at a time on a daemon thread. A start while the job runs makes it run once
+    more when it ends, so work added as the job is finishing is never left waiting."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._again = False
+
+    def start(self, job: Callable[[], None]) -> None:
+        with self._lock:
+            if self._thread is not None:
+                self._again = True
+                return
+            self._thread = threading.Thread(target=self._run, args=(job,), daemon=True,
+                                            name="rescp-outbox")
+            self._thread.start()
+
+    def stop(self) -> None:
+        """Wait a moment for the job (it ends once the client is closed)."""
+        thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(1.0)
+
+    def _run(self, job: Callable[[], None]) -> None:
+        while True:
+            job()
+            with self._lock:
+                if not self._again:
+                    self._thread = None
+                    return
+                self._again = False
+
+
+class Wakeup:
+    """A pause that `set()` cuts short (for good: a closed watch never sleeps again)."""
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+
+    def set(self) -> None:
+        self._event.set()
+
+    def pause(self, seconds: float) -> None:
+        """Sleep `seconds`, or less when `set()` is called meanwhile."""
+        self._event.wait(seconds)
+
 
 class ChannelSlot:
-    """The channel, opened at once."""
+    """The channel, opened at once, and its multicallables."""
 
     def __init__(self, target: str, options: Sequence[tuple[str, Any]]) -> None:
         self._channel = grpc.insecure_channel(target, options=list(options))
-        self._closing = threading.Event()
+        self._methods: dict[str, grpc.UnaryUnaryMultiCallable[Any, Any]] = {}
+        self._wakeups: weakref.WeakSet[Wakeup] = weakref.WeakSet()
 
-    def channel(self) -> grpc.Channel:
-        return self._channel
+    def method(self, rpc: Rpc[Req, Resp]) -> grpc.UnaryUnaryMultiCallable[Req, Resp]:
+        """The unary multicallable of `rpc`, built once (a lost race builds two: harmless)."""
+        method = self._methods.get(rpc.path)
+        if method is None:
+            method = self._methods[rpc.path] = self._channel.unary_unary(
+                rpc.path, request_serializer=rpc.request.SerializeToString,
+                response_deserializer=rpc.response.FromString)
+        return method
 
     def stream(self, rpc: Rpc[Req, Resp], request: Req) -> Stream[Resp]:
         """Start a server-streaming call that fails fast when no connection is up."""
@@ -48,12 +126,15 @@ class ChannelSlot:
             response_deserializer=rpc.response.FromString)
         return Stream(method, request)
 
-    def pause(self, seconds: float) -> None:
-        """Sleep `seconds`, or less when the client closes meanwhile."""
-        self._closing.wait(seconds)
+    def wakeup(self) -> Wakeup:
+        """A pause for one watch; closing the client cuts it short."""
+        wakeup = Wakeup()
+        self._wakeups.add(wakeup)
+        return wakeup
 
     def close(self) -> None:
-        self._closing.set()
+        for wakeup in list(self._wakeups):
+            wakeup.set()
         self._channel.close()
 
 
@@ -89,6 +170,7 @@ class Pending:
         self._limit = limit
         self._by_key: dict[str, set[grpc.Future[Any]]] = {}
         self._in_flight: set[grpc.Future[Any]] = set()
+        self._rescues: dict[grpc.Future[Any], Rescue] = {}
         self._changed = threading.Condition()
         self.dropped = 0
 
@@ -96,15 +178,23 @@ class Pending:
         return len(self._in_flight)
 
     def start(self, key: str, method: grpc.UnaryUnaryMultiCallable[Req, Any],
-              request: Req, within: float) -> bool:
-        """Send `request` in the background; False when it was dropped instead."""
+              request: Req, within: float, rescue: Rescue = None) -> bool:
+        """Send `request` in the background; False when it was dropped instead. `rescue` is
+        called if it is lost (dropped, failed or cut off)."""
         with self._changed:
             if len(self._in_flight) >= self._limit:
                 self._drop(key, "too many calls pending")
-                return False
-            future = method.future(request, timeout=within, wait_for_ready=False)
-            self._by_key.setdefault(key, set()).add(future)
-            self._in_flight.add(future)
+                lost = True
+            else:
+                future = method.future(request, timeout=within, wait_for_ready=False)
+                self._by_key.setdefault(key, set()).add(future)
+                self._in_flight.add(future)
+                self._rescues[future] = rescue
+                lost = False
+        if lost:
+            if rescue is not None:
+                rescue()
+            return False
         future.add_done_callback(lambda done: self._forget(key, done))
         return True
 
@@ -144,9 +234,12 @@ class Pending:
             if not futures:
                 del self._by_key[key]
             self._in_flight.discard(future)
+            rescue = self._rescues.pop(future, None)
             if failure is not None:
                 self._drop(key, failure)
             self._changed.notify_all()
+        if failure is not None and rescue is not None:
+            rescue()  # outside the lock: it takes the outbox's
 
     def _drop(self, key: str, why: object) -> None:
         """Count a lost call; the caller holds the lock."""
@@ -155,10 +248,11 @@ class Pending:
 
 
 Lock = threading.Lock
+"""Keeps local mode's flushes in order."""
 
 
-class Wakeup:
-    """An event a background loop sleeps on between rounds."""
+class Nudge:
+    """What local mode's flusher sleeps on between rounds: set when outcomes pile up."""
 
     def __init__(self) -> None:
         self._event = threading.Event()
@@ -167,24 +261,6 @@ class Wakeup:
         self._event.set()
 
     def wait(self, seconds: float) -> None:
-        """Sleep `seconds`, or less when set meanwhile; then clear it."""
+        """Sleep `seconds`, or less when nudged meanwhile; then forget the nudge."""
         self._event.wait(seconds)
         self._event.clear()
-
-
-class Background:
-    """Background loops of one client: daemon threads."""
-
-    def __init__(self) -> None:
-        self._threads: list[threading.Thread] = []
-
-    def spawn(self, work: Callable[[], None], name: str) -> None:
-        thread = threading.Thread(target=work, name=name, daemon=True)
-        self._threads.append(thread)
-        thread.start()
-
-    def stop(self) -> None:
-        """Wait (briefly) for the loops, which end by themselves once the client is closed."""
-        for thread in self._threads:
-            if thread is not threading.current_thread():
-                thread.join(1.0)

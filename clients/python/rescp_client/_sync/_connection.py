@@ -18,7 +18,7 @@ import grpc
 from rescp_client._rpc import Req, Resp, Rpc
 from rescp_client.errors import RescpError, from_rpc_error
 
-from ._backend import ChannelSlot, Stream
+from ._backend import ChannelSlot, Stream, Wakeup
 
 
 class Connection:
@@ -26,19 +26,12 @@ class Connection:
 
     def __init__(self, target: str, options: Sequence[tuple[str, Any]]) -> None:
         self._slot = ChannelSlot(target, options)
-        self._methods: dict[str, grpc.UnaryUnaryMultiCallable[Any, Any]] = {}
         self.closed = False
 
     def method(self, rpc: Rpc[Req, Resp]) -> grpc.UnaryUnaryMultiCallable[Req, Resp]:
         if self.closed:
             raise RescpError("the client is closed")
-        method = self._methods.get(rpc.path)
-        if method is None:
-            method = self._slot.channel().unary_unary(
-                rpc.path, request_serializer=rpc.request.SerializeToString,
-                response_deserializer=rpc.response.FromString)
-            self._methods[rpc.path] = method
-        return method
+        return self._slot.method(rpc)
 
     def call(
             self, rpc: Rpc[Req, Resp], request: Req, within: float, *,
@@ -56,11 +49,10 @@ class Connection:
             raise RescpError("the client is closed")
         return self._slot.stream(rpc, request)
 
-    def pause(self, seconds: float) -> None:
-        """Sleep `seconds`, or less when the client closes meanwhile."""
-        self._slot.pause(seconds)
+    def wakeup(self) -> Wakeup:
+        """A pause for a watch, cut short when it or the client closes."""
+        return self._slot.wakeup()
 
     def close(self) -> None:
         self.closed = True
-        self._methods.clear()
         self._slot.close()

@@ -5,29 +5,38 @@
   client's own earlier Records of the same breaker, then the Allow gets whatever is left as its
   deadline and fails fast when no connection is up. When the budget runs out or rescp cannot
   be reached, on_unavailable decides: "allow" lets the call through unchecked, "deny" raises
-  ControlPlaneUnavailable. Only transport failures count: the server's own answers (an unknown
-  limit, a bad name) are raised as the typed errors they are.
+  ControlPlaneUnavailable. Only transport failures count as unavailability; the server's own
+  answers (a bad name, a cost above capacity) are raised as the typed errors they are.
+- Misconfiguration: a breaker or limit rescp does not know (NOT_FOUND: say, a runtime limit a
+  restart lost), or a value the wire cannot carry (a negative cost), is a control-plane
+  problem rather than the caller's, so it too follows on_unavailable: "allow" lets the call
+  through unchecked, "deny" raises the typed error (NotFoundError, InvalidArgumentError). Each
+  is counted (`misconfigured`) and logged as an error once per guard target.
 - Order: a client never lets its Allow overtake its own earlier Record on the same breaker, so
   two failures in a row open a failure_threshold=2 breaker before a third call is let in.
 - Bounds: at most max_pending background calls at once; the rest are dropped and counted.
 - Local mode (`local` given): a breaker the push stream follows is decided here, with no round
   trip, and every outcome of a breaker joins the local queue instead of a Record of its own;
-  what local state cannot decide (HALF_OPEN trials, limits, unknown breakers, a stream that
-  is down) is asked of the server as above, after that breaker's queued outcomes (`_local`).
+  what local state cannot decide (HALF_OPEN trials, limits without a lease, unknown breakers,
+  a stream that is down) is asked of the server as above, after that breaker's queued
+  outcomes (`_local`).
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
+from collections.abc import Callable
 
 import grpc
 
 from rescp_client import _codec
 from rescp_client._proto import enums_pb2 as enums
+from rescp_client._proto import guard_pb2 as guard
 from rescp_client._rpc import ALLOW
 from rescp_client._spec import GuardSpec
-from rescp_client.errors import ControlPlaneUnavailable
+from rescp_client.errors import ControlPlaneUnavailable, InvalidArgumentError, NotFoundError
 from rescp_client.models import Admission
 
 from ._backend import Pending
@@ -38,6 +47,8 @@ log = logging.getLogger("rescp_client")
 
 UNCHECKED = Admission(checked=False)
 SUCCEEDED = (enums.OUTCOME_SUCCESS, None)
+LOGGED_NAMES = 1000
+"""Guard targets whose misconfiguration is remembered as logged (beyond that, each is logged)."""
 
 
 class HotPath:
@@ -45,14 +56,18 @@ class HotPath:
 
     def __init__(self, connection: Connection, *, allow_timeout: float, record_timeout: float,
                  deny: bool, service: str, max_pending: int,
+                 keep: Callable[[guard.ReportRequest, int], None],
                  local: LocalDecider | None = None) -> None:
         self.local = local
         self._conn = connection
+        self._keep = keep  # into the outbox
         self._allow_timeout = allow_timeout
         self._record_timeout = record_timeout
         self._deny = deny
         self._service = service
         self._pending = Pending(max_pending)
+        self._logged: set[str] = set()
+        self.misconfigured = 0
 
     @property
     def dropped(self) -> int:
@@ -78,6 +93,10 @@ class HotPath:
 
     def _ask(self, spec: GuardSpec) -> Admission:
         started = time.perf_counter()
+        try:
+            request = spec.allow_request()
+        except InvalidArgumentError as error:
+            return self._misconfigured(spec, error)
         if self.local is not None:
             self.local.start()
         local = self.local if spec.breaker else None
@@ -92,31 +111,35 @@ class HotPath:
             return self._unavailable(spec, ControlPlaneUnavailable(
                 grpc.StatusCode.DEADLINE_EXCEEDED,
                 f"allow_timeout spent waiting for earlier records of {spec.breaker!r}"))
-        request = spec.allow_request()
         try:
             response = self._conn.call(ALLOW, request, left, wait_for_ready=False)
         except ControlPlaneUnavailable as error:
             return self._unavailable(spec, error)
+        except NotFoundError as error:
+            return self._misconfigured(spec, error)
         if local is not None:
             local.learn(spec.breaker, response, asked_at)
         return _codec.admission(response, request)
 
     def finish(self, spec: GuardSpec, admission: Admission, took: float,
                error: BaseException | None) -> None:
-        """Send what follows the call in the background; never blocks, never raises."""
+        """Send what follows the call in the background; never blocks, never raises. The
+        error's report goes to the outbox when there is no call to carry it, or it is lost."""
         local = self.local
         if local is not None and spec.breaker and admission.checked:
             outcome, report = SUCCEEDED if error is None else spec.outcome(error, self._service)
             local.queued(local.state.add(spec.breaker, outcome, took, admission.permit, report))
             return
-        follow_up = spec.follow_up(admission, took, error, self._service)
-        if follow_up is None:
+        call, report = spec.follow_up(admission, took, error, self._service)
+        if call is None or self._conn.closed:
+            if report is not None:
+                self._keep(report, time.time_ns())
             return
-        if self._conn.closed:
-            log.debug("rescp: client closed; outcome of %r not recorded", spec.breaker)
-            return
-        rpc, request = follow_up
-        self._pending.start(spec.breaker, self._conn.method(rpc), request, self._record_timeout)
+        rpc, request = call
+        rescue = None if report is None else functools.partial(self._keep, report,
+                                                               time.time_ns())
+        self._pending.start(spec.breaker, self._conn.method(rpc), request, self._record_timeout,
+                            rescue)
 
     def settle(self, breaker: str | None, within: float) -> bool:
         """Wait up to `within` seconds for this client's Records of `breaker` (None: for all
@@ -135,4 +158,16 @@ class HotPath:
         if self._deny:
             raise error
         log.debug("rescp: %s; %r let through unchecked", error, spec.breaker or spec.limit)
+        return UNCHECKED
+
+    def _misconfigured(self, spec: GuardSpec,
+                       error: InvalidArgumentError | NotFoundError) -> Admission:
+        self.misconfigured += 1
+        if spec.names not in self._logged:
+            if len(self._logged) < LOGGED_NAMES:
+                self._logged.add(spec.names)
+            log.error("rescp cannot check calls guarded by %s: %s (%s)", spec.names, error,
+                      "denied" if self._deny else "let through unchecked")
+        if self._deny:
+            raise error
         return UNCHECKED

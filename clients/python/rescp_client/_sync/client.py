@@ -4,7 +4,9 @@
 Written once for asyncio; `scripts/unasync.py` generates the blocking flavour from this file.
 The hot path (`guard`, `breaker(...).call`, `limiter(...).record_request`) is bounded by
 allow_timeout and follows on_unavailable when rescp is slow or down; every other method is
-bounded by timeout and raises ControlPlaneUnavailable when rescp cannot answer within it.
+bounded by timeout and raises ControlPlaneUnavailable when rescp cannot answer within it --
+except reports: one that cannot be delivered waits in the outbox (`_outbox`, `_delivery`) and
+goes out when rescp is back, so no error reported is lost while it is down.
 Calls on a breaker, and reads of errors, health and degradation, first wait (within that same
 timeout) for this client's own background Records, so a client reads its own writes: two
 failed calls, then `get_breaker`, show both failures. `watch` is the exception to both bounds:
@@ -13,29 +15,35 @@ it follows the event log for ever, riding out outages (`_watch`).
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Literal, Unpack
 
 from rescp_client import _codec, _report, _rpc
 from rescp_client._codec import BreakerFields
+from rescp_client._outbox import DEFAULT_LIMIT, Outbox
 from rescp_client._proto import admin_pb2 as admin
+from rescp_client._proto import guard_pb2 as guard
 from rescp_client._rpc import Req, Resp, Rpc
 from rescp_client._spec import GuardSpec
+from rescp_client.errors import ControlPlaneUnavailable
 from rescp_client.models import (
     AffectedFeature,
     Breaker,
+    Classification,
     Degradation,
     ErrorRecord,
     ErrorSummary,
     Feature,
     Limit,
     LimitStatus,
-    Notification,
+    NotificationList,
     SystemHealth,
 )
 
 from ._connection import Connection
+from ._delivery import Delivery
 from ._guard import Guard
 from ._handles import BreakerHandle, Limiter
 from ._hotpath import HotPath
@@ -50,17 +58,23 @@ class Client:
     allow_timeout seconds: "allow" the call unchecked, or "deny" it with ControlPlaneUnavailable.
     timeout: seconds every other call may take. service: the default `service` of reports.
     max_pending_records: background Records/Reports in flight before new ones are dropped.
-    close_timeout: seconds `close()` waits for them.
+    close_timeout: seconds `close()` waits for them (and for the outbox).
+    outbox_size: reports kept while rescp cannot be reached before the oldest are dropped.
+    outbox_path: a file to keep them in too, so the app's own crash or restart loses none (a
+    client started on the same path delivers them); one process at a time.
     decide: "server" asks rescp before every guarded call; "local" decides calls on breakers
     from the state rescp pushes (no round trip while CLOSED or DISABLED, local refusals while
-    OPEN or FORCED_OPEN, HALF_OPEN trials and limits still asked of the server) and sends the
-    outcomes in batches every `flush_interval` seconds (or every 500). See `_local`.
+    OPEN or FORCED_OPEN, HALF_OPEN trials and limits without a lease still asked of the
+    server) and sends the outcomes in batches every `flush_interval` seconds (or every 500).
+    See `_local`.
     """
 
     def __init__(self, target: str, *, on_unavailable: Literal["allow", "deny"] = "allow",
                  allow_timeout: float = 0.05, timeout: float = 5.0, service: str = "",
                  max_pending_records: int = 1000, close_timeout: float = 1.0,
                  channel_options: Sequence[tuple[str, Any]] = (),
+                 outbox_size: int = DEFAULT_LIMIT,
+                 outbox_path: str | os.PathLike[str] | None = None,
                  decide: Literal["server", "local"] = "server",
                  flush_interval: float = 0.05) -> None:
         if on_unavailable not in ("allow", "deny"):
@@ -73,27 +87,37 @@ class Client:
         self._timeout = timeout
         self._service = service
         self._close_timeout = close_timeout
+        self._outbox = Outbox(outbox_size, outbox_path)
         self._conn = Connection(target, [*_rpc.CHANNEL_OPTIONS, *channel_options])
+        self._delivery = Delivery(self._conn, self._outbox, timeout)
         local = None if decide == "server" else LocalDecider(
             self._conn, flush_interval=flush_interval, allow_timeout=allow_timeout,
-            record_timeout=timeout)
+            record_timeout=timeout, keep=self._delivery.keep)
         self._hot = HotPath(self._conn, allow_timeout=allow_timeout, record_timeout=timeout,
                             deny=on_unavailable == "deny", service=service,
-                            max_pending=max_pending_records, local=local)
+                            max_pending=max_pending_records, keep=self._delivery.keep,
+                            local=local)
+        self._delivery.kick()  # reports a previous run left in outbox_path
 
     # lifecycle
 
     def close(self) -> None:
-        """Wait up to close_timeout for background records (then cut them off), and close the
-        channel. Nothing of the client runs after this returns."""
+        """Wait up to close_timeout for background records (then cut them off) and for the
+        outbox, and close the channel. What the outbox still holds stays in outbox_path (or is
+        lost, and counted in dropped_reports). Nothing of the client runs after this returns."""
         if not self._conn.closed:
+            started = time.perf_counter()
             if self._hot.local is not None:
                 self._hot.local.give_back(everything=True)
             if not self._hot.settle(None, self._close_timeout):
                 self._hot.cancel()
+            left = self._close_timeout - (time.perf_counter() - started)
+            self._delivery.flush(max(left, 0.0))
             self._conn.close()
             if self._hot.local is not None:
                 self._hot.local.stop()
+            self._delivery.stop()
+            self._outbox.close()
 
     def __enter__(self) -> Client:
         return self
@@ -106,6 +130,31 @@ class Client:
         """Background Records/Reports lost: over the cap, failed, or cut off by close() (and in
         local mode outcomes lost: over the queue's bound, or refused by an unreachable rescp)."""
         return self._hot.dropped
+
+    def flush(self, timeout: float = 5.0) -> bool:
+        """Wait up to `timeout` seconds until every background record has gone out and the
+        outbox is empty; True when both are."""
+        started = time.perf_counter()
+        settled = self._hot.settle(None, timeout)
+        left = timeout - (time.perf_counter() - started)
+        return self._delivery.flush(max(left, 0.0)) and settled
+
+    @property
+    def dropped_reports(self) -> int:
+        """Reports lost for good: the oldest when the outbox overflowed, those rescp refused on
+        delivery, and, without outbox_path, those still waiting when the client closed."""
+        return self._outbox.dropped
+
+    @property
+    def queued_reports(self) -> int:
+        """Reports waiting in the outbox now."""
+        return len(self._outbox)
+
+    @property
+    def misconfigured_calls(self) -> int:
+        """Guarded calls rescp could not check for a reason of their own (an unknown breaker or
+        limit, a value the wire cannot carry), let through or denied as on_unavailable says."""
+        return self._hot.misconfigured
 
     @property
     def pending_records(self) -> int:
@@ -133,12 +182,37 @@ class Client:
     def report(
             self, error: BaseException, *, operation: str = "", user_id: str = "",
             context: Mapping[str, object] | None = None, service: str | None = None,
-            breaker: str = "") -> ErrorRecord:
-        """File an error: rescp classifies, scrubs and stores it, and returns the record."""
+            breaker: str = "") -> ErrorRecord | None:
+        """File an error: rescp classifies, scrubs and stores it, and returns the record.
+
+        When rescp cannot be reached within timeout (or earlier reports still wait), the
+        report goes to the outbox instead, to be delivered when rescp is back, and this returns
+        None: a report is never lost to an outage, nor raised into the error path."""
+        seen = time.time_ns()
         request = _report.report_request(
             error, operation=operation, user_id=user_id, context=context,
             service=self._service if service is None else service, breaker=breaker)
-        return _codec.error_record((self._call(_rpc.REPORT, request)).record)
+        if not len(self._outbox):
+            try:
+                response = self._conn.call(_rpc.REPORT, request, self._timeout,
+                                                 wait_for_ready=False)
+            except ControlPlaneUnavailable:
+                pass
+            else:
+                return _codec.error_record(response.record)
+        self._delivery.keep(request, seen)
+        return None
+
+    def classify(
+            self, error: BaseException, *, operation: str = "", user_id: str = "",
+            context: Mapping[str, object] | None = None, service: str | None = None,
+            breaker: str = "") -> Classification:
+        """What rescp makes of `error` (category, severity, user message, recovery action,
+        fingerprint), exactly as `report()` would file it, without storing anything."""
+        request = guard.ClassifyRequest(error=_report.report_request(
+            error, operation=operation, user_id=user_id, context=context,
+            service=self._service if service is None else service, breaker=breaker))
+        return _codec.classification(self._call(_rpc.CLASSIFY, request))
 
     # breakers
 
@@ -174,9 +248,10 @@ class Client:
             self, name: str, *, max_requests: int, window: float,
             algorithm: str = "sliding_window", lease: int = 0) -> Limit:
         """Create or replace a limit: `max_requests` per `window` seconds per key
-        ("sliding_window" or "token_bucket"); every key starts afresh. `lease` > 0 lets
-        local-mode clients take that many tokens at a time and spend them locally (admission
-        may then exceed max_requests by lease x clients holding a lease)."""
+        ("sliding_window" or "token_bucket"). A config different from the stored one starts
+        every key afresh; the very same config changes nothing (keys keep their counts).
+        `lease` > 0 lets local-mode clients take that many tokens at a time and spend them
+        locally (admission may then exceed max_requests by lease x clients holding a lease)."""
         request = _codec.put_limit(name, max_requests, window, algorithm, lease)
         return _codec.limit((self._call(_rpc.PUT_LIMIT, request)).limit)
 
@@ -229,11 +304,12 @@ class Client:
 
     def notifications(
             self, min_severity: str | None = "high", limit: int = 10,
-            include_acknowledged: bool = False) -> list[Notification]:
-        """Stored errors at least `min_severity` severe (None: all), newest first."""
+            include_acknowledged: bool = False) -> NotificationList:
+        """Stored errors at least `min_severity` severe (None: all), newest first: a list whose
+        `.total` counts every match before `limit`."""
         request = _codec.notifications(min_severity, limit, include_acknowledged)
         response = self._after_records(_rpc.LIST_NOTIFICATIONS, request)
-        return [_codec.notification(n) for n in response.notifications]
+        return _codec.notification_list(response)
 
     def acknowledge(self, error_id: str) -> ErrorRecord:
         request = admin.AcknowledgeErrorRequest(error_id=error_id)
@@ -261,12 +337,14 @@ class Client:
         return Watch(self._conn, request, self._timeout, self.target)
 
     def _call(self, rpc: Rpc[Req, Resp], request: Req) -> Resp:
+        self._delivery.kick()
         return self._conn.call(rpc, request, self._timeout)
 
     def _after_records(self, rpc: Rpc[Req, Resp], request: Req,
                              breaker: str | None = None) -> Resp:
         """A call that comes after this client's own background Records (of `breaker`, or all
         of them), within the one timeout: a client reads its own writes."""
+        self._delivery.kick()
         started = time.perf_counter()
         self._hot.settle(breaker, self._timeout)
         left = self._timeout - (time.perf_counter() - started)

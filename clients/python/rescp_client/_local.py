@@ -88,6 +88,7 @@ class LocalState:
     _changes: dict[str, int] = field(default_factory=dict)
     _degradation_changes: int = 0
     _outcomes: list[Queued] = field(default_factory=list)
+    _aggregating: set[str] = field(default_factory=set)  # followed, with no slow-call rule
     _lease_sizes: dict[str, int] = field(default_factory=dict)
     _leases: dict[tuple[str, str], list[float]] = field(default_factory=dict)  # [tokens, taken]
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -128,6 +129,10 @@ class LocalState:
                 retry = response.retry_after
                 followed.open_until = now + retry.seconds + retry.nanos / 1e9
             self._breakers[breaker] = followed
+            if rules is not None and rules.aggregate:
+                self._aggregating.add(breaker)
+            else:
+                self._aggregating.discard(breaker)
 
     def rules(self, breaker: str) -> Rules | None:
         followed = self._breakers.get(breaker)
@@ -139,6 +144,7 @@ class LocalState:
         """The stream is subscribed: learning may start (from nothing: pushes may be lost)."""
         with self._lock:
             self._breakers.clear()
+            self._aggregating.clear()
             self.degradation = None
             self.live = True
 
@@ -147,6 +153,7 @@ class LocalState:
         with self._lock:
             self.live = False
             self._breakers.clear()
+            self._aggregating.clear()
             self.degradation = None
 
     def transition(self, breaker: str, to_state: int, now: float) -> None:
@@ -158,6 +165,7 @@ class LocalState:
                 return
             if to_state == enums.BREAKER_STATE_UNSPECIFIED:
                 del self._breakers[breaker]
+                self._aggregating.discard(breaker)
                 return
             rules = followed.rules
             self._breakers[breaker] = Followed(
@@ -225,11 +233,9 @@ class LocalState:
             queue = self._outcomes
             if queue and report is None:
                 last = queue[-1]
-                followed = self._breakers.get(breaker)
-                if (last.breaker == breaker and last.outcome == outcome
-                        and last.permit == permit and last.report is None
-                        and last.count < MAX_RUN and followed is not None
-                        and followed.rules is not None and followed.rules.aggregate):
+                if (last.permit == permit and last.breaker == breaker
+                        and last.outcome == outcome and last.report is None
+                        and last.count < MAX_RUN and breaker in self._aggregating):
                     last.count += 1
                     return False
             queue.append(Queued(breaker, outcome, took, permit, report))

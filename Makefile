@@ -12,9 +12,12 @@ CONNECT_ES := tests/http/connect_es
 NODE_STAMP := $(CONNECT_ES)/node_modules/.installed
 CONFIG ?= examples/rescp.toml
 GO_DIR := clients/go
+TS_DIR   := clients/node
+TS_STAMP := $(TS_DIR)/node_modules/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install serve test lint typecheck proto proto-check contract bench clean go-proto go-test
+.PHONY: help install serve test lint typecheck proto proto-check contract bench clean go-proto go-test \
+	node-proto node-test
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-12s %s\n", $$1, $$2}'
@@ -36,7 +39,7 @@ $(NODE_STAMP): $(CONNECT_ES)/package.json $(CONNECT_ES)/package-lock.json
 		npm ci --prefix $(CONNECT_ES) --no-audit --no-fund --loglevel=error && touch $@; \
 	else echo "npm not found: the connect-es test is skipped (see .ci/run)"; fi
 
-test: $(STAMP) $(NODE_STAMP) contract proto-check go-test ## run the whole test suite (what CI runs)
+test: $(STAMP) $(NODE_STAMP) contract proto-check go-test node-test ## run the whole test suite (what CI runs)
 	$(PY) scripts/unasync.py --check
 	$(PY) -m pytest
 
@@ -47,11 +50,13 @@ contract: $(STAMP) ## check the protos against the wire contract (needs ../share
 
 lint: $(STAMP) ## ruff, and buf lint on the protos when buf is installed
 	$(VENV)/bin/ruff check rescp clients/python tests bench scripts
+	$(MAKE) --no-print-directory $(TS_STAMP) && cd $(TS_DIR) && npx eslint .
 	@if command -v buf >/dev/null; then cd protos && buf lint && echo "buf lint: ok"; \
 	else echo "buf not installed; proto lint skipped (see .ci/run)"; fi
 
 typecheck: $(STAMP) ## mypy --strict on rescp/ and clients/python/
 	$(VENV)/bin/mypy
+	$(MAKE) --no-print-directory $(TS_STAMP) && cd $(TS_DIR) && npx tsc --noEmit -p .
 
 proto: $(STAMP) ## regenerate the Python stubs from protos/ (server and client copies)
 	$(PY) scripts/gen_proto.py
@@ -68,9 +73,22 @@ go-test: $(STAMP) ## the Go client: stub drift check, go vet, staticcheck, go te
 	cd $(GO_DIR) && go vet ./... && "$$(./tools.sh)/staticcheck" ./...
 	cd $(GO_DIR) && RESCP_BIN="$(CURDIR)/$(VENV)/bin/rescp" go test -count=1 ./...
 
-bench: $(STAMP) ## run the benchmarks; ratios first (see bench/README.md)
+bench: $(STAMP) $(TS_STAMP) ## run the benchmarks; ratios first (see bench/README.md)
+	cd $(TS_DIR) && npm run --silent build
 	$(PY) -m bench
 
+$(TS_STAMP): $(TS_DIR)/package.json $(TS_DIR)/package-lock.json
+	cd $(TS_DIR) && npm ci --no-audit --no-fund --loglevel=error
+	touch $(TS_STAMP)
+
+node-proto: $(TS_STAMP) ## regenerate the TypeScript client's stubs (clients/node/src/gen; needs protoc)
+	cd $(TS_DIR) && npm run --silent gen
+
+node-test: $(STAMP) $(TS_STAMP) ## the TypeScript client: stub drift check, build, tests (real rescp serve)
+	cd $(TS_DIR) && npm run --silent gen:check && npm run --silent build
+	cd $(TS_DIR) && RESCP_BIN="$(CURDIR)/$(VENV)/bin/rescp" npm test --silent
+
 clean: ## remove the virtualenv and caches
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis $(CONNECT_ES)/node_modules
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis $(CONNECT_ES)/node_modules \
+		$(TS_DIR)/node_modules $(TS_DIR)/dist
 	find . -name __pycache__ -prune -exec rm -rf {} +

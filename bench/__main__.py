@@ -69,6 +69,7 @@ def main() -> None:
             target, http_url, pid, 16, max(rounds // 2, 2), seconds))
         py_client = clients.python(target, rounds // 2, seconds)
         go_client = clients.go(target, rounds // 2, seconds)
+        node_client = clients.node(target, rounds // 2, seconds)
         costs = local.costs(target, pid)
         trips = asyncio.run(local.trip_to_refusal(target, 100, flips // 15))
     pairs = engines.measure(ops)
@@ -92,21 +93,23 @@ def main() -> None:
     print(f"  {'metrics share of an Allow server CPU':<38} "
           f"{cost.us_per_allow / allow_cpu * 100:5.2f}%  [<= 2%]")
 
-    for overhead in (py_client, go_client):
+    measured = {"python": py_client, "go": go_client, "node": node_client}
+    for overhead in measured.values():
         if isinstance(overhead, clients.Overhead):
             print(f"  {overhead.client + ' guard vs bare Allow+Record':<38} "
                   f"{overhead.efficiency:5.2f}x  [>= 0.9]")
-    if isinstance(go_client, clients.Overhead):
-        print(f"  {'guarded no-op, Go vs Python client':<38} "
-              f"{py_client.guarded_us / go_client.guarded_us:5.2f}x")
+    for other, name in ((go_client, "Go"), (node_client, "TS")):
+        if isinstance(other, clients.Overhead):
+            print(f"  {'guarded no-op, ' + name + ' vs Python client':<38} "
+                  f"{py_client.guarded_us / other.guarded_us:5.2f}x")
 
     print("\nguarded no-op call, one in flight, median microseconds per call")
-    for overhead in (py_client, go_client):
+    for name, overhead in measured.items():
         if isinstance(overhead, clients.Overhead):
             print(f"  {overhead.client:<8} guarded {overhead.guarded_us:8.0f}   bare Allow+Record "
                   f"{overhead.bare_us:8.0f}   ({overhead.calls} calls)")
         else:
-            print(f"  go       skipped: {overhead}")
+            print(f"  {name:<8} skipped: {overhead}")
 
     print("\nunary RPCs, client and server sharing the machine")
     print(f"  {'':<22}{'calls/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'server CPU us/call':>20}")

@@ -3,10 +3,12 @@ RPCs (Allow, then Record) made with bare stubs: the difference is what the clien
 
 Python: the blocking `Client.guard` and a bare `grpc` channel, in this process. Go: the
 `clients/go/internal/benchguard` command (`go run`), the Go client and the bare generated
-stubs, printing JSON. Both alternate bare and guarded rounds (ABBA) and take the median of
-single calls (one in flight: latency, not throughput). A guarded call's Record goes out in the
-background, but the next Allow on the breaker waits for it (the client's own order), so a
-sequence of guarded calls costs the same two round trips as the bare pair.
+stubs, printing JSON. TypeScript: `clients/node/bench/guard.mjs` (node), the client and the
+bare generated grpc-js stubs, printing the same JSON. All alternate bare and guarded rounds
+(ABBA) and take the median of single calls (one in flight: latency, not throughput). A guarded
+call's Record goes out in the background, but the next Allow on the breaker waits for it (the
+client's own order), so a sequence of guarded calls costs the same two round trips as the bare
+pair.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from rescp._proto import enums_pb2, guard_pb2
 from rescp_client import Client
 
 GO_CLIENT = Path(__file__).resolve().parents[1] / "clients" / "go"
+NODE_CLIENT = Path(__file__).resolve().parents[1] / "clients" / "node"
 BREAKER = "bench"
 
 
@@ -82,15 +85,28 @@ def python(target: str, rounds: int, seconds: float) -> Overhead:
                     statistics.median(guarded_times) * 1e6, len(bare_times) + len(guarded_times))
 
 
+def _measured(client: str, command: list[str], cwd: Path) -> Overhead | str:
+    """Run another language's timing command; its JSON figures, or why there are none."""
+    if shutil.which(command[0]) is None:
+        return f"{command[0]} not found"
+    done = subprocess.run(command, cwd=cwd, capture_output=True, text=True, timeout=600,
+                          check=False)
+    if done.returncode != 0:
+        return f"{' '.join(command[:2])} failed: {done.stderr.strip()[-300:]}"
+    figures = json.loads(done.stdout)
+    return Overhead(client, figures["bare_us"], figures["guarded_us"], figures["calls"])
+
+
 def go(target: str, rounds: int, seconds: float) -> Overhead | str:
     """The Go client's figures, or why there are none."""
-    if shutil.which("go") is None:
-        return "go not found"
-    done = subprocess.run(
-        ["go", "run", "./internal/benchguard", "-target", target, "-breaker", BREAKER,
-         "-rounds", str(rounds), "-round", f"{seconds}s"],
-        cwd=GO_CLIENT, capture_output=True, text=True, timeout=600, check=False)
-    if done.returncode != 0:
-        return f"benchguard failed: {done.stderr.strip()[-300:]}"
-    figures = json.loads(done.stdout)
-    return Overhead("go", figures["bare_us"], figures["guarded_us"], figures["calls"])
+    return _measured("go", ["go", "run", "./internal/benchguard", "-target", target, "-breaker",
+                            BREAKER, "-rounds", str(rounds), "-round", f"{seconds}s"], GO_CLIENT)
+
+
+def node(target: str, rounds: int, seconds: float) -> Overhead | str:
+    """The TypeScript client's figures (`clients/node/bench/guard.mjs`, the same ABBA rounds
+    against the bare generated grpc-js stubs), or why there are none. `make bench` builds it."""
+    if not (NODE_CLIENT / "dist" / "esm" / "index.js").exists():
+        return "clients/node is not built (make bench builds it)"
+    return _measured("node", ["node", "bench/guard.mjs", "--target", target, "--breaker", BREAKER,
+                              "--rounds", str(rounds), "--round-s", str(seconds)], NODE_CLIENT)

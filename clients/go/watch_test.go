@@ -20,10 +20,11 @@ func trip(t *testing.T, c *rescp.Client, breaker string) {
 	}
 }
 
-// next is the next event of a type, or a failure after 10 s.
+// next is the next event of a type, or a failure after 30 s (a restarted server takes a few
+// seconds to come up on a loaded machine, and the watch backs off meanwhile).
 func next(t *testing.T, events <-chan rescp.Event, kind rescp.EventType) rescp.Event {
 	t.Helper()
-	timeout := time.After(10 * time.Second)
+	timeout := time.After(30 * time.Second)
 	for {
 		select {
 		case event := <-events:
@@ -31,7 +32,7 @@ func next(t *testing.T, events <-chan rescp.Event, kind rescp.EventType) rescp.E
 				return event
 			}
 		case <-timeout:
-			t.Fatalf("no %s event within 10 s", kind)
+			t.Fatalf("no %s event within 30 s", kind)
 		}
 	}
 }

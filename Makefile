@@ -31,7 +31,8 @@ $(STAMP): pyproject.toml clients/python/pyproject.toml
 install: $(STAMP) ## create .venv with the server, the client and the dev tools
 
 serve: $(STAMP) ## run the server: gRPC on $(LISTEN), HTTP on $(HTTP_LISTEN), with $(CONFIG)
-	$(VENV)/bin/rescp serve --listen $(LISTEN) --http-listen $(HTTP_LISTEN) --config $(CONFIG)
+	$(VENV)/bin/rescp serve --listen $(LISTEN) --http-listen $(HTTP_LISTEN) --config $(CONFIG) \
+		--data-dir .rescp-data
 
 # connect-es, the real Connect client tests/http/test_connect.py runs (skipped without npm)
 $(NODE_STAMP): $(CONNECT_ES)/package.json $(CONNECT_ES)/package-lock.json

@@ -10,6 +10,7 @@ import asyncio
 import platform
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -17,15 +18,16 @@ from contextlib import contextmanager
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from bench import batch, clients, engines, events, http, local, rpc
+from bench import batch, clients, engines, events, http, local, rpc, stores
 from rescp.testing import free_port
 
 
 @contextmanager
-def bench_server() -> Iterator[tuple[str, str, int]]:
+def bench_server(store: str = "memory") -> Iterator[tuple[str, str, int]]:
     """The benchmark server in its own process; yields (target, HTTP URL, pid)."""
     port, http_port = free_port(), free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "bench.server", str(port), str(http_port)])
+    proc = subprocess.Popen([sys.executable, "-m", "bench.server", str(port), str(http_port),
+                             store])
     target = f"127.0.0.1:{port}"
     try:
         with grpc.insecure_channel(target) as channel:
@@ -72,6 +74,10 @@ def main() -> None:
         node_client = clients.node(target, rounds // 2, seconds)
         costs = local.costs(target, pid)
         trips = asyncio.run(local.trip_to_refusal(target, 100, flips // 15))
+    with (tempfile.TemporaryDirectory() as data, bench_server() as (memory, _, memory_pid),
+          bench_server(f"sqlite:{data}/rescp.db") as (sqlite, _, sqlite_pid)):
+        by_store = asyncio.run(stores.compare((memory, memory_pid), (sqlite, sqlite_pid), 64,
+                                              rounds, seconds))
     pairs = engines.measure(ops)
     cost = http.metrics_cost(ops)
 
@@ -79,6 +85,10 @@ def main() -> None:
     for concurrency, (echo, allow) in unary.items():
         print(f"  Allow vs Echo throughput, {concurrency:>2} in flight   "
               f"{allow.throughput / echo.throughput:5.2f}x  [>= 0.9]")
+    for name, target in (("Report", 0.7), ("Allow", 0.95)):
+        on_memory, on_sqlite = by_store[name]
+        print(f"  {name + ' sqlite vs memory, 64 in flight':<38} "
+              f"{on_sqlite.throughput / on_memory.throughput:5.2f}x  [>= {target}]")
     for pair in pairs:
         print(f"  {pair.name:<38} {pair.ratio:5.2f}x  [>= 3]  vs {pair.theirs}")
     print(f"  {'Watch events/s, 1 subscriber, vs push':<38} "
@@ -120,6 +130,11 @@ def main() -> None:
                   f"{load.cpu_us_per_call:>20.0f}")
     batch.print_table(shapes)
     local.print_table(costs, trips)
+    for name, (on_memory, on_sqlite) in by_store.items():
+        for store, load in (("memory", on_memory), ("sqlite", on_sqlite)):
+            print(f"  {f'{name}, {store}, 64 in flight':<22}{load.throughput:>10.0f}"
+                  f"{load.percentile(50):>9.2f}{load.percentile(99):>9.2f}"
+                  f"{load.cpu_us_per_call:>20.0f}")
     print("\nevents")
     print(f"  Watch replay, 1 subscriber   {watched.per_second:>9.0f} events/s in "
           f"{watched.messages} messages ({watched.events / watched.messages:.0f} events each)")

@@ -76,7 +76,7 @@ def main() -> None:
     logging.getLogger("rescp_client").setLevel(logging.ERROR)  # the cut reports say so, each
     count, ops = (300, 2_000) if args.quick else (2_000, 20_000)
     print(f"rescp client bench, {time.strftime('%Y-%m-%d %H:%M')}: {machine()}", flush=True)
-    with bench_server() as (target, _):
+    with bench_server() as (target, _, _):
         delivered, direct = delivery_vs_report(target, count)
     print(f"outbox delivery vs report():      {delivered / direct:.2f}x  "
           f"({delivered:,.0f} vs {direct:,.0f} reports/s, {count:,} reports)")

@@ -88,15 +88,37 @@ async def load(send: Callable[[int], Awaitable[object]], concurrency: int, secon
     into.calls += sum(counts)
 
 
+@dataclass(frozen=True)
+class Side:
+    """One side of a comparison: a method on a server, called with these request bodies."""
+
+    channel: grpc.aio.Channel
+    path: str
+    pid: int
+    bodies: list[bytes]
+
+    async def run(self, concurrency: int, seconds: float, into: Load) -> None:
+        call, bodies = self.channel.unary_unary(self.path), self.bodies
+        await load(lambda n: call(bodies[n % len(bodies)]), concurrency, seconds, self.pid, into)
+
+
+async def alternate(first: Side, second: Side, concurrency: int, rounds: int,
+                    seconds: float) -> tuple[Load, Load]:
+    """(first, second) measured in alternating rounds (ABBA) after a warm-up of each."""
+    loads, scratch = (Load(), Load()), Load()
+    for side in (first, second):
+        await side.run(concurrency, 0.5, scratch)
+    for round_ in range(rounds):
+        order = [(first, loads[0]), (second, loads[1])]
+        for side, into in order if round_ % 2 == 0 else order[::-1]:
+            await side.run(concurrency, seconds, into)
+    return loads
+
+
 async def compare(target: str, server_pid: int, concurrency: int, rounds: int,
                   seconds: float) -> tuple[Load, Load]:
-    """(echo, allow) measured in alternating rounds after a warm-up."""
-    echo, allow, scratch = Load(), Load(), Load()
+    """(echo, allow) on one server."""
     async with grpc.aio.insecure_channel(target) as channel:
-        for path in (ECHO, ALLOW):
-            await drive(channel, path, concurrency, 0.5, server_pid, scratch)
-        for round_ in range(rounds):
-            order = [(ECHO, echo), (ALLOW, allow)]
-            for path, load in order if round_ % 2 == 0 else order[::-1]:
-                await drive(channel, path, concurrency, seconds, server_pid, load)
-    return echo, allow
+        return await alternate(Side(channel, ECHO, server_pid, payloads()),
+                               Side(channel, ALLOW, server_pid, payloads()),
+                               concurrency, rounds, seconds)

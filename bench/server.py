@@ -1,7 +1,8 @@
 """The benchmark server: rescp plus bare services on the same grpc.aio server.
 
-Run as a separate process (`python -m bench.server PORT HTTP_PORT`) so its CPU time can be read from
-/proc and so it does not share an interpreter (or a GIL) with the load generator.
+Run as a separate process (`python -m bench.server PORT HTTP_PORT [STORE]`, STORE memory by
+default) so its CPU time can be read from /proc and so it does not share an interpreter (or a
+GIL) with the load generator.
 
 - Echo: a unary method returning its request bytes, nothing decoded: the stack's floor.
 - Push: a bare server-streaming push of `count` copies of a payload, one per message.
@@ -71,8 +72,9 @@ def bare_handler(log: EventLog) -> grpc.GenericRpcHandler:
 
 def main() -> None:
     port, http_port = int(sys.argv[1]), int(sys.argv[2])
+    store = sys.argv[3] if len(sys.argv) > 3 else "memory"
     config = parse(CONFIG.replace("[server]", f'[server]\nlisten = "127.0.0.1:{port}"\n'
-                                  f'http_listen = "127.0.0.1:{http_port}"'))
+                                  f'http_listen = "127.0.0.1:{http_port}"\nstore = "{store}"'))
     asyncio.run(serve(config, extra=lambda plane: [bare_handler(plane.events)]))
 
 

@@ -14,7 +14,7 @@ import logging
 import sys
 
 from rescp import console
-from rescp.config import Config, ConfigError, load
+from rescp.config import STORES, Config, ConfigError, load, server_problems
 from rescp.server.app import StartupError, serve
 
 SEVERITIES = ["low", "medium", "high", "critical"]
@@ -41,7 +41,11 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--listen", help="HOST:PORT to listen on (default 0.0.0.0:50051)")
     run.add_argument("--http-listen", help="HOST:PORT for HTTP (REST, Connect JSON, metrics, "
                      "dashboard), or off (default 0.0.0.0:8080)")
-    run.add_argument("--store", choices=["memory"], help="where state lives (default memory)")
+    run.add_argument("--store", help=f"where state lives: {STORES} (default sqlite)")
+    run.add_argument("--data-dir", help="where the sqlite store keeps rescp.db "
+                                        "(default ./rescp-data)")
+    run.add_argument("--store-failure-mode", choices=["allow", "deny"],
+                     help="what Allow answers while the store is unreachable (default allow)")
     run.add_argument("--config", help="a TOML config file (see examples/rescp.toml)")
     run.add_argument("--log-level", default="info",
                      choices=["debug", "info", "warning", "error"])
@@ -64,9 +68,12 @@ def _parser() -> argparse.ArgumentParser:
 
 def _serve(args: argparse.Namespace) -> int:
     config = load(args.config) if args.config else Config()
-    overrides = {k: v for k, v in (("listen", args.listen), ("store", args.store),
-                                   ("http_listen", args.http_listen)) if v}
-    config = dataclasses.replace(config, server=dataclasses.replace(config.server, **overrides))
+    flags = {"listen": args.listen, "store": args.store, "data_dir": args.data_dir,
+             "store_failure_mode": args.store_failure_mode, "http_listen": args.http_listen}
+    server = dataclasses.replace(config.server, **{k: v for k, v in flags.items() if v})
+    if problems := server_problems(server):
+        raise ConfigError("; ".join(problems))
+    config = dataclasses.replace(config, server=server)
     logging.basicConfig(level=args.log_level.upper(),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     asyncio.run(serve(config))
@@ -81,9 +88,12 @@ def main(argv: list[str] | None = None) -> int:
         return console.watch(args.target, args.types or None, args.min_severity, args.json)
     try:
         return _serve(args)
-    except (ConfigError, StartupError) as error:
+    except ConfigError as error:
         print(f"rescp: {error}", file=sys.stderr)
         return 2
+    except StartupError as error:
+        print(f"rescp: cannot start: {error}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -41,7 +41,9 @@ DAY = 86_400.0
 class ServerSettings:
     listen: str = "0.0.0.0:50051"
     http_listen: str = "0.0.0.0:8080"  # HTTP (REST, Connect JSON, metrics, dashboard); "off"
-    store: str = "memory"
+    store: str = "sqlite"  # sqlite (DATA_DIR/rescp.db), sqlite:PATH or memory
+    data_dir: str = "./rescp-data"
+    store_failure_mode: str = "allow"  # what Allow answers while the store is unreachable
     grace: float = bounded(5.0, 0.0, 3600.0)  # seconds in-flight RPCs get to finish on SIGTERM
 
 
@@ -218,6 +220,7 @@ def parse(text: str, source: str = "config") -> Config:
                        if (feature := _feature(name, features_table.table(name))) is not None),
     )
     root.finish()
+    problems.extend(f"server.{problem}" for problem in server_problems(config.server))
     if config.events.max_lag > config.events.max_events:
         problems.append(f"events.max_lag: must not exceed events.max_events "
                         f"({config.events.max_events})")
@@ -227,6 +230,23 @@ def parse(text: str, source: str = "config") -> Config:
     if problems:
         raise ConfigError(f"{source} is invalid:\n  " + "\n  ".join(problems))
     return config
+
+
+STORES = "sqlite, sqlite:PATH or memory"
+
+
+def server_problems(server: ServerSettings) -> list[str]:
+    """What is wrong with the store settings, as `key: problem` lines."""
+    problems = []
+    if server.store not in ("sqlite", "memory") and not (
+            server.store.startswith("sqlite:") and len(server.store) > len("sqlite:")):
+        problems.append(f"store: {server.store!r} is not a store; expected {STORES}")
+    if server.store_failure_mode not in ("allow", "deny"):
+        problems.append("store_failure_mode: expected allow or deny")
+    host, _, port = server.http_listen.rpartition(":")
+    if server.http_listen != "off" and not (host and port.isdigit() and int(port) <= 65535):
+        problems.append(f"http_listen: {server.http_listen!r}: HTTP needs HOST:PORT or off")
+    return problems
 
 
 def load(path: str | Path) -> Config:

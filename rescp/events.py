@@ -8,12 +8,17 @@ log hands several events to each read). A subscriber whose cursor falls more tha
 events behind the head is failed with SubscriberTooSlow and must resume from its last sequence;
 this is its bounded queue, and it can never hold back the log or other subscribers. Wire
 encoding is left to the server, which caches it on the event so a fan-out encodes once.
+
+A durable store keeps the log: it restores it at start (same `log_id`, sequences continue), is
+told of each append (`on_append`, to write it in the same commit as the change it reports), and
+while `held`, subscribers see events only once the store has `publish`ed them as committed.
 """
 
 from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from rescp.engine.breaker import Transition
@@ -54,6 +59,8 @@ _TYPES: dict[type, EventType] = {
     RateLimitExceeded: EventType.RATE_LIMIT_EXCEEDED,
     BreakerDeleted: EventType.BREAKER_DELETED,
 }
+PAYLOAD_TYPES: dict[EventType, type] = {kind: cls for cls, kind in _TYPES.items()}
+"""Each event type's payload class, to rebuild stored events."""
 
 
 @dataclass(slots=True)
@@ -110,6 +117,28 @@ class EventLog:
         self._subscribers: set[Subscription] = set()
         self._changed: asyncio.Event | None = None
         self._closed = False
+        self.on_append: Callable[[Event], None] | None = None
+        self.held = False  # True: subscribers read only what the store has published
+        self._published = 0
+
+    def restore(self, log_id: str, last_sequence: int, events: list[Event]) -> None:
+        """Continue a saved log: the retained `events` (oldest first) end at `last_sequence`."""
+        self.log_id = log_id
+        self._events = list(events)
+        self._first = last_sequence + 1 - len(events)
+        self._published = last_sequence
+
+    def publish(self, sequence: int) -> None:
+        """Events up to `sequence` are committed: let held subscribers read them."""
+        if sequence > self._published:
+            self._published = sequence
+            self._wake()
+
+    @property
+    def visible_sequence(self) -> int:
+        """The newest event subscribers may read: with a durable store, the newest committed,
+        so a sequence a read reports never has to be taken back after a crash."""
+        return self._published if self.held else self.last_sequence
 
     @property
     def last_sequence(self) -> int:
@@ -129,6 +158,8 @@ class EventLog:
     def append(self, payload: Payload, now: float) -> Event:
         event = Event(self.last_sequence + 1, now, payload, _TYPES[type(payload)])
         self._events.append(event)
+        if self.on_append is not None:
+            self.on_append(event)
         self._trim_count()
         oldest_allowed = event.sequence - self.max_lag + 1
         behind = [sub for sub in self._subscribers if sub.cursor < oldest_allowed]
@@ -171,7 +202,7 @@ class EventLog:
         while True:
             if sub.failure is not None:
                 raise sub.failure
-            if sub.cursor <= self.last_sequence:
+            if sub.cursor <= self.visible_sequence:
                 batch = self._read(sub)
                 if batch:
                     return batch
@@ -204,7 +235,8 @@ class EventLog:
             sub.failure = SubscriberTooSlow(
                 f"events after sequence {sub.cursor - 1} are no longer retained")
             raise sub.failure
-        chunk = self._events[start:start + self.batch_size]
+        end = min(start + self.batch_size, self.visible_sequence + 1 - self._first)
+        chunk = self._events[start:end]
         sub.cursor += len(chunk)
         wants = sub.filter.wants
         return [e for e in chunk if wants(e)]

@@ -26,8 +26,8 @@ from rescp.engine.breaker import BreakerConfig, Transition
 from rescp.engine.errorlog import ErrorRecord, ErrorReport
 from rescp.engine.health import Degradation, Feature, degradation, health
 from rescp.engine.ratelimit import LimitConfig, LimitStatus
-from rescp.enums import OPEN_CIRCUIT_STATES, BreakerState, Health, Outcome, Severity
-from rescp.errors import RescpError
+from rescp.enums import OPEN_CIRCUIT_STATES, BreakerState, Health, Outcome, Severity, Verdict
+from rescp.errors import RescpError, StoreUnavailable
 from rescp.events import BreakerDeleted, EventLog, HealthChange, RateLimitExceeded
 from rescp.observe import PlaneObserver
 from rescp.store.base import AllowResult, BreakerView, ErrorSummary, Store, StoreListener
@@ -74,8 +74,10 @@ class SystemHealth:
 
 class ControlPlane(StoreListener):
     def __init__(self, make_store: Callable[[StoreListener], Store], clock: Clock,
-                 events: EventLog, settings: PlaneSettings = PlaneSettings()) -> None:
+                 events: EventLog, settings: PlaneSettings = PlaneSettings(), *,
+                 allow_on_store_failure: bool = True) -> None:
         self.clock = clock
+        self.allow_on_store_failure = allow_on_store_failure  # --store-failure-mode allow|deny
         self.events = events
         self.settings = settings
         self.store = make_store(self)
@@ -93,6 +95,16 @@ class ControlPlane(StoreListener):
         self._housekeeper: asyncio.Task[None] | None = None
 
     # lifecycle
+
+    async def restore(self) -> None:
+        """Take up the store's saved state, before anything else touches it: breakers come back
+        in their states (timers armed for the OPEN ones), and health and degradation as last
+        announced, so a restart repeats no announcement."""
+        last = await self.store.load(self.clock.now())
+        self._health = last.health or self._health
+        self._degradation = last.degradation or self._degradation
+        self._to_advance.update(self._states)
+        self._dirty = True
 
     async def start(self) -> None:
         await self._settle()
@@ -153,6 +165,9 @@ class ControlPlane(StoreListener):
                 continue
             try:
                 result = await allow(*item, now)
+            except StoreUnavailable:
+                append(self._without_store())
+                continue
             except RescpError as error:
                 append(error)
                 continue
@@ -183,12 +198,21 @@ class ControlPlane(StoreListener):
 
     async def _allow_at(self, now: float, breaker: str, limit: str, key: str,
                         cost: int) -> AllowResult:
-        result = await self.store.allow(breaker, limit, key, cost, now)
+        try:
+            result = await self.store.allow(breaker, limit, key, cost, now)
+        except StoreUnavailable:
+            return self._without_store()
         self.observer.allowed(breaker, limit, result)
         self._allowed(result, breaker, limit, key)
         if self._dirty or self._to_advance:
             await self._settle()
         return result
+
+    def _without_store(self) -> AllowResult:
+        """The decision while the store fails: `allow_on_store_failure` says which."""
+        if self.allow_on_store_failure:
+            return AllowResult(True, Verdict.ALLOWED, None, 0.0, -1, "", 0)
+        return AllowResult(False, Verdict.BREAKER_OPEN, None, 1.0, -1, "", 0)
 
     def _allowed(self, result: AllowResult, breaker: str, limit: str, key: str) -> None:
         """Note what an Allow caused: a rate-limit alert, a trial permit's deadline."""
@@ -352,9 +376,9 @@ class ControlPlane(StoreListener):
         """`read()` and the sequence it reflects: retried while events land during it, so the
         two match; after READ_ATTEMPTS the sequence from before the read (never a miss)."""
         for _ in range(READ_ATTEMPTS):
-            before = self.events.last_sequence
+            before = self.events.visible_sequence
             result = await read()
-            if self.events.last_sequence == before:
+            if self.events.visible_sequence == before:
                 return result, before
         return result, before
 

@@ -61,14 +61,16 @@ class ServerThread:
     """
 
     def __init__(self, config: Config | None = None, port: int = 0,
-                 extra: ExtraServices | None = None, http: bool = False) -> None:
+                 extra: ExtraServices | None = None, http: bool = False,
+                 store: str | None = "memory") -> None:
         """`extra` adds services beside rescp's own (see rescp.server.app.start); `http`
-        serves HTTP too, on another free loopback port (`http_url`)."""
+        serves HTTP too, on another free loopback port (`http_url`); `store` replaces the
+        config's store (memory unless told otherwise; None keeps the config's)."""
         self._extra = extra
         base = config or Config()
-        self.config = replace(base, server=replace(
-            base.server, listen=f"127.0.0.1:{port}",
-            http_listen="127.0.0.1:0" if http else "off"))
+        server = replace(base.server, listen=f"127.0.0.1:{port}",
+                         http_listen="127.0.0.1:0" if http else "off")
+        self.config = replace(base, server=replace(server, store=store) if store else server)
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="rescp-server",
                                         daemon=True)

@@ -27,7 +27,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import NamedTuple
 
-from rescp.engine.window import Window, make_window
+from rescp.engine.window import Window, WindowSnapshot, make_window
 from rescp.enums import BreakerState, Outcome, WindowType
 from rescp.errors import InvalidArgument, Violations
 
@@ -116,6 +116,20 @@ class Transition(NamedTuple):
     to_state: BreakerState
     reason: str
     time: float
+
+
+class BreakerSnapshot(NamedTuple):
+    """What of a breaker outlives its process: plain data a store saves and loads. Trial permits
+    are not in it: after a restart a HALF_OPEN breaker hands out fresh trials."""
+
+    state: BreakerState
+    generation: int
+    state_since: float
+    failure_count: int
+    success_count: int
+    last_failure_time: float | None
+    run: int
+    window: WindowSnapshot = WindowSnapshot()
 
 
 class Decision(NamedTuple):
@@ -232,6 +246,23 @@ class Breaker:
         if self._state is _HALF_OPEN and self._trials:
             return min(self._trials.values())
         return None
+
+    def snapshot(self) -> BreakerSnapshot:
+        return BreakerSnapshot(self._state, self._generation, self._state_since,
+                               self._failure_count, self._success_count, self._last_failure_time,
+                               self._run, self._window.snapshot())
+
+    def restore(self, snap: BreakerSnapshot) -> None:
+        """Take up a saved state (on a freshly built breaker, before any call)."""
+        self._state = snap.state
+        self._generation = snap.generation
+        self._state_since = snap.state_since
+        self._failure_count = snap.failure_count
+        self._success_count = snap.success_count
+        self._last_failure_time = snap.last_failure_time
+        self._run = snap.run
+        self._window.restore(snap.window)
+        self._prebuild()
 
     # -- the hot path --------------------------------------------------------------------------
 

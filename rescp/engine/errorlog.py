@@ -248,6 +248,14 @@ class ErrorLog:
             del self._open_critical[error_id]
         return False
 
+    def load(self, records: list[ErrorRecord], total: int, critical_total: int,
+             counts: Mapping[str, int]) -> None:
+        """Take up a saved history (oldest first) and the counters over every error ever added."""
+        for record in records:
+            self.add(record)
+        self._total, self._critical_total = total, critical_total
+        self._counts = dict(counts)
+
     def records(self) -> list[ErrorRecord]:
         """The history, oldest first."""
         return list(self._history.values())

@@ -102,6 +102,11 @@ _new = tuple.__new__
 """Builds a NamedTuple without its generated Python `__new__`, which costs ~0.25 us a call."""
 
 
+def _limited(now: float, delay: float, reset_at: float) -> LimitStatus:
+    """A refusal's status; now + delay may overshoot by an ulp, and reset comes no earlier."""
+    return LimitStatus(True, 0, delay, max(reset_at, now + delay))
+
+
 def _delay(now: float, at: float) -> float:
     """A float step `d` with `now + d >= at`, so a clock advanced by it gets there; the smallest
     one when `at - now` overshoots, so a clock advanced by less does not."""
@@ -131,6 +136,17 @@ def _boundary(ready: Callable[[float], bool], lo: float, guess: float) -> float:
         else:
             lo = mid
     return hi
+
+
+class KeySnapshot(NamedTuple):
+    """One key's counters as plain data, for a store to save: a sliding window's live entries
+    (times and costs, oldest first), or a bucket's `tokens` as of `last`."""
+
+    key: str
+    times: tuple[float, ...] = ()
+    costs: tuple[int, ...] = ()
+    tokens: float = 0.0
+    last: float = 0.0
 
 
 class _KeyState:
@@ -173,6 +189,41 @@ class _Limiter(Generic[S]):
 
     def _first(self, cost: int, now: float) -> S:
         """The state of a key whose first request takes `cost` at `now`."""
+        raise NotImplementedError
+
+    def touched_since(self, since: float, budget: int) -> list[KeySnapshot]:
+        """Keys that may have changed since `since`, newest first, at most `budget` of them.
+
+        Keys are kept in order of last touch, and a key touched at t was last admitted after
+        t - window (a refusal needs a full window), so the scan stops at the first key last
+        admitted before since - window: every key behind it was touched before `since`."""
+        horizon = since - self._window
+        found: list[KeySnapshot] = []
+        for key in reversed(self._keys):
+            snap = self._snapshot(key, self._keys[key])
+            if len(found) >= budget or self.idle_from(snap) - self._window < horizon:
+                break
+            found.append(snap)
+        return found
+
+    def snapshot(self) -> list[KeySnapshot]:
+        """Every key, least recently touched first."""
+        return [self._snapshot(key, state) for key, state in self._keys.items()]
+
+    def restore(self, snaps: list[KeySnapshot], now: float) -> None:
+        """Take up saved keys, least recently touched first, but those idle by `now`."""
+        for snap in snaps:
+            if self.idle_from(snap) > now:
+                self._keys[snap.key] = self._restored(snap)
+
+    def idle_from(self, snap: KeySnapshot) -> float:
+        """When the key will hold nothing a fresh key does not (a store may forget it then)."""
+        return (snap.times[-1] if snap.times else snap.last) + self._window
+
+    def _snapshot(self, key: str, state: S) -> KeySnapshot:
+        raise NotImplementedError
+
+    def _restored(self, snap: KeySnapshot) -> S:
         raise NotImplementedError
 
     def _take(self, state: S, cost: int, now: float) -> LimitDecision:
@@ -287,6 +338,19 @@ class SlidingWindowLimiter(_Limiter[_Log]):
     def _first(self, cost: int, now: float) -> _Log:
         return _Log(now, cost)
 
+    def _snapshot(self, key: str, state: _Log) -> KeySnapshot:
+        head, sums = state.head, state.sums
+        times = tuple(state.times[head:])
+        costs = (1,) * len(times) if sums is None else tuple(
+            sums[i + 1] - sums[i] for i in range(head, len(sums) - 1))
+        return KeySnapshot(key, times, costs)
+
+    def _restored(self, snap: KeySnapshot) -> _Log:
+        log = _Log(snap.times[0], snap.costs[0])
+        for time, cost in zip(snap.times[1:], snap.costs[1:], strict=True):
+            log.append(time, cost)
+        return log
+
     def _take(self, log: _Log, cost: int, now: float) -> LimitDecision:
         log.drop_expired(now, self._window)
         live = log.live(log.head)
@@ -310,7 +374,7 @@ class SlidingWindowLimiter(_Limiter[_Log]):
         if live < self._cap:
             return LimitStatus(False, self._cap - live, 0.0, reset_at)
         at = log.times[log.leave_index(start, live + 1 - self._cap)] + window
-        return LimitStatus(True, 0, _delay(now, at), reset_at)
+        return _limited(now, _delay(now, at), reset_at)
 
     def give_back(self, key: str, tokens: int, now: float) -> None:
         """Undo up to `tokens` of the key's newest admissions (a lease's unused part), newest
@@ -352,6 +416,12 @@ class TokenBucketLimiter(_Limiter[_Bucket]):
     def _first(self, cost: int, now: float) -> _Bucket:
         return _Bucket(float(self._cap - cost), now)
 
+    def _snapshot(self, key: str, state: _Bucket) -> KeySnapshot:
+        return KeySnapshot(key, tokens=state.tokens, last=state.last)
+
+    def _restored(self, snap: KeySnapshot) -> _Bucket:
+        return _Bucket(snap.tokens, snap.last)
+
     def _take(self, bucket: _Bucket, cost: int, now: float) -> LimitDecision:
         level = self._level(bucket, now)
         if level >= cost:
@@ -370,7 +440,7 @@ class TokenBucketLimiter(_Limiter[_Bucket]):
         reset_at = now if level >= self._cap else self._reaches(bucket, self._cap, now)
         if level >= 1:
             return LimitStatus(False, int(level), 0.0, reset_at)
-        return LimitStatus(True, 0, _delay(now, self._reaches(bucket, 1, now)), reset_at)
+        return _limited(now, _delay(now, self._reaches(bucket, 1, now)), reset_at)
 
     def give_back(self, key: str, tokens: int, now: float) -> None:
         """Return `tokens` (a lease's unused part) to the key's bucket, never beyond full."""

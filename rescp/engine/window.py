@@ -12,11 +12,23 @@ than rewriting the past.
 from __future__ import annotations
 
 from collections import deque
+from typing import NamedTuple
 
 from rescp.enums import WindowType
 
 _FAILED = 1
 _SLOW = 2
+_TO_TEXT = bytes.maketrans(b"\x00\x01\x02\x03", b"0123")
+_FROM_TEXT = bytes.maketrans(b"0123", b"\x00\x01\x02\x03")
+
+
+class WindowSnapshot(NamedTuple):
+    """A window's calls as plain data, for a store to save: a COUNT window's calls oldest first,
+    one digit each (bit 0 failed, bit 1 slow); a TIME window's [second, calls, failures, slow]
+    buckets, oldest first."""
+
+    flags: str = ""
+    buckets: tuple[tuple[int, int, int, int], ...] = ()
 
 
 class CountWindow:
@@ -62,6 +74,17 @@ class CountWindow:
 
     def totals(self, now: float) -> tuple[int, int, int]:
         return self._calls, self._failures, self._slow
+
+    def snapshot(self) -> WindowSnapshot:
+        ring, pos = self._ring, self._pos
+        return WindowSnapshot(flags=(ring[pos:] + ring[:pos]).translate(_TO_TEXT).decode())
+
+    def restore(self, snap: WindowSnapshot) -> None:
+        """Take up saved calls (the newest `size` of them), oldest first."""
+        ring = bytearray(snap.flags[-self._size:].encode().translate(_FROM_TEXT))
+        self._ring, self._pos, self._calls = ring, 0, len(ring)
+        self._failures = ring.count(_FAILED) + ring.count(_FAILED | _SLOW)
+        self._slow = ring.count(_SLOW) + ring.count(_FAILED | _SLOW)
 
     def clear(self) -> None:
         self._ring = bytearray()
@@ -110,6 +133,18 @@ class TimeWindow:
     def totals(self, now: float) -> tuple[int, int, int]:
         self._expire(int(now))
         return self._calls, self._failures, self._slow
+
+    def snapshot(self) -> WindowSnapshot:
+        return WindowSnapshot(buckets=tuple((b[0], b[1], b[2], b[3]) for b in self._buckets))
+
+    def restore(self, snap: WindowSnapshot) -> None:
+        """Take up saved buckets, oldest first (the next read drops those out of the window)."""
+        self.clear()
+        for second, calls, failures, slow in snap.buckets:
+            self._buckets.append([second, calls, failures, slow])
+            self._calls += calls
+            self._failures += failures
+            self._slow += slow
 
     def clear(self) -> None:
         self._buckets.clear()

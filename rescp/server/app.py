@@ -13,12 +13,13 @@ import logging
 import signal
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import grpc
 
 from rescp.clock import Clock, SystemClock
-from rescp.config import Config
+from rescp.config import Config, ServerSettings
 from rescp.events import EventLog
 from rescp.metrics import Metrics
 from rescp.plane import ControlPlane
@@ -26,6 +27,8 @@ from rescp.server import admin, events, guard, health, reflection
 from rescp.server.rpc import GRPC_MAX_REQUEST_BYTES, Service
 from rescp.store.base import Store, StoreListener
 from rescp.store.memory import MemoryStore
+from rescp.store.sqlite import SqliteStore
+from rescp.store.sqlite_schema import DatabaseRefused
 
 if TYPE_CHECKING:
     from rescp.http.server import HttpServer
@@ -36,16 +39,27 @@ SERVICES = (guard.SERVICE, admin.SERVICE, events.SERVICE, health.SERVICE)
 
 
 class StartupError(RuntimeError):
-    """The server could not start (a bad store name, a port in use)."""
+    """The server could not start (a port in use, an unusable database): exit status 1."""
 
 
-def make_store(config: Config, listener: StoreListener) -> Store:
-    if config.server.store != "memory":
-        raise StartupError(f"unknown store {config.server.store!r}; available: memory")
-    return MemoryStore(listener, config.default_breaker, error_history=config.errors.history,
-                       critical_window=config.errors.critical_window,
-                       max_breakers=config.breaker_policy.max_breakers,
-                       auto_create=config.breaker_policy.auto_create)
+def store_path(server: ServerSettings) -> Path | None:
+    """The SQLite file `server.store` names, or None for the memory store."""
+    if server.store == "memory":
+        return None
+    if server.store.startswith("sqlite:"):
+        return Path(server.store.removeprefix("sqlite:"))
+    return Path(server.data_dir) / "rescp.db"
+
+
+def make_store(config: Config, listener: StoreListener, events: EventLog) -> Store:
+    options: dict[str, Any] = {
+        "error_history": config.errors.history, "critical_window": config.errors.critical_window,
+        "max_breakers": config.breaker_policy.max_breakers,
+        "auto_create": config.breaker_policy.auto_create}
+    path = store_path(config.server)
+    if path is None:
+        return MemoryStore(listener, config.default_breaker, **options)
+    return SqliteStore(listener, path, events, config.default_breaker, **options)
 
 
 @dataclass
@@ -78,8 +92,14 @@ async def start(config: Config, clock: Clock | None = None,
     """
     log_ = EventLog(max_events=config.events.max_events, max_age=config.events.max_age,
                     max_lag=config.events.max_lag)
-    plane = ControlPlane(lambda listener: make_store(config, listener), clock or SystemClock(),
-                         log_, config.plane)
+    plane = ControlPlane(lambda listener: make_store(config, listener, log_),
+                         clock or SystemClock(), log_, config.plane,
+                         allow_on_store_failure=config.server.store_failure_mode == "allow")
+    try:
+        await plane.restore()
+    except DatabaseRefused as error:
+        await plane.stop()
+        raise StartupError(str(error)) from None
     health_servicer = health.HealthServicer(SERVICES[:-1])
     plane.watch_breakers(health_servicer.breaker_changed)
     for name, breaker in config.breakers.items():
@@ -111,8 +131,13 @@ async def start(config: Config, clock: Clock | None = None,
     try:
         port = server.add_insecure_port(config.server.listen)
     except RuntimeError as error:
+        await plane.stop()
         raise StartupError(f"cannot listen on {config.server.listen}: {error}") from None
-    http = _http(config, ours, log_, metrics)
+    try:
+        http = _http(config, ours, log_, metrics)
+    except StartupError:
+        await plane.stop()
+        raise
     await server.start()
     await plane.start()
     if http is not None:

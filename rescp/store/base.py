@@ -2,10 +2,14 @@
 
 A store answers whole operations (allow, record, add an error, transition a breaker ...) so each
 backend makes one operation atomic in its own way: memory runs the engines on the event loop
-(single-threaded, no locks); SQLite will run them in memory and persist what must survive; Redis
-will run them in Lua, one round trip per Allow. Stores report breaker transitions and creations
-to a `StoreListener` as they happen, so the control plane can turn them into events whichever
-backend made them. Driver errors are translated into StoreUnavailable at this boundary.
+(single-threaded, no locks); SQLite runs the same engines in memory and writes through what must
+survive (rescp.store.sqlite); Redis will run them in Lua, one round trip per Allow. Stores
+report breaker transitions and creations to a `StoreListener` as they happen, so the control
+plane can turn them into events whichever backend made them; a durable store also keeps the
+event log (`EventLog.on_append`, `held`), so an event is written in the same commit as the
+change it reports. `load` takes saved state up before the first operation. Engine state a
+backend saves is plain data (`BreakerSnapshot`, `WindowSnapshot`, `KeySnapshot`, rescp.store.
+codec for text). Driver errors are translated into StoreUnavailable at this boundary.
 """
 
 from __future__ import annotations
@@ -16,9 +20,9 @@ from typing import NamedTuple, Protocol
 
 from rescp.engine.breaker import BreakerConfig, Transition
 from rescp.engine.errorlog import ErrorRecord, ErrorReport
-from rescp.engine.health import Feature
+from rescp.engine.health import Degradation, Feature
 from rescp.engine.ratelimit import LimitConfig, LimitStatus
-from rescp.enums import BreakerState, Outcome, Severity, Verdict
+from rescp.enums import BreakerState, Health, Outcome, Severity, Verdict
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +68,15 @@ class HealthFacts:
     total: int
 
 
+@dataclass(frozen=True, slots=True)
+class LastEmitted:
+    """The health and degradation last announced by a saved log (None: never, or not saved),
+    so a restart does not announce again what its log already said."""
+
+    health: Health | None
+    degradation: Degradation | None
+
+
 class StoreListener(Protocol):
     def breaker_created(self, name: str, state: BreakerState) -> None: ...
 
@@ -74,6 +87,11 @@ class Store(Protocol):
     """Every operation the control plane needs; `now` always comes from the caller's clock."""
 
     ok: bool  # False while the backend is failing; health turns CRITICAL
+
+    async def load(self, now: float) -> LastEmitted:
+        """Take up saved state before the first operation, telling the listener of every
+        breaker; DatabaseRefused when the saved state cannot be used."""
+        ...
 
     # the guard
     async def allow(self, breaker: str, limit: str, key: str, cost: int,

@@ -14,7 +14,14 @@ from rescp.engine.health import Feature
 from rescp.engine.ratelimit import LimitConfig, Limiter, LimitStatus, make_limiter
 from rescp.enums import BreakerState, Outcome, Severity, Verdict
 from rescp.errors import InvalidArgument, NotFound, TooManyBreakers
-from rescp.store.base import AllowResult, BreakerView, ErrorSummary, HealthFacts, StoreListener
+from rescp.store.base import (
+    AllowResult,
+    BreakerView,
+    ErrorSummary,
+    HealthFacts,
+    LastEmitted,
+    StoreListener,
+)
 
 
 def view(breaker: Breaker, now: float) -> BreakerView:
@@ -39,6 +46,9 @@ class MemoryStore:
         self._limiters: dict[str, Limiter] = {}
         self._features: dict[str, Feature] = {}
         self._errors = ErrorLog(error_history, critical_window)
+
+    async def load(self, now: float) -> LastEmitted:
+        return LastEmitted(None, None)  # nothing is saved
 
     # the guard
 

@@ -71,15 +71,16 @@ def test_rescp_serve_serves_http_and_stops_on_sigterm() -> None:
     assert "Traceback" not in output and "stopped" in output
 
 
-@pytest.mark.parametrize("listen", ["taken", "nonsense", "127.0.0.1:99999"])
-def test_a_bad_or_busy_http_listen_is_a_clear_error(listen: str) -> None:
+@pytest.mark.parametrize(("listen", "status"), [
+    ("taken", 1), ("nonsense", 2), ("127.0.0.1:99999", 2)])  # cannot start: 1; usage: 2
+def test_a_bad_or_busy_http_listen_is_a_clear_error(listen: str, status: int) -> None:
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         if listen == "taken":
             listen = f"127.0.0.1:{taken.getsockname()[1]}"
-        result = run_cli("serve", "--listen", f"127.0.0.1:{free_port()}",
+        result = run_cli("serve", "--listen", f"127.0.0.1:{free_port()}", "--store", "memory",
                          "--http-listen", listen)
-    assert result.returncode == 2
+    assert result.returncode == status
     assert "HTTP" in result.stderr or "--http-listen" in result.stderr
     assert "Traceback" not in result.stderr

@@ -38,11 +38,11 @@ def wait_serving(target: str, timeout: float = 15.0) -> None:
 
 
 @pytest.fixture
-def process() -> Iterator[tuple[subprocess.Popen[str], str]]:
+def process(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], str]]:
     target = f"127.0.0.1:{free_port()}"
     proc = subprocess.Popen(
         [sys.executable, "-m", "rescp", "serve", "--listen", target, "--http-listen", "off",
-         "--config", str(EXAMPLE)],
+         "--config", str(EXAMPLE), "--data-dir", str(tmp_path)],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         wait_serving(target)
@@ -92,13 +92,14 @@ def test_invalid_config_is_reported_with_every_problem(tmp_path: Path) -> None:
     assert "Traceback" not in result.stderr
 
 
-def test_port_in_use_is_a_clear_error() -> None:
+def test_port_in_use_is_a_clear_error_with_status_1(tmp_path: Path) -> None:
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        result = run_cli("serve", "--listen", f"127.0.0.1:{port}")
-    assert result.returncode == 2 and "cannot listen on" in result.stderr
+        result = run_cli("serve", "--listen", f"127.0.0.1:{port}", "--http-listen", "off",
+                         "--data-dir", str(tmp_path))
+    assert result.returncode == 1 and "cannot listen on" in result.stderr
 
 
 SLOW = "/rescp.test.Slow/Sleep"

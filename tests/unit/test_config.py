@@ -22,7 +22,8 @@ def test_example_declares_the_seed_breakers_limit_and_features() -> None:
     features = {f.name: f for f in config.features}
     assert features["real_time_updates"].fallback_available
     assert features["trading"].breakers == ("dydx_api",)
-    assert config.server.listen == "0.0.0.0:50051" and config.server.store == "memory"
+    assert config.server.listen == "0.0.0.0:50051" and config.server.store == "sqlite"
+    assert config.server.data_dir == "./rescp-data" and config.server.store_failure_mode == "allow"
 
 
 def test_empty_document_is_all_defaults() -> None:

@@ -9,7 +9,7 @@ import pytest
 from rescp.engine.breaker import Transition
 from rescp.enums import BreakerState, EventType, Health, Severity
 from rescp.errors import SequenceOutOfRange, ShuttingDown, SubscriberTooSlow
-from rescp.events import EventFilter, EventLog, HealthChange, RateLimitExceeded
+from rescp.events import Event, EventFilter, EventLog, HealthChange, RateLimitExceeded
 from tests.unit.test_events_support import record
 
 
@@ -113,3 +113,39 @@ def test_close_wakes_waiters_with_shutting_down() -> None:
             log.subscribe(None)
 
     asyncio.run(run())
+
+
+def test_a_held_log_shows_subscribers_only_what_was_published() -> None:
+    async def scenario() -> list[list[int]]:
+        log = EventLog()
+        seen: list[Event] = []
+        log.on_append = seen.append
+        log.held = True
+        sub = log.subscribe(0)
+        for _ in range(3):
+            log.append(transition(), 0.0)
+        assert [e.sequence for e in seen] == [1, 2, 3]  # the store hears every append at once
+        reads = []
+        waiting = asyncio.ensure_future(log.next_batch(sub))
+        await asyncio.sleep(0.01)
+        assert not waiting.done()  # nothing committed yet
+        log.publish(2)
+        reads.append([e.sequence for e in await waiting])
+        log.publish(3)
+        reads.append([e.sequence for e in await log.next_batch(sub)])
+        return reads
+    assert asyncio.run(scenario()) == [[1, 2], [3]]
+
+
+def test_a_restored_log_continues_its_sequences_under_its_id() -> None:
+    old = EventLog()
+    events = [old.append(transition(), 0.0) for _ in range(5)]
+    log = EventLog()
+    log.restore(old.log_id, 5, events[2:])  # 1 and 2 were trimmed from the saved log
+    assert (log.log_id, log.first_sequence, log.last_sequence) == (old.log_id, 3, 5)
+    with pytest.raises(SequenceOutOfRange):
+        log.subscribe(1)
+    assert log.append(transition(), 1.0).sequence == 6
+    emptied = EventLog()
+    emptied.restore(old.log_id, 5, [])  # every saved event had aged out
+    assert (emptied.first_sequence, emptied.append(transition(), 1.0).sequence) == (6, 6)

@@ -18,7 +18,7 @@ from contextlib import contextmanager
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from bench import clients, engines, events, hostile, http, rpc, stores, watchers
+from bench import batch, clients, engines, events, hostile, http, local, rpc, stores, watchers
 from rescp.testing import free_port
 
 
@@ -64,6 +64,7 @@ def main() -> None:
     with bench_server() as (target, http_url, pid):
         for concurrency in (16, 64):
             unary[concurrency] = asyncio.run(rpc.compare(target, pid, concurrency, rounds, seconds))
+        shapes = asyncio.run(batch.compare(target, pid, rounds // 2, seconds))
         watched, pushed = asyncio.run(events.one_subscriber(target, replayed, 3))
         fanned = asyncio.run(events.fan_out(target, 100, replayed // 10))
         delays = asyncio.run(events.latency(target, 100, flips))
@@ -75,6 +76,8 @@ def main() -> None:
         py_client = clients.python(target, rounds // 2, seconds)
         go_client = clients.go(target, rounds // 2, seconds)
         node_client = clients.node(target, rounds // 2, seconds)
+        costs = local.costs(target, pid)
+        trips = asyncio.run(local.trip_to_refusal(target, 100, flips // 15))
     with (tempfile.TemporaryDirectory() as data, bench_server() as (memory, _, memory_pid),
           bench_server(f"sqlite:{data}/rescp.db") as (sqlite, _, sqlite_pid)):
         by_store = asyncio.run(stores.compare((memory, memory_pid), (sqlite, sqlite_pid), 64,
@@ -102,6 +105,8 @@ def main() -> None:
     print(f"  {'event -> delivery p99, 1000 watchers':<38} "
           f"{watchers.p99_ms(crowd.deliveries):5.0f} ms [<= 1000 ms]")
     print(f"  {'worst request under 64 KiB, round trip':<38} {stall * 1e3:5.1f} ms [<= 10 ms]")
+    batch.print_ratios(shapes)
+    local.print_ratios(costs, trips)
     print(f"  {'Connect JSON Allow vs gRPC Allow, 16':<38} "
           f"{over_http.throughput / over_grpc.throughput:5.2f}x  [informational]")
     allow_cpu = unary[16][1].cpu_us_per_call
@@ -133,6 +138,8 @@ def main() -> None:
             print(f"  {name + f', {concurrency} in flight':<22}{load.throughput:>10.0f}"
                   f"{load.percentile(50):>9.2f}{load.percentile(99):>9.2f}"
                   f"{load.cpu_us_per_call:>20.0f}")
+    batch.print_table(shapes)
+    local.print_table(costs, trips)
     for name, (on_memory, on_sqlite) in by_store.items():
         for store, load in (("memory", on_memory), ("sqlite", on_sqlite)):
             print(f"  {f'{name}, {store}, 64 in flight':<22}{load.throughput:>10.0f}"

@@ -56,10 +56,13 @@ def payloads() -> list[bytes]:
 
 
 async def drive(channel: grpc.aio.Channel, path: str, concurrency: int, seconds: float,
-                server_pid: int, into: Load) -> None:
+                server_pid: int, into: Load, bodies: list[bytes] | None = None) -> None:
+    """Call `path` from `concurrency` workers for `seconds`, cycling through `bodies` (by
+    default one AllowRequest per key), adding calls, time and server CPU to `into`."""
     call = channel.unary_unary(path)
-    bodies = payloads()
-    await load(lambda n: call(bodies[n % KEYS]), concurrency, seconds, server_pid, into)
+    bodies = bodies or payloads()
+    keys = len(bodies)
+    await load(lambda n: call(bodies[n % keys]), concurrency, seconds, server_pid, into)
 
 
 async def load(send: Callable[[int], Awaitable[object]], concurrency: int, seconds: float,

@@ -177,7 +177,8 @@ def _breaker(r: _Reader, base: BreakerConfig, name: str | None = None) -> Breake
 def _limit(name: str, r: _Reader) -> LimitConfig | None:
     return r.build(LimitConfig, name=name, max_requests=r.get("max_requests", int, 0),
                    window=r.number("window", 0.0),
-                   algorithm=r.choice("algorithm", Algorithm, Algorithm.SLIDING_WINDOW))
+                   algorithm=r.choice("algorithm", Algorithm, Algorithm.SLIDING_WINDOW),
+                   lease=r.get("lease", int, 0))
 
 
 def _feature(name: str, r: _Reader) -> Feature | None:

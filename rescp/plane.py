@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field, replace
 from typing import TypeVar
 
@@ -27,7 +27,7 @@ from rescp.engine.errorlog import ErrorRecord, ErrorReport
 from rescp.engine.health import Degradation, Feature, degradation, health
 from rescp.engine.ratelimit import LimitConfig, LimitStatus
 from rescp.enums import OPEN_CIRCUIT_STATES, BreakerState, Health, Outcome, Severity, Verdict
-from rescp.errors import StoreUnavailable
+from rescp.errors import RescpError, StoreUnavailable
 from rescp.events import BreakerDeleted, EventLog, HealthChange, RateLimitExceeded
 from rescp.observe import PlaneObserver
 from rescp.store.base import AllowResult, BreakerView, ErrorSummary, Store, StoreListener
@@ -41,6 +41,11 @@ READ_ATTEMPTS = 8
 """Tries of a sequenced read before settling for one that may repeat (never miss) an event."""
 
 T = TypeVar("T")
+
+AllowArgs = tuple[str, str, str, int]
+"""breaker, limit, key, cost: one validated Allow."""
+RecordArgs = tuple[str, Outcome, float, str, ErrorReport | None, int]
+"""breaker, outcome, duration, permit, error, count: one validated Record."""
 
 BreakerStatusSink = Callable[[str, BreakerState | None], None]
 """Told every breaker's state as it changes (None when the breaker is deleted)."""
@@ -143,27 +148,92 @@ class ControlPlane(StoreListener):
     # the guard
 
     async def allow(self, breaker: str, limit: str, key: str, cost: int) -> AllowResult:
+        return await self._allow_at(self.clock.now(), breaker, limit, key, cost)
+
+    async def allow_many(self, items: Iterable[AllowArgs | RescpError],
+                         ) -> list[AllowResult | RescpError]:
+        """Many Allows decided in order at one instant, each as `allow` decides it; an item that
+        is already an error (it did not validate) or fails is answered with its error, and never
+        stops the others. One clock read per batch; consequences settle as after each Allow."""
         now = self.clock.now()
+        allow, observe = self.store.allow, self.observer.allowed
+        results: list[AllowResult | RescpError] = []
+        append = results.append
+        for item in items:
+            if isinstance(item, RescpError):
+                append(item)
+                continue
+            try:
+                result = await allow(*item, now)
+            except StoreUnavailable:
+                append(self._without_store())
+                continue
+            except RescpError as error:
+                append(error)
+                continue
+            observe(item[0], item[1], result)
+            if result.alert or result.breaker_state is BreakerState.HALF_OPEN:
+                self._allowed(result, item[0], item[1], item[2])
+            if self._dirty or self._to_advance:
+                await self._settle()
+            append(result)
+        return results
+
+    async def record_many(self, items: Iterable[RecordArgs | RescpError],
+                          ) -> list[tuple[BreakerState, ErrorRecord | None] | RescpError]:
+        """Many Records applied in order, each exactly as `record` applies it; an item's error
+        is its answer and never stops the others."""
+        results: list[tuple[BreakerState, ErrorRecord | None] | RescpError] = []
+        for item in items:
+            if isinstance(item, RescpError):
+                results.append(item)
+                continue
+            breaker, outcome, duration, permit, error, count = item
+            try:
+                results.append(await self.record(breaker, outcome, duration, permit, error,
+                                                 count=count))
+            except RescpError as error:
+                results.append(error)
+        return results
+
+    async def _allow_at(self, now: float, breaker: str, limit: str, key: str,
+                        cost: int) -> AllowResult:
         try:
             result = await self.store.allow(breaker, limit, key, cost, now)
         except StoreUnavailable:
-            if self.allow_on_store_failure:
-                return AllowResult(True, Verdict.ALLOWED, None, 0.0, -1, "", 0)
-            return AllowResult(False, Verdict.BREAKER_OPEN, None, 1.0, -1, "", 0)
+            return self._without_store()
         self.observer.allowed(breaker, limit, result)
+        self._allowed(result, breaker, limit, key)
+        if self._dirty or self._to_advance:
+            await self._settle()
+        return result
+
+    def _without_store(self) -> AllowResult:
+        """The decision while the store fails: `allow_on_store_failure` says which."""
+        if self.allow_on_store_failure:
+            return AllowResult(True, Verdict.ALLOWED, None, 0.0, -1, "", 0)
+        return AllowResult(False, Verdict.BREAKER_OPEN, None, 1.0, -1, "", 0)
+
+    def _allowed(self, result: AllowResult, breaker: str, limit: str, key: str) -> None:
+        """Note what an Allow caused: a rate-limit alert, a trial permit's deadline."""
         if result.alert:
             self.events.append(RateLimitExceeded(limit, key, result.retry_after, result.alert),
                                self.clock.wall())
         if result.permit and result.breaker_state is BreakerState.HALF_OPEN:
             self._to_advance.add(breaker)  # a trial permit: its expiry is a deadline to arm
-        if self._dirty or self._to_advance:
-            await self._settle()
-        return result
 
     async def record(self, breaker: str, outcome: Outcome, duration: float, permit: str,
-                     error: ErrorReport | None) -> tuple[BreakerState, ErrorRecord | None]:
+                     error: ErrorReport | None, *,
+                     count: int = 1) -> tuple[BreakerState, ErrorRecord | None]:
+        """Feed an outcome, `count` times in a row (each exactly as one Record)."""
         state = await self.store.record(breaker, outcome, duration, permit, self.clock.now())
         self.observer.recorded(breaker, outcome)
+        for _ in range(count - 1):
+            if self._dirty:
+                await self._settle()
+            state = await self.store.record(breaker, outcome, duration, permit,
+                                            self.clock.now())
+            self.observer.recorded(breaker, outcome)
         record = await self.report(error) if error is not None else None
         if self._dirty:
             await self._settle()
@@ -221,6 +291,9 @@ class ControlPlane(StoreListener):
 
     async def delete_limit(self, name: str) -> None:
         await self.store.delete_limit(name)
+
+    async def give_back(self, name: str, key: str, tokens: int) -> int:
+        return await self.store.give_back(name, key, tokens, self.clock.now())
 
     async def limit_status(self, name: str, key: str) -> LimitStatus:
         status = await self.store.limit_status(name, key, self.clock.now())

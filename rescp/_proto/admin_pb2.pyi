@@ -127,16 +127,18 @@ class TransitionBreakerResponse(_message.Message):
     def __init__(self, breaker: _Optional[_Union[Breaker, _Mapping]] = ...) -> None: ...
 
 class Limit(_message.Message):
-    __slots__ = ("name", "algorithm", "max_requests", "window")
+    __slots__ = ("name", "algorithm", "max_requests", "window", "lease")
     NAME_FIELD_NUMBER: _ClassVar[int]
     ALGORITHM_FIELD_NUMBER: _ClassVar[int]
     MAX_REQUESTS_FIELD_NUMBER: _ClassVar[int]
     WINDOW_FIELD_NUMBER: _ClassVar[int]
+    LEASE_FIELD_NUMBER: _ClassVar[int]
     name: str
     algorithm: _enums_pb2.Algorithm
     max_requests: int
     window: _duration_pb2.Duration
-    def __init__(self, name: _Optional[str] = ..., algorithm: _Optional[_Union[_enums_pb2.Algorithm, str]] = ..., max_requests: _Optional[int] = ..., window: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ...) -> None: ...
+    lease: int
+    def __init__(self, name: _Optional[str] = ..., algorithm: _Optional[_Union[_enums_pb2.Algorithm, str]] = ..., max_requests: _Optional[int] = ..., window: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., lease: _Optional[int] = ...) -> None: ...
 
 class PutLimitRequest(_message.Message):
     __slots__ = ("limit",)

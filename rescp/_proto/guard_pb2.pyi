@@ -7,7 +7,7 @@ from rescp._proto import limits_pb2 as _limits_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
-from collections.abc import Mapping as _Mapping
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
 from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
@@ -41,18 +41,20 @@ class AllowResponse(_message.Message):
     def __init__(self, allowed: _Optional[bool] = ..., verdict: _Optional[_Union[_enums_pb2.Verdict, str]] = ..., breaker_state: _Optional[_Union[_enums_pb2.BreakerState, str]] = ..., retry_after: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., remaining: _Optional[int] = ..., permit: _Optional[str] = ...) -> None: ...
 
 class RecordRequest(_message.Message):
-    __slots__ = ("breaker", "outcome", "duration", "permit", "error")
+    __slots__ = ("breaker", "outcome", "duration", "permit", "error", "count")
     BREAKER_FIELD_NUMBER: _ClassVar[int]
     OUTCOME_FIELD_NUMBER: _ClassVar[int]
     DURATION_FIELD_NUMBER: _ClassVar[int]
     PERMIT_FIELD_NUMBER: _ClassVar[int]
     ERROR_FIELD_NUMBER: _ClassVar[int]
+    COUNT_FIELD_NUMBER: _ClassVar[int]
     breaker: str
     outcome: _enums_pb2.Outcome
     duration: _duration_pb2.Duration
     permit: str
     error: ReportRequest
-    def __init__(self, breaker: _Optional[str] = ..., outcome: _Optional[_Union[_enums_pb2.Outcome, str]] = ..., duration: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., permit: _Optional[str] = ..., error: _Optional[_Union[ReportRequest, _Mapping]] = ...) -> None: ...
+    count: int
+    def __init__(self, breaker: _Optional[str] = ..., outcome: _Optional[_Union[_enums_pb2.Outcome, str]] = ..., duration: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., permit: _Optional[str] = ..., error: _Optional[_Union[ReportRequest, _Mapping]] = ..., count: _Optional[int] = ...) -> None: ...
 
 class RecordResponse(_message.Message):
     __slots__ = ("breaker_state", "error")
@@ -171,3 +173,71 @@ class ClassifyResponse(_message.Message):
     fingerprint: str
     message: str
     def __init__(self, category: _Optional[_Union[_enums_pb2.ErrorCategory, str]] = ..., severity: _Optional[_Union[_enums_pb2.Severity, str]] = ..., user_message: _Optional[str] = ..., action: _Optional[_Union[RecoveryAction, _Mapping]] = ..., fingerprint: _Optional[str] = ..., message: _Optional[str] = ...) -> None: ...
+
+class AllowBatchRequest(_message.Message):
+    __slots__ = ("items",)
+    ITEMS_FIELD_NUMBER: _ClassVar[int]
+    items: _containers.RepeatedCompositeFieldContainer[AllowRequest]
+    def __init__(self, items: _Optional[_Iterable[_Union[AllowRequest, _Mapping]]] = ...) -> None: ...
+
+class AllowBatchResponse(_message.Message):
+    __slots__ = ("items",)
+    ITEMS_FIELD_NUMBER: _ClassVar[int]
+    items: _containers.RepeatedCompositeFieldContainer[AllowBatchItem]
+    def __init__(self, items: _Optional[_Iterable[_Union[AllowBatchItem, _Mapping]]] = ...) -> None: ...
+
+class AllowBatchItem(_message.Message):
+    __slots__ = ("response", "error")
+    RESPONSE_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    response: AllowResponse
+    error: ItemError
+    def __init__(self, response: _Optional[_Union[AllowResponse, _Mapping]] = ..., error: _Optional[_Union[ItemError, _Mapping]] = ...) -> None: ...
+
+class RecordBatchRequest(_message.Message):
+    __slots__ = ("items",)
+    ITEMS_FIELD_NUMBER: _ClassVar[int]
+    items: _containers.RepeatedCompositeFieldContainer[RecordRequest]
+    def __init__(self, items: _Optional[_Iterable[_Union[RecordRequest, _Mapping]]] = ...) -> None: ...
+
+class RecordBatchResponse(_message.Message):
+    __slots__ = ("items",)
+    ITEMS_FIELD_NUMBER: _ClassVar[int]
+    items: _containers.RepeatedCompositeFieldContainer[RecordBatchItem]
+    def __init__(self, items: _Optional[_Iterable[_Union[RecordBatchItem, _Mapping]]] = ...) -> None: ...
+
+class RecordBatchItem(_message.Message):
+    __slots__ = ("response", "error")
+    RESPONSE_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    response: RecordResponse
+    error: ItemError
+    def __init__(self, response: _Optional[_Union[RecordResponse, _Mapping]] = ..., error: _Optional[_Union[ItemError, _Mapping]] = ...) -> None: ...
+
+class ItemError(_message.Message):
+    __slots__ = ("code", "reason", "message", "fields")
+    CODE_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    FIELDS_FIELD_NUMBER: _ClassVar[int]
+    code: int
+    reason: str
+    message: str
+    fields: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, code: _Optional[int] = ..., reason: _Optional[str] = ..., message: _Optional[str] = ..., fields: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class ReturnTokensRequest(_message.Message):
+    __slots__ = ("limit", "key", "tokens")
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    KEY_FIELD_NUMBER: _ClassVar[int]
+    TOKENS_FIELD_NUMBER: _ClassVar[int]
+    limit: str
+    key: str
+    tokens: int
+    def __init__(self, limit: _Optional[str] = ..., key: _Optional[str] = ..., tokens: _Optional[int] = ...) -> None: ...
+
+class ReturnTokensResponse(_message.Message):
+    __slots__ = ("remaining",)
+    REMAINING_FIELD_NUMBER: _ClassVar[int]
+    remaining: int
+    def __init__(self, remaining: _Optional[int] = ...) -> None: ...

@@ -58,6 +58,7 @@ class LimitConfig:
     max_requests: int
     window: float
     algorithm: Algorithm = Algorithm.SLIDING_WINDOW
+    lease: int = 0  # the most tokens one local-mode client may hold; 0: decided on the server
 
     def __post_init__(self) -> None:
         v = Violations()
@@ -77,6 +78,10 @@ class LimitConfig:
                 or m <= MAX_SLIDING_REQUESTS, "max_requests",
                 f"at most {MAX_SLIDING_REQUESTS} for SLIDING_WINDOW, which keeps every admitted "
                 "request of its window; use TOKEN_BUCKET for larger limits (constant memory)")
+        lease = self.lease
+        v.check(isinstance(lease, int) and not isinstance(lease, bool) and lease >= 0
+                and (lease == 0 or not isinstance(m, int) or lease <= m),
+                "lease", "must be an integer from 0 to max_requests")
         v.raise_if_any()
 
 
@@ -383,6 +388,24 @@ class SlidingWindowLimiter(_Limiter[_Log]):
         at = log.times[log.leave_index(start, live + 1 - self._cap)] + window
         return _limited(now, _delay(now, at), reset_at)
 
+    def give_back(self, key: str, tokens: int, now: float) -> None:
+        """Undo up to `tokens` of the key's newest admissions (a lease's unused part), newest
+        first, the last one undone only in part if need be; never more than were taken."""
+        log = self._keys.get(key)
+        if log is None:
+            return
+        log.drop_expired(now, self._window)
+        times, sums = log.times, log.sums
+        while tokens and len(times) > log.head:
+            cost = 1 if sums is None else sums[-1] - sums[-2]
+            if sums is not None and cost > tokens:
+                sums[-1] -= tokens  # the newest entry keeps the part that was used
+                return
+            times.pop()
+            if sums is not None:
+                sums.pop()
+            tokens -= cost
+
     def _fresh(self, state: _Log, now: float) -> bool:
         times = state.times
         return (not times or times[-1] + self._window <= now) and self._alert_fresh(state, now)
@@ -430,6 +453,13 @@ class TokenBucketLimiter(_Limiter[_Bucket]):
         if level >= 1:
             return LimitStatus(False, int(level), 0.0, reset_at)
         return _limited(now, _delay(now, self._reaches(bucket, 1, now)), reset_at)
+
+    def give_back(self, key: str, tokens: int, now: float) -> None:
+        """Return `tokens` (a lease's unused part) to the key's bucket, never beyond full."""
+        bucket = self._keys.get(key)
+        if bucket is not None:
+            bucket.tokens = min(float(self._cap), self._level(bucket, now) + tokens)
+            bucket.last = max(bucket.last, now)
 
     def _level(self, bucket: _Bucket, now: float) -> float:
         """Tokens at `now`: monotone in `now`, and exactly full once a window has passed."""

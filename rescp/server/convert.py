@@ -166,12 +166,13 @@ def limit_config(msg: admin.Limit) -> LimitConfig:
     window = duration_seconds(msg.window, "window", v)
     v.check(window > 0 or not msg.HasField("window"), "window", "must be positive")
     return build(LimitConfig, v, name=msg.name, max_requests=msg.max_requests,
-                 window=window if window > 0 else 1.0, algorithm=algorithm)
+                 window=window if window > 0 else 1.0, algorithm=algorithm, lease=msg.lease)
 
 
 def encode_limit(config: LimitConfig) -> admin.Limit:
     return admin.Limit(name=config.name, algorithm=wire(config.algorithm),
-                       max_requests=config.max_requests, window=to_duration(config.window))
+                       max_requests=config.max_requests, window=to_duration(config.window),
+                       lease=config.lease)
 
 
 # features and degradation

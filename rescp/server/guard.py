@@ -5,18 +5,16 @@ from __future__ import annotations
 import grpc
 
 from rescp._proto import guard_pb2 as guard
-from rescp.engine.breaker import is_permit
 from rescp.engine.errorlog import build_record
-from rescp.enums import Outcome
-from rescp.errors import NAME_PATTERN, Violations
+from rescp.errors import Violations
 from rescp.plane import ControlPlane
 from rescp.server import convert
+from rescp.server.batch import BatchServicer
 from rescp.server.convert import wire
+from rescp.server.guard_codec import allow_args, encode_allow, encode_record, record_args
 from rescp.server.rpc import service, unary
-from rescp.server.textlimits import KEY_LIMIT
 
 SERVICE = "rescp.v1.GuardService"
-_name_ok = NAME_PATTERN.fullmatch
 
 
 class GuardServicer:
@@ -29,48 +27,30 @@ class GuardServicer:
             "Record": unary(guard.RecordRequest, guard.RecordResponse, self.record),
             "Report": unary(guard.ReportRequest, guard.ReportResponse, self.report),
             "Classify": unary(guard.ClassifyRequest, guard.ClassifyResponse, self.classify),
+            "ReturnTokens": unary(guard.ReturnTokensRequest, guard.ReturnTokensResponse,
+                                  self.return_tokens),
+            **BatchServicer(self._plane).methods(),
         })
 
     async def allow(self, request: guard.AllowRequest) -> guard.AllowResponse:
-        breaker, limit, key = request.breaker, request.limit, request.key
-        if ((breaker and not _name_ok(breaker)) or (limit and not _name_ok(limit))
-                or len(key) > KEY_LIMIT):
-            v = Violations()
-            if breaker:
-                v.name(breaker, "breaker")
-            if limit:
-                v.name(limit, "limit")
-            v.check(len(key) <= KEY_LIMIT, "key", f"at most {KEY_LIMIT} characters")
-            v.raise_if_any()
-        result = await self._plane.allow(breaker, limit, key, request.cost or 1)
-        response = guard.AllowResponse(
-            allowed=result.allowed, verdict=wire(result.verdict),
-            breaker_state=wire(result.breaker_state) if result.breaker_state else None,
-            remaining=result.remaining,
-            permit=result.permit)
-        if result.retry_after > 0:
-            response.retry_after.CopyFrom(convert.to_duration(result.retry_after))
-        return response
+        return encode_allow(await self._plane.allow(*allow_args(request)))
 
     async def record(self, request: guard.RecordRequest) -> guard.RecordResponse:
+        breaker, outcome, duration, permit, error, count = record_args(
+            request, self._plane.clock.now())
+        state, record = await self._plane.record(breaker, outcome, duration, permit, error,
+                                                 count=count)
+        return encode_record(state, record)
+
+    async def return_tokens(self, request: guard.ReturnTokensRequest,
+                            ) -> guard.ReturnTokensResponse:
+        """A lease's unused tokens, given back to its key."""
         v = Violations()
-        v.name(request.breaker, "breaker")
-        v.check(request.outcome != 0, "outcome", "is required (SUCCESS, FAILURE or IGNORED)")
-        outcome = convert.enum_value(Outcome, request.outcome, "outcome", v, None)
-        duration = convert.duration_seconds(request.duration, "duration", v)
-        v.check(is_permit(request.permit), "permit", "not a permit this server handed out")
-        error = None
-        with v.collect("error"):
-            if request.HasField("error"):
-                error = convert.error_report(request.error, self._plane.clock.now())
+        v.name(request.limit, "limit")
         v.raise_if_any()
-        assert outcome is not None
-        state, record = await self._plane.record(request.breaker, outcome, duration,
-                                                 request.permit, error)
-        response = guard.RecordResponse(breaker_state=wire(state))
-        if record is not None:
-            response.error.CopyFrom(convert.encode_record(record))
-        return response
+        _, limit, key, _ = allow_args(guard.AllowRequest(limit=request.limit, key=request.key))
+        remaining = await self._plane.give_back(limit, key, request.tokens)
+        return guard.ReturnTokensResponse(remaining=remaining)
 
     async def report(self, request: guard.ReportRequest) -> guard.ReportResponse:
         record = await self._plane.report(
@@ -89,3 +69,4 @@ class GuardServicer:
             user_message=record.user_message,
             action=guard.RecoveryAction(type=record.action_type, message=record.action_message),
             fingerprint=record.fingerprint, message=record.message)
+

@@ -79,13 +79,12 @@ class Unary(Generic[Request, Response]):
     method: Callable[[Request], Awaitable[Response]]
 
     def grpc_handler(self, observe: Observer) -> grpc.RpcMethodHandler[Any, Any]:
-        parse, method, request_type = self.request_type.FromString, self.method, self.request_type
+        serve, request_type = self.serve_bytes(), self.request_type
 
         async def handle(raw: bytes, context: Context) -> bytes:
             start = stopwatch()
             try:
-                check_size(len(raw))
-                response = (await method(parse(raw))).SerializeToString()
+                response = await serve(raw)
             except Exception as error:
                 observe(status_code(as_rescp_error(error, request_type)), stopwatch() - start)
                 await fail(context, error, request_type)
@@ -93,6 +92,17 @@ class Unary(Generic[Request, Response]):
             return response
 
         return grpc.unary_unary_rpc_method_handler(handle)
+
+    def serve_bytes(self) -> Callable[[bytes], Awaitable[bytes]]:
+        """Request bytes to response bytes over gRPC: the size cap, decode, method, encode
+        (the batch RPCs serve theirs their own way)."""
+        parse, method = self.request_type.FromString, self.method
+
+        async def serve(raw: bytes) -> bytes:
+            check_size(len(raw))
+            return (await method(parse(raw))).SerializeToString()
+
+        return serve
 
 
 @dataclass(frozen=True, slots=True)

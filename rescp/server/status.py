@@ -55,6 +55,7 @@ def clip(text: str, limit: int = MAX_ECHO_CHARS) -> str:
 
 
 def code_of(error: errors.RescpError) -> grpc.StatusCode:
+    """The gRPC status code for `error`."""
     return _CODES.get(type(error), grpc.StatusCode.INTERNAL)
 
 

@@ -141,6 +141,10 @@ class Store(Protocol):
 
     async def limit_status(self, name: str, key: str, now: float) -> LimitStatus: ...
 
+    async def give_back(self, name: str, key: str, tokens: int, now: float) -> int:
+        """Return a lease's unused tokens to the key; the tokens it has left."""
+        ...
+
     async def sweep_idle(self, now: float, budget: int) -> None:
         """Forget up to `budget` idle rate-limit keys per limit (bounded work per call)."""
         ...

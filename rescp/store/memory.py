@@ -163,6 +163,11 @@ class MemoryStore:
     async def limit_status(self, name: str, key: str, now: float) -> LimitStatus:
         return self._limiter(name).status(key, now)
 
+    async def give_back(self, name: str, key: str, tokens: int, now: float) -> int:
+        limiter = self._limiter(name)
+        limiter.give_back(key, tokens, now)
+        return limiter.status(key, now).remaining
+
     async def sweep_idle(self, now: float, budget: int) -> None:
         for limiter in self._limiters.values():
             limiter.sweep(now, budget)

@@ -58,6 +58,14 @@ def test_allow_answers_proto3_json_from_the_same_state_as_grpc(http: httpx.Clien
     assert snake["remaining"] == "98" and snake["isRateLimited"] is False
 
 
+def test_allow_batch_over_connect_answers_per_item_as_grpc_does(http: httpx.Client) -> None:
+    answer = rpc(http, "GuardService/AllowBatch", {"items": [
+        {"breaker": "dydx_api", "limit": "api", "key": "b"}, {"limit": "nope"}]})
+    first, second = answer["items"]
+    assert first["response"]["allowed"] is True and first["response"]["remaining"] == "99"
+    assert second["error"]["code"] == 5 and second["error"]["reason"] == "LIMIT_NOT_FOUND"
+
+
 def test_every_unary_rpc_is_routed(http: httpx.Client) -> None:
     procedures = unary_procedures()
     assert len(procedures) > 20

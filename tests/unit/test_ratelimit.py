@@ -443,3 +443,16 @@ def test_sweep_is_bounded_and_stops_at_the_first_busy_key() -> None:
     assert limiter.sweep(1.5, budget=1000) == 60  # then it stops at "busy"
     assert len(limiter) == 11
     assert limiter.sweep(2.0, budget=1000) == 11  # a window later everything is fresh
+
+
+def test_give_back_undoes_the_newest_admissions_never_more() -> None:
+    for algorithm in Algorithm:
+        limiter = make_limiter(LimitConfig("g", 10, 60.0, algorithm, lease=5))
+        limiter.acquire("k", 1, 0.0)
+        limiter.acquire("k", 5, 1.0)  # a block of 5, 2 of it used
+        limiter.give_back("k", 3, 2.0)
+        assert limiter.status("k", 2.0).remaining == 10 - 1 - 2
+        limiter.give_back("k", 100, 2.0)
+        assert limiter.status("k", 2.0).remaining == 10
+        limiter.give_back("unknown", 3, 2.0)
+        assert limiter.status("unknown", 2.0).remaining == 10

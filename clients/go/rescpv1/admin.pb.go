@@ -781,7 +781,12 @@ type Limit struct {
 	// The requests (tokens) admitted per window per key; at least 1.
 	MaxRequests uint64 `protobuf:"varint,3,opt,name=max_requests,json=maxRequests,proto3" json:"max_requests,omitempty"`
 	// The window; required and positive.
-	Window        *durationpb.Duration `protobuf:"bytes,4,opt,name=window,proto3" json:"window,omitempty"`
+	Window *durationpb.Duration `protobuf:"bytes,4,opt,name=window,proto3" json:"window,omitempty"`
+	// Opts the limit in to leases: the most tokens one local-mode client may hold at once, taken
+	// in blocks (an Allow whose cost is the block) and spent locally; 0 (the default) keeps every
+	// decision on the server, exact. With leases, admission over any window may exceed
+	// max_requests by at most lease x clients holding a lease. At most max_requests.
+	Lease         uint32 `protobuf:"varint,5,opt,name=lease,proto3" json:"lease,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -842,6 +847,13 @@ func (x *Limit) GetWindow() *durationpb.Duration {
 		return x.Window
 	}
 	return nil
+}
+
+func (x *Limit) GetLease() uint32 {
+	if x != nil {
+		return x.Lease
+	}
+	return 0
 }
 
 // PutLimitRequest creates or replaces a limit.
@@ -2437,12 +2449,13 @@ const file_rescp_v1_admin_proto_rawDesc = "" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12,\n" +
 	"\x05state\x18\x02 \x01(\x0e2\x16.rescp.v1.BreakerStateR\x05state\"H\n" +
 	"\x19TransitionBreakerResponse\x12+\n" +
-	"\abreaker\x18\x01 \x01(\v2\x11.rescp.v1.BreakerR\abreaker\"\xa4\x01\n" +
+	"\abreaker\x18\x01 \x01(\v2\x11.rescp.v1.BreakerR\abreaker\"\xba\x01\n" +
 	"\x05Limit\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x121\n" +
 	"\talgorithm\x18\x02 \x01(\x0e2\x13.rescp.v1.AlgorithmR\talgorithm\x12!\n" +
 	"\fmax_requests\x18\x03 \x01(\x04R\vmaxRequests\x121\n" +
-	"\x06window\x18\x04 \x01(\v2\x19.google.protobuf.DurationR\x06window\"8\n" +
+	"\x06window\x18\x04 \x01(\v2\x19.google.protobuf.DurationR\x06window\x12\x14\n" +
+	"\x05lease\x18\x05 \x01(\rR\x05lease\"8\n" +
 	"\x0fPutLimitRequest\x12%\n" +
 	"\x05limit\x18\x01 \x01(\v2\x0f.rescp.v1.LimitR\x05limit\"9\n" +
 	"\x10PutLimitResponse\x12%\n" +

@@ -203,7 +203,12 @@ type RecordRequest struct {
 	// handed out, counts but never transitions it.
 	Permit string `protobuf:"bytes,4,opt,name=permit,proto3" json:"permit,omitempty"`
 	// When set, reported exactly as by Report, in the same round trip.
-	Error         *ReportRequest `protobuf:"bytes,5,opt,name=error,proto3" json:"error,omitempty"`
+	Error *ReportRequest `protobuf:"bytes,5,opt,name=error,proto3" json:"error,omitempty"`
+	// How many times in a row this outcome happened (0 means 1; at most 1,000): applied as that
+	// many Records one by one, each with this duration and permit. Local-mode clients send runs
+	// of successes this way for breakers without a slow-call rule, whose durations change
+	// nothing. With `error` set it must be 0 or 1 (each error is its own report).
+	Count         uint32 `protobuf:"varint,6,opt,name=count,proto3" json:"count,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -271,6 +276,13 @@ func (x *RecordRequest) GetError() *ReportRequest {
 		return x.Error
 	}
 	return nil
+}
+
+func (x *RecordRequest) GetCount() uint32 {
+	if x != nil {
+		return x.Count
+	}
+	return 0
 }
 
 // RecordResponse answers a Record.
@@ -878,6 +890,483 @@ func (x *ClassifyResponse) GetMessage() string {
 	return ""
 }
 
+// AllowBatchRequest carries many Allows.
+type AllowBatchRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// 1 to 1,000 items, decided in this order; anything else is INVALID_ARGUMENT.
+	Items         []*AllowRequest `protobuf:"bytes,1,rep,name=items,proto3" json:"items,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AllowBatchRequest) Reset() {
+	*x = AllowBatchRequest{}
+	mi := &file_rescp_v1_guard_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AllowBatchRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AllowBatchRequest) ProtoMessage() {}
+
+func (x *AllowBatchRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_rescp_v1_guard_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AllowBatchRequest.ProtoReflect.Descriptor instead.
+func (*AllowBatchRequest) Descriptor() ([]byte, []int) {
+	return file_rescp_v1_guard_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *AllowBatchRequest) GetItems() []*AllowRequest {
+	if x != nil {
+		return x.Items
+	}
+	return nil
+}
+
+// AllowBatchResponse answers every item.
+type AllowBatchResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Same length and order as the request's items.
+	Items         []*AllowBatchItem `protobuf:"bytes,1,rep,name=items,proto3" json:"items,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AllowBatchResponse) Reset() {
+	*x = AllowBatchResponse{}
+	mi := &file_rescp_v1_guard_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AllowBatchResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AllowBatchResponse) ProtoMessage() {}
+
+func (x *AllowBatchResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_rescp_v1_guard_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AllowBatchResponse.ProtoReflect.Descriptor instead.
+func (*AllowBatchResponse) Descriptor() ([]byte, []int) {
+	return file_rescp_v1_guard_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *AllowBatchResponse) GetItems() []*AllowBatchItem {
+	if x != nil {
+		return x.Items
+	}
+	return nil
+}
+
+// AllowBatchItem is one item's answer: exactly one of its fields is set.
+type AllowBatchItem struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The decision, exactly as the unary Allow would answer it.
+	Response *AllowResponse `protobuf:"bytes,1,opt,name=response,proto3" json:"response,omitempty"`
+	// Why the item could not be decided (the status the unary Allow would have failed with).
+	Error         *ItemError `protobuf:"bytes,2,opt,name=error,proto3" json:"error,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AllowBatchItem) Reset() {
+	*x = AllowBatchItem{}
+	mi := &file_rescp_v1_guard_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AllowBatchItem) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AllowBatchItem) ProtoMessage() {}
+
+func (x *AllowBatchItem) ProtoReflect() protoreflect.Message {
+	mi := &file_rescp_v1_guard_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AllowBatchItem.ProtoReflect.Descriptor instead.
+func (*AllowBatchItem) Descriptor() ([]byte, []int) {
+	return file_rescp_v1_guard_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *AllowBatchItem) GetResponse() *AllowResponse {
+	if x != nil {
+		return x.Response
+	}
+	return nil
+}
+
+func (x *AllowBatchItem) GetError() *ItemError {
+	if x != nil {
+		return x.Error
+	}
+	return nil
+}
+
+// RecordBatchRequest carries many Records.
+type RecordBatchRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// 1 to 1,000 items, applied in this order; anything else is INVALID_ARGUMENT.
+	Items         []*RecordRequest `protobuf:"bytes,1,rep,name=items,proto3" json:"items,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RecordBatchRequest) Reset() {
+	*x = RecordBatchRequest{}
+	mi := &file_rescp_v1_guard_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RecordBatchRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RecordBatchRequest) ProtoMessage() {}
+
+func (x *RecordBatchRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_rescp_v1_guard_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RecordBatchRequest.ProtoReflect.Descriptor instead.
+func (*RecordBatchRequest) Descriptor() ([]byte, []int) {
+	return file_rescp_v1_guard_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *RecordBatchRequest) GetItems() []*RecordRequest {
+	if x != nil {
+		return x.Items
+	}
+	return nil
+}
+
+// RecordBatchResponse answers every item.
+type RecordBatchResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Same length and order as the request's items.
+	Items         []*RecordBatchItem `protobuf:"bytes,1,rep,name=items,proto3" json:"items,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RecordBatchResponse) Reset() {
+	*x = RecordBatchResponse{}
+	mi := &file_rescp_v1_guard_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RecordBatchResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RecordBatchResponse) ProtoMessage() {}
+
+func (x *RecordBatchResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_rescp_v1_guard_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RecordBatchResponse.ProtoReflect.Descriptor instead.
+func (*RecordBatchResponse) Descriptor() ([]byte, []int) {
+	return file_rescp_v1_guard_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *RecordBatchResponse) GetItems() []*RecordBatchItem {
+	if x != nil {
+		return x.Items
+	}
+	return nil
+}
+
+// RecordBatchItem is one item's answer: exactly one of its fields is set.
+type RecordBatchItem struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The answer, exactly as the unary Record would give it.
+	Response *RecordResponse `protobuf:"bytes,1,opt,name=response,proto3" json:"response,omitempty"`
+	// Why the item could not be applied (the status the unary Record would have failed with).
+	Error         *ItemError `protobuf:"bytes,2,opt,name=error,proto3" json:"error,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RecordBatchItem) Reset() {
+	*x = RecordBatchItem{}
+	mi := &file_rescp_v1_guard_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RecordBatchItem) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RecordBatchItem) ProtoMessage() {}
+
+func (x *RecordBatchItem) ProtoReflect() protoreflect.Message {
+	mi := &file_rescp_v1_guard_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RecordBatchItem.ProtoReflect.Descriptor instead.
+func (*RecordBatchItem) Descriptor() ([]byte, []int) {
+	return file_rescp_v1_guard_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *RecordBatchItem) GetResponse() *RecordResponse {
+	if x != nil {
+		return x.Response
+	}
+	return nil
+}
+
+func (x *RecordBatchItem) GetError() *ItemError {
+	if x != nil {
+		return x.Error
+	}
+	return nil
+}
+
+// ItemError is the error of one batch item: what the unary RPC's status would have said.
+type ItemError struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// A google.rpc.Code number, e.g. 3 (INVALID_ARGUMENT) or 5 (NOT_FOUND).
+	Code int32 `protobuf:"varint,1,opt,name=code,proto3" json:"code,omitempty"`
+	// The google.rpc.ErrorInfo reason the unary RPC would give, e.g. "BREAKER_NOT_FOUND".
+	Reason string `protobuf:"bytes,2,opt,name=reason,proto3" json:"reason,omitempty"`
+	// A message for people.
+	Message string `protobuf:"bytes,3,opt,name=message,proto3" json:"message,omitempty"`
+	// For INVALID_ARGUMENT: the bad fields, by their path in the item (e.g. "outcome").
+	Fields        []string `protobuf:"bytes,4,rep,name=fields,proto3" json:"fields,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ItemError) Reset() {
+	*x = ItemError{}
+	mi := &file_rescp_v1_guard_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ItemError) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ItemError) ProtoMessage() {}
+
+func (x *ItemError) ProtoReflect() protoreflect.Message {
+	mi := &file_rescp_v1_guard_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ItemError.ProtoReflect.Descriptor instead.
+func (*ItemError) Descriptor() ([]byte, []int) {
+	return file_rescp_v1_guard_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *ItemError) GetCode() int32 {
+	if x != nil {
+		return x.Code
+	}
+	return 0
+}
+
+func (x *ItemError) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *ItemError) GetMessage() string {
+	if x != nil {
+		return x.Message
+	}
+	return ""
+}
+
+func (x *ItemError) GetFields() []string {
+	if x != nil {
+		return x.Fields
+	}
+	return nil
+}
+
+// ReturnTokensRequest gives tokens back to one key of a limit.
+type ReturnTokensRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The limit; an unknown limit is NOT_FOUND.
+	Limit string `protobuf:"bytes,1,opt,name=limit,proto3" json:"limit,omitempty"`
+	// The key the tokens were taken for.
+	Key string `protobuf:"bytes,2,opt,name=key,proto3" json:"key,omitempty"`
+	// How many tokens to give back; 0 gives back none.
+	Tokens        uint32 `protobuf:"varint,3,opt,name=tokens,proto3" json:"tokens,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReturnTokensRequest) Reset() {
+	*x = ReturnTokensRequest{}
+	mi := &file_rescp_v1_guard_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReturnTokensRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReturnTokensRequest) ProtoMessage() {}
+
+func (x *ReturnTokensRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_rescp_v1_guard_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReturnTokensRequest.ProtoReflect.Descriptor instead.
+func (*ReturnTokensRequest) Descriptor() ([]byte, []int) {
+	return file_rescp_v1_guard_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *ReturnTokensRequest) GetLimit() string {
+	if x != nil {
+		return x.Limit
+	}
+	return ""
+}
+
+func (x *ReturnTokensRequest) GetKey() string {
+	if x != nil {
+		return x.Key
+	}
+	return ""
+}
+
+func (x *ReturnTokensRequest) GetTokens() uint32 {
+	if x != nil {
+		return x.Tokens
+	}
+	return 0
+}
+
+// ReturnTokensResponse answers a ReturnTokens.
+type ReturnTokensResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Tokens left for the key after the return.
+	Remaining     int64 `protobuf:"varint,1,opt,name=remaining,proto3" json:"remaining,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReturnTokensResponse) Reset() {
+	*x = ReturnTokensResponse{}
+	mi := &file_rescp_v1_guard_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReturnTokensResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReturnTokensResponse) ProtoMessage() {}
+
+func (x *ReturnTokensResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_rescp_v1_guard_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReturnTokensResponse.ProtoReflect.Descriptor instead.
+func (*ReturnTokensResponse) Descriptor() ([]byte, []int) {
+	return file_rescp_v1_guard_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *ReturnTokensResponse) GetRemaining() int64 {
+	if x != nil {
+		return x.Remaining
+	}
+	return 0
+}
+
 var File_rescp_v1_guard_proto protoreflect.FileDescriptor
 
 const file_rescp_v1_guard_proto_rawDesc = "" +
@@ -895,13 +1384,14 @@ const file_rescp_v1_guard_proto_rawDesc = "" +
 	"\vretry_after\x18\x04 \x01(\v2\x19.google.protobuf.DurationR\n" +
 	"retryAfter\x12\x1c\n" +
 	"\tremaining\x18\x05 \x01(\x03R\tremaining\x12\x16\n" +
-	"\x06permit\x18\x06 \x01(\tR\x06permit\"\xd4\x01\n" +
+	"\x06permit\x18\x06 \x01(\tR\x06permit\"\xea\x01\n" +
 	"\rRecordRequest\x12\x18\n" +
 	"\abreaker\x18\x01 \x01(\tR\abreaker\x12+\n" +
 	"\aoutcome\x18\x02 \x01(\x0e2\x11.rescp.v1.OutcomeR\aoutcome\x125\n" +
 	"\bduration\x18\x03 \x01(\v2\x19.google.protobuf.DurationR\bduration\x12\x16\n" +
 	"\x06permit\x18\x04 \x01(\tR\x06permit\x12-\n" +
-	"\x05error\x18\x05 \x01(\v2\x17.rescp.v1.ReportRequestR\x05error\"z\n" +
+	"\x05error\x18\x05 \x01(\v2\x17.rescp.v1.ReportRequestR\x05error\x12\x14\n" +
+	"\x05count\x18\x06 \x01(\rR\x05count\"z\n" +
 	"\x0eRecordResponse\x12;\n" +
 	"\rbreaker_state\x18\x01 \x01(\x0e2\x16.rescp.v1.BreakerStateR\fbreakerState\x12+\n" +
 	"\x05error\x18\x02 \x01(\v2\x15.rescp.v1.ErrorRecordR\x05error\"\x8d\x04\n" +
@@ -957,12 +1447,41 @@ const file_rescp_v1_guard_proto_rawDesc = "" +
 	"\fuser_message\x18\x03 \x01(\tR\vuserMessage\x120\n" +
 	"\x06action\x18\x04 \x01(\v2\x18.rescp.v1.RecoveryActionR\x06action\x12 \n" +
 	"\vfingerprint\x18\x05 \x01(\tR\vfingerprint\x12\x18\n" +
-	"\amessage\x18\x06 \x01(\tR\amessage2\x85\x02\n" +
+	"\amessage\x18\x06 \x01(\tR\amessage\"A\n" +
+	"\x11AllowBatchRequest\x12,\n" +
+	"\x05items\x18\x01 \x03(\v2\x16.rescp.v1.AllowRequestR\x05items\"D\n" +
+	"\x12AllowBatchResponse\x12.\n" +
+	"\x05items\x18\x01 \x03(\v2\x18.rescp.v1.AllowBatchItemR\x05items\"p\n" +
+	"\x0eAllowBatchItem\x123\n" +
+	"\bresponse\x18\x01 \x01(\v2\x17.rescp.v1.AllowResponseR\bresponse\x12)\n" +
+	"\x05error\x18\x02 \x01(\v2\x13.rescp.v1.ItemErrorR\x05error\"C\n" +
+	"\x12RecordBatchRequest\x12-\n" +
+	"\x05items\x18\x01 \x03(\v2\x17.rescp.v1.RecordRequestR\x05items\"F\n" +
+	"\x13RecordBatchResponse\x12/\n" +
+	"\x05items\x18\x01 \x03(\v2\x19.rescp.v1.RecordBatchItemR\x05items\"r\n" +
+	"\x0fRecordBatchItem\x124\n" +
+	"\bresponse\x18\x01 \x01(\v2\x18.rescp.v1.RecordResponseR\bresponse\x12)\n" +
+	"\x05error\x18\x02 \x01(\v2\x13.rescp.v1.ItemErrorR\x05error\"i\n" +
+	"\tItemError\x12\x12\n" +
+	"\x04code\x18\x01 \x01(\x05R\x04code\x12\x16\n" +
+	"\x06reason\x18\x02 \x01(\tR\x06reason\x12\x18\n" +
+	"\amessage\x18\x03 \x01(\tR\amessage\x12\x16\n" +
+	"\x06fields\x18\x04 \x03(\tR\x06fields\"^\n" +
+	"\x13ReturnTokensRequest\x12\x14\n" +
+	"\x05limit\x18\x01 \x01(\tR\x05limit\x12\x19\n" +
+	"\x03key\x18\x02 \x01(\tB\a\xaa\xd4\x18\x03\b\x80\x02R\x03key\x12\x16\n" +
+	"\x06tokens\x18\x03 \x01(\rR\x06tokens\"4\n" +
+	"\x14ReturnTokensResponse\x12\x1c\n" +
+	"\tremaining\x18\x01 \x01(\x03R\tremaining2\xe9\x03\n" +
 	"\fGuardService\x128\n" +
 	"\x05Allow\x12\x16.rescp.v1.AllowRequest\x1a\x17.rescp.v1.AllowResponse\x12;\n" +
 	"\x06Record\x12\x17.rescp.v1.RecordRequest\x1a\x18.rescp.v1.RecordResponse\x12;\n" +
 	"\x06Report\x12\x17.rescp.v1.ReportRequest\x1a\x18.rescp.v1.ReportResponse\x12A\n" +
-	"\bClassify\x12\x19.rescp.v1.ClassifyRequest\x1a\x1a.rescp.v1.ClassifyResponseb\x06proto3"
+	"\bClassify\x12\x19.rescp.v1.ClassifyRequest\x1a\x1a.rescp.v1.ClassifyResponse\x12G\n" +
+	"\n" +
+	"AllowBatch\x12\x1b.rescp.v1.AllowBatchRequest\x1a\x1c.rescp.v1.AllowBatchResponse\x12J\n" +
+	"\vRecordBatch\x12\x1c.rescp.v1.RecordBatchRequest\x1a\x1d.rescp.v1.RecordBatchResponse\x12M\n" +
+	"\fReturnTokens\x12\x1d.rescp.v1.ReturnTokensRequest\x1a\x1e.rescp.v1.ReturnTokensResponseb\x06proto3"
 
 var (
 	file_rescp_v1_guard_proto_rawDescOnce sync.Once
@@ -976,7 +1495,7 @@ func file_rescp_v1_guard_proto_rawDescGZIP() []byte {
 	return file_rescp_v1_guard_proto_rawDescData
 }
 
-var file_rescp_v1_guard_proto_msgTypes = make([]protoimpl.MessageInfo, 12)
+var file_rescp_v1_guard_proto_msgTypes = make([]protoimpl.MessageInfo, 21)
 var file_rescp_v1_guard_proto_goTypes = []any{
 	(*AllowRequest)(nil),          // 0: rescp.v1.AllowRequest
 	(*AllowResponse)(nil),         // 1: rescp.v1.AllowResponse
@@ -988,50 +1507,73 @@ var file_rescp_v1_guard_proto_goTypes = []any{
 	(*ErrorRecord)(nil),           // 7: rescp.v1.ErrorRecord
 	(*ClassifyRequest)(nil),       // 8: rescp.v1.ClassifyRequest
 	(*ClassifyResponse)(nil),      // 9: rescp.v1.ClassifyResponse
-	nil,                           // 10: rescp.v1.ReportRequest.ContextEntry
-	nil,                           // 11: rescp.v1.ErrorRecord.ContextEntry
-	(Verdict)(0),                  // 12: rescp.v1.Verdict
-	(BreakerState)(0),             // 13: rescp.v1.BreakerState
-	(*durationpb.Duration)(nil),   // 14: google.protobuf.Duration
-	(Outcome)(0),                  // 15: rescp.v1.Outcome
-	(*timestamppb.Timestamp)(nil), // 16: google.protobuf.Timestamp
-	(ErrorCategory)(0),            // 17: rescp.v1.ErrorCategory
-	(Severity)(0),                 // 18: rescp.v1.Severity
+	(*AllowBatchRequest)(nil),     // 10: rescp.v1.AllowBatchRequest
+	(*AllowBatchResponse)(nil),    // 11: rescp.v1.AllowBatchResponse
+	(*AllowBatchItem)(nil),        // 12: rescp.v1.AllowBatchItem
+	(*RecordBatchRequest)(nil),    // 13: rescp.v1.RecordBatchRequest
+	(*RecordBatchResponse)(nil),   // 14: rescp.v1.RecordBatchResponse
+	(*RecordBatchItem)(nil),       // 15: rescp.v1.RecordBatchItem
+	(*ItemError)(nil),             // 16: rescp.v1.ItemError
+	(*ReturnTokensRequest)(nil),   // 17: rescp.v1.ReturnTokensRequest
+	(*ReturnTokensResponse)(nil),  // 18: rescp.v1.ReturnTokensResponse
+	nil,                           // 19: rescp.v1.ReportRequest.ContextEntry
+	nil,                           // 20: rescp.v1.ErrorRecord.ContextEntry
+	(Verdict)(0),                  // 21: rescp.v1.Verdict
+	(BreakerState)(0),             // 22: rescp.v1.BreakerState
+	(*durationpb.Duration)(nil),   // 23: google.protobuf.Duration
+	(Outcome)(0),                  // 24: rescp.v1.Outcome
+	(*timestamppb.Timestamp)(nil), // 25: google.protobuf.Timestamp
+	(ErrorCategory)(0),            // 26: rescp.v1.ErrorCategory
+	(Severity)(0),                 // 27: rescp.v1.Severity
 }
 var file_rescp_v1_guard_proto_depIdxs = []int32{
-	12, // 0: rescp.v1.AllowResponse.verdict:type_name -> rescp.v1.Verdict
-	13, // 1: rescp.v1.AllowResponse.breaker_state:type_name -> rescp.v1.BreakerState
-	14, // 2: rescp.v1.AllowResponse.retry_after:type_name -> google.protobuf.Duration
-	15, // 3: rescp.v1.RecordRequest.outcome:type_name -> rescp.v1.Outcome
-	14, // 4: rescp.v1.RecordRequest.duration:type_name -> google.protobuf.Duration
+	21, // 0: rescp.v1.AllowResponse.verdict:type_name -> rescp.v1.Verdict
+	22, // 1: rescp.v1.AllowResponse.breaker_state:type_name -> rescp.v1.BreakerState
+	23, // 2: rescp.v1.AllowResponse.retry_after:type_name -> google.protobuf.Duration
+	24, // 3: rescp.v1.RecordRequest.outcome:type_name -> rescp.v1.Outcome
+	23, // 4: rescp.v1.RecordRequest.duration:type_name -> google.protobuf.Duration
 	4,  // 5: rescp.v1.RecordRequest.error:type_name -> rescp.v1.ReportRequest
-	13, // 6: rescp.v1.RecordResponse.breaker_state:type_name -> rescp.v1.BreakerState
+	22, // 6: rescp.v1.RecordResponse.breaker_state:type_name -> rescp.v1.BreakerState
 	7,  // 7: rescp.v1.RecordResponse.error:type_name -> rescp.v1.ErrorRecord
-	10, // 8: rescp.v1.ReportRequest.context:type_name -> rescp.v1.ReportRequest.ContextEntry
-	16, // 9: rescp.v1.ReportRequest.time:type_name -> google.protobuf.Timestamp
+	19, // 8: rescp.v1.ReportRequest.context:type_name -> rescp.v1.ReportRequest.ContextEntry
+	25, // 9: rescp.v1.ReportRequest.time:type_name -> google.protobuf.Timestamp
 	7,  // 10: rescp.v1.ReportResponse.record:type_name -> rescp.v1.ErrorRecord
-	17, // 11: rescp.v1.ErrorRecord.category:type_name -> rescp.v1.ErrorCategory
-	18, // 12: rescp.v1.ErrorRecord.severity:type_name -> rescp.v1.Severity
-	16, // 13: rescp.v1.ErrorRecord.time:type_name -> google.protobuf.Timestamp
+	26, // 11: rescp.v1.ErrorRecord.category:type_name -> rescp.v1.ErrorCategory
+	27, // 12: rescp.v1.ErrorRecord.severity:type_name -> rescp.v1.Severity
+	25, // 13: rescp.v1.ErrorRecord.time:type_name -> google.protobuf.Timestamp
 	6,  // 14: rescp.v1.ErrorRecord.action:type_name -> rescp.v1.RecoveryAction
-	11, // 15: rescp.v1.ErrorRecord.context:type_name -> rescp.v1.ErrorRecord.ContextEntry
+	20, // 15: rescp.v1.ErrorRecord.context:type_name -> rescp.v1.ErrorRecord.ContextEntry
 	4,  // 16: rescp.v1.ClassifyRequest.error:type_name -> rescp.v1.ReportRequest
-	17, // 17: rescp.v1.ClassifyResponse.category:type_name -> rescp.v1.ErrorCategory
-	18, // 18: rescp.v1.ClassifyResponse.severity:type_name -> rescp.v1.Severity
+	26, // 17: rescp.v1.ClassifyResponse.category:type_name -> rescp.v1.ErrorCategory
+	27, // 18: rescp.v1.ClassifyResponse.severity:type_name -> rescp.v1.Severity
 	6,  // 19: rescp.v1.ClassifyResponse.action:type_name -> rescp.v1.RecoveryAction
-	0,  // 20: rescp.v1.GuardService.Allow:input_type -> rescp.v1.AllowRequest
-	2,  // 21: rescp.v1.GuardService.Record:input_type -> rescp.v1.RecordRequest
-	4,  // 22: rescp.v1.GuardService.Report:input_type -> rescp.v1.ReportRequest
-	8,  // 23: rescp.v1.GuardService.Classify:input_type -> rescp.v1.ClassifyRequest
-	1,  // 24: rescp.v1.GuardService.Allow:output_type -> rescp.v1.AllowResponse
-	3,  // 25: rescp.v1.GuardService.Record:output_type -> rescp.v1.RecordResponse
-	5,  // 26: rescp.v1.GuardService.Report:output_type -> rescp.v1.ReportResponse
-	9,  // 27: rescp.v1.GuardService.Classify:output_type -> rescp.v1.ClassifyResponse
-	24, // [24:28] is the sub-list for method output_type
-	20, // [20:24] is the sub-list for method input_type
-	20, // [20:20] is the sub-list for extension type_name
-	20, // [20:20] is the sub-list for extension extendee
-	0,  // [0:20] is the sub-list for field type_name
+	0,  // 20: rescp.v1.AllowBatchRequest.items:type_name -> rescp.v1.AllowRequest
+	12, // 21: rescp.v1.AllowBatchResponse.items:type_name -> rescp.v1.AllowBatchItem
+	1,  // 22: rescp.v1.AllowBatchItem.response:type_name -> rescp.v1.AllowResponse
+	16, // 23: rescp.v1.AllowBatchItem.error:type_name -> rescp.v1.ItemError
+	2,  // 24: rescp.v1.RecordBatchRequest.items:type_name -> rescp.v1.RecordRequest
+	15, // 25: rescp.v1.RecordBatchResponse.items:type_name -> rescp.v1.RecordBatchItem
+	3,  // 26: rescp.v1.RecordBatchItem.response:type_name -> rescp.v1.RecordResponse
+	16, // 27: rescp.v1.RecordBatchItem.error:type_name -> rescp.v1.ItemError
+	0,  // 28: rescp.v1.GuardService.Allow:input_type -> rescp.v1.AllowRequest
+	2,  // 29: rescp.v1.GuardService.Record:input_type -> rescp.v1.RecordRequest
+	4,  // 30: rescp.v1.GuardService.Report:input_type -> rescp.v1.ReportRequest
+	8,  // 31: rescp.v1.GuardService.Classify:input_type -> rescp.v1.ClassifyRequest
+	10, // 32: rescp.v1.GuardService.AllowBatch:input_type -> rescp.v1.AllowBatchRequest
+	13, // 33: rescp.v1.GuardService.RecordBatch:input_type -> rescp.v1.RecordBatchRequest
+	17, // 34: rescp.v1.GuardService.ReturnTokens:input_type -> rescp.v1.ReturnTokensRequest
+	1,  // 35: rescp.v1.GuardService.Allow:output_type -> rescp.v1.AllowResponse
+	3,  // 36: rescp.v1.GuardService.Record:output_type -> rescp.v1.RecordResponse
+	5,  // 37: rescp.v1.GuardService.Report:output_type -> rescp.v1.ReportResponse
+	9,  // 38: rescp.v1.GuardService.Classify:output_type -> rescp.v1.ClassifyResponse
+	11, // 39: rescp.v1.GuardService.AllowBatch:output_type -> rescp.v1.AllowBatchResponse
+	14, // 40: rescp.v1.GuardService.RecordBatch:output_type -> rescp.v1.RecordBatchResponse
+	18, // 41: rescp.v1.GuardService.ReturnTokens:output_type -> rescp.v1.ReturnTokensResponse
+	35, // [35:42] is the sub-list for method output_type
+	28, // [28:35] is the sub-list for method input_type
+	28, // [28:28] is the sub-list for extension type_name
+	28, // [28:28] is the sub-list for extension extendee
+	0,  // [0:28] is the sub-list for field type_name
 }
 
 func init() { file_rescp_v1_guard_proto_init() }
@@ -1047,7 +1589,7 @@ func file_rescp_v1_guard_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_rescp_v1_guard_proto_rawDesc), len(file_rescp_v1_guard_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   12,
+			NumMessages:   21,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -19,10 +19,13 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	GuardService_Allow_FullMethodName    = "/rescp.v1.GuardService/Allow"
-	GuardService_Record_FullMethodName   = "/rescp.v1.GuardService/Record"
-	GuardService_Report_FullMethodName   = "/rescp.v1.GuardService/Report"
-	GuardService_Classify_FullMethodName = "/rescp.v1.GuardService/Classify"
+	GuardService_Allow_FullMethodName        = "/rescp.v1.GuardService/Allow"
+	GuardService_Record_FullMethodName       = "/rescp.v1.GuardService/Record"
+	GuardService_Report_FullMethodName       = "/rescp.v1.GuardService/Report"
+	GuardService_Classify_FullMethodName     = "/rescp.v1.GuardService/Classify"
+	GuardService_AllowBatch_FullMethodName   = "/rescp.v1.GuardService/AllowBatch"
+	GuardService_RecordBatch_FullMethodName  = "/rescp.v1.GuardService/RecordBatch"
+	GuardService_ReturnTokens_FullMethodName = "/rescp.v1.GuardService/ReturnTokens"
 )
 
 // GuardServiceClient is the client API for GuardService service.
@@ -42,6 +45,29 @@ type GuardServiceClient interface {
 	// recovery action, fingerprint, scrubbed message) and stores nothing: the seed's
 	// classify_error and assess_severity.
 	Classify(ctx context.Context, in *ClassifyRequest, opts ...grpc.CallOption) (*ClassifyResponse, error)
+	// AllowBatch decides many Allows in one round trip: in order, each exactly as the unary Allow
+	// would decide it at that point, a bad item answered with its own ItemError. Only a request
+	// malformed as a whole (no items, more than 1,000, over 4 MiB) fails the RPC. The unary 64 KiB
+	// cap does not apply. Local-mode clients send their HALF_OPEN trials and non-leased limits here.
+	AllowBatch(ctx context.Context, in *AllowBatchRequest, opts ...grpc.CallOption) (*AllowBatchResponse, error)
+	// RecordBatch applies many outcomes in one round trip, in order, each exactly as the unary
+	// Record would; a bad item gets its ItemError and never spoils the others. Local-mode clients
+	// send their aggregated outcomes here (every flush_interval, or every 500 outcomes), so the
+	// server applies them exactly as the same Records one by one.
+	//
+	// Local decisions are built from Watch plus these two RPCs, with no RPC of their own: a client
+	// in local mode keeps one EventService.Watch open (breaker transitions and degradation
+	// changes), learns a breaker's state from its first Allow and then from the pushed
+	// transitions, admits locally while CLOSED or DISABLED, refuses locally while OPEN or
+	// FORCED_OPEN (retry_after from the transition's time and the breaker's recovery timeout), and
+	// asks the server for every HALF_OPEN trial. While its Watch is down it decides on the server.
+	RecordBatch(ctx context.Context, in *RecordBatchRequest, opts ...grpc.CallOption) (*RecordBatchResponse, error)
+	// ReturnTokens gives back the unused part of a lease. A local-mode client takes tokens of a
+	// limit with `Limit.lease` set in blocks (an Allow whose cost is the block), spends them
+	// locally, and returns what it did not use here once the lease ages out (or it closes). The
+	// newest admissions of the key are undone (the last in part if need be), never more than
+	// were taken; a token bucket is refilled by them, never beyond full.
+	ReturnTokens(ctx context.Context, in *ReturnTokensRequest, opts ...grpc.CallOption) (*ReturnTokensResponse, error)
 }
 
 type guardServiceClient struct {
@@ -92,6 +118,36 @@ func (c *guardServiceClient) Classify(ctx context.Context, in *ClassifyRequest, 
 	return out, nil
 }
 
+func (c *guardServiceClient) AllowBatch(ctx context.Context, in *AllowBatchRequest, opts ...grpc.CallOption) (*AllowBatchResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(AllowBatchResponse)
+	err := c.cc.Invoke(ctx, GuardService_AllowBatch_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *guardServiceClient) RecordBatch(ctx context.Context, in *RecordBatchRequest, opts ...grpc.CallOption) (*RecordBatchResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(RecordBatchResponse)
+	err := c.cc.Invoke(ctx, GuardService_RecordBatch_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *guardServiceClient) ReturnTokens(ctx context.Context, in *ReturnTokensRequest, opts ...grpc.CallOption) (*ReturnTokensResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ReturnTokensResponse)
+	err := c.cc.Invoke(ctx, GuardService_ReturnTokens_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // GuardServiceServer is the server API for GuardService service.
 // All implementations must embed UnimplementedGuardServiceServer
 // for forward compatibility.
@@ -109,6 +165,29 @@ type GuardServiceServer interface {
 	// recovery action, fingerprint, scrubbed message) and stores nothing: the seed's
 	// classify_error and assess_severity.
 	Classify(context.Context, *ClassifyRequest) (*ClassifyResponse, error)
+	// AllowBatch decides many Allows in one round trip: in order, each exactly as the unary Allow
+	// would decide it at that point, a bad item answered with its own ItemError. Only a request
+	// malformed as a whole (no items, more than 1,000, over 4 MiB) fails the RPC. The unary 64 KiB
+	// cap does not apply. Local-mode clients send their HALF_OPEN trials and non-leased limits here.
+	AllowBatch(context.Context, *AllowBatchRequest) (*AllowBatchResponse, error)
+	// RecordBatch applies many outcomes in one round trip, in order, each exactly as the unary
+	// Record would; a bad item gets its ItemError and never spoils the others. Local-mode clients
+	// send their aggregated outcomes here (every flush_interval, or every 500 outcomes), so the
+	// server applies them exactly as the same Records one by one.
+	//
+	// Local decisions are built from Watch plus these two RPCs, with no RPC of their own: a client
+	// in local mode keeps one EventService.Watch open (breaker transitions and degradation
+	// changes), learns a breaker's state from its first Allow and then from the pushed
+	// transitions, admits locally while CLOSED or DISABLED, refuses locally while OPEN or
+	// FORCED_OPEN (retry_after from the transition's time and the breaker's recovery timeout), and
+	// asks the server for every HALF_OPEN trial. While its Watch is down it decides on the server.
+	RecordBatch(context.Context, *RecordBatchRequest) (*RecordBatchResponse, error)
+	// ReturnTokens gives back the unused part of a lease. A local-mode client takes tokens of a
+	// limit with `Limit.lease` set in blocks (an Allow whose cost is the block), spends them
+	// locally, and returns what it did not use here once the lease ages out (or it closes). The
+	// newest admissions of the key are undone (the last in part if need be), never more than
+	// were taken; a token bucket is refilled by them, never beyond full.
+	ReturnTokens(context.Context, *ReturnTokensRequest) (*ReturnTokensResponse, error)
 	mustEmbedUnimplementedGuardServiceServer()
 }
 
@@ -130,6 +209,15 @@ func (UnimplementedGuardServiceServer) Report(context.Context, *ReportRequest) (
 }
 func (UnimplementedGuardServiceServer) Classify(context.Context, *ClassifyRequest) (*ClassifyResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method Classify not implemented")
+}
+func (UnimplementedGuardServiceServer) AllowBatch(context.Context, *AllowBatchRequest) (*AllowBatchResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method AllowBatch not implemented")
+}
+func (UnimplementedGuardServiceServer) RecordBatch(context.Context, *RecordBatchRequest) (*RecordBatchResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method RecordBatch not implemented")
+}
+func (UnimplementedGuardServiceServer) ReturnTokens(context.Context, *ReturnTokensRequest) (*ReturnTokensResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method ReturnTokens not implemented")
 }
 func (UnimplementedGuardServiceServer) mustEmbedUnimplementedGuardServiceServer() {}
 func (UnimplementedGuardServiceServer) testEmbeddedByValue()                      {}
@@ -224,6 +312,60 @@ func _GuardService_Classify_Handler(srv interface{}, ctx context.Context, dec fu
 	return interceptor(ctx, in, info, handler)
 }
 
+func _GuardService_AllowBatch_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(AllowBatchRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(GuardServiceServer).AllowBatch(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: GuardService_AllowBatch_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(GuardServiceServer).AllowBatch(ctx, req.(*AllowBatchRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _GuardService_RecordBatch_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RecordBatchRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(GuardServiceServer).RecordBatch(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: GuardService_RecordBatch_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(GuardServiceServer).RecordBatch(ctx, req.(*RecordBatchRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _GuardService_ReturnTokens_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ReturnTokensRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(GuardServiceServer).ReturnTokens(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: GuardService_ReturnTokens_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(GuardServiceServer).ReturnTokens(ctx, req.(*ReturnTokensRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // GuardService_ServiceDesc is the grpc.ServiceDesc for GuardService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -246,6 +388,18 @@ var GuardService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "Classify",
 			Handler:    _GuardService_Classify_Handler,
+		},
+		{
+			MethodName: "AllowBatch",
+			Handler:    _GuardService_AllowBatch_Handler,
+		},
+		{
+			MethodName: "RecordBatch",
+			Handler:    _GuardService_RecordBatch_Handler,
+		},
+		{
+			MethodName: "ReturnTokens",
+			Handler:    _GuardService_ReturnTokens_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

@@ -24,6 +24,8 @@ export interface LimitInput {
   maxRequests: number;
   windowMs: number;
   algorithm?: "sliding_window" | "token_bucket";
+  /** Tokens a local-mode client may hold at once (Limit.lease); 0 or unset: decided on the server. */
+  lease?: number;
 }
 
 export interface FeatureInput {
@@ -63,6 +65,7 @@ export function limit(name: string, input: LimitInput): Limit {
     algorithm: value(Algorithm, "ALGORITHM_", input.algorithm ?? "sliding_window", "algorithm"),
     maxRequests: uint53(input.maxRequests, "maxRequests"),
     window: duration(input.windowMs, "windowMs"),
+    lease: uint32(input.lease ?? 0, "lease"),
   };
 }
 

@@ -187,10 +187,10 @@ def transition(name: str, state: str) -> admin.TransitionBreakerRequest:
 
 
 def put_limit(name: str, max_requests: int, window: float,
-              algorithm: str) -> admin.PutLimitRequest:
+              algorithm: str, lease: int = 0) -> admin.PutLimitRequest:
     return admin.PutLimitRequest(limit=checked(
         admin.Limit, "limit.", name=name, max_requests=max_requests,
-        window=duration(window, "limit.window"),
+        window=duration(window, "limit.window"), lease=lease,
         algorithm=enum_name(enums.Algorithm, "ALGORITHM_", algorithm, "limit.algorithm")))
 
 
@@ -281,7 +281,8 @@ def breaker(msg: admin.Breaker) -> Breaker:
 
 def limit(msg: admin.Limit) -> Limit:
     return Limit(name=msg.name, max_requests=msg.max_requests, window=seconds(msg.window),
-                 algorithm=enum_word(enums.Algorithm, "ALGORITHM_", msg.algorithm))
+                 algorithm=enum_word(enums.Algorithm, "ALGORITHM_", msg.algorithm),
+                 lease=msg.lease)
 
 
 def limit_status(msg: admin.GetLimitStatusResponse) -> LimitStatus:

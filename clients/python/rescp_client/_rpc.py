@@ -51,6 +51,9 @@ _EVENTS = "/rescp.v1.EventService/"
 
 ALLOW = Rpc(_GUARD + "Allow", guard.AllowRequest, guard.AllowResponse)
 RECORD = Rpc(_GUARD + "Record", guard.RecordRequest, guard.RecordResponse)
+RETURN_TOKENS = Rpc(_GUARD + "ReturnTokens", guard.ReturnTokensRequest,
+                    guard.ReturnTokensResponse)
+RECORD_BATCH = Rpc(_GUARD + "RecordBatch", guard.RecordBatchRequest, guard.RecordBatchResponse)
 REPORT = Rpc(_GUARD + "Report", guard.ReportRequest, guard.ReportResponse)
 CLASSIFY = Rpc(_GUARD + "Classify", guard.ClassifyRequest, guard.ClassifyResponse)
 

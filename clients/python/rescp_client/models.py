@@ -86,6 +86,7 @@ class Limit:
     max_requests: int
     window: float
     algorithm: str  # "sliding_window" | "token_bucket"
+    lease: int = 0  # tokens a local-mode client may hold at once; 0: decided on the server
 
 
 @dataclass(frozen=True, slots=True)

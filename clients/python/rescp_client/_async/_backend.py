@@ -17,6 +17,8 @@ code calls either without knowing which.
 - `require_callable`: `call_async` runs coroutine functions only, refused at once otherwise.
 - `Runner`: one background job at a time (the outbox's delivery), a task on the loop that
   starts it; `sleep` is the flavour's own.
+- `Lock`, `Nudge`: local mode keeps its flushes in order and paces its flusher (its
+  follower and flusher run on `Runner`s).
 """
 
 from __future__ import annotations
@@ -280,3 +282,23 @@ class Pending:
         log.debug("rescp: background call for %r dropped (%s)", key, why)
         if rescue is not None:
             rescue()
+
+
+Lock = asyncio.Lock
+"""Keeps local mode's flushes in order."""
+
+
+class Nudge:
+    """What local mode's flusher sleeps on between rounds: set when outcomes pile up."""
+
+    def __init__(self) -> None:
+        self._event = asyncio.Event()
+
+    def set(self) -> None:
+        self._event.set()
+
+    async def wait(self, seconds: float) -> None:
+        """Sleep `seconds`, or less when nudged meanwhile; then forget the nudge."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._event.wait(), seconds)
+        self._event.clear()

@@ -14,6 +14,11 @@
 - Order: a client never lets its Allow overtake its own earlier Record on the same breaker, so
   two failures in a row open a failure_threshold=2 breaker before a third call is let in.
 - Bounds: at most max_pending background calls at once; the rest are dropped and counted.
+- Local mode (`local` given): a breaker the push stream follows is decided here, with no round
+  trip, and every outcome of a breaker joins the local queue instead of a Record of its own;
+  what local state cannot decide (HALF_OPEN trials, limits without a lease, unknown breakers,
+  a stream that is down) is asked of the server as above, after that breaker's queued
+  outcomes (`_local`).
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from collections.abc import Callable
 import grpc
 
 from rescp_client import _codec
+from rescp_client._proto import enums_pb2 as enums
 from rescp_client._proto import guard_pb2 as guard
 from rescp_client._rpc import ALLOW
 from rescp_client._spec import GuardSpec
@@ -34,10 +40,12 @@ from rescp_client.models import Admission
 
 from ._backend import Pending
 from ._connection import Connection
+from ._local import LocalDecider
 
 log = logging.getLogger("rescp_client")
 
 UNCHECKED = Admission(checked=False)
+SUCCEEDED = (enums.OUTCOME_SUCCESS, None)
 LOGGED_NAMES = 1000
 """Guard targets whose misconfiguration is remembered as logged (beyond that, each is logged)."""
 
@@ -47,7 +55,9 @@ class HotPath:
 
     def __init__(self, connection: Connection, *, allow_timeout: float, record_timeout: float,
                  deny: bool, service: str, max_pending: int,
-                 keep: Callable[[guard.ReportRequest, int], None]) -> None:
+                 keep: Callable[[guard.ReportRequest, int], None],
+                 local: LocalDecider | None = None) -> None:
+        self.local = local
         self._conn = connection
         self._keep = keep  # into the outbox
         self._allow_timeout = allow_timeout
@@ -60,7 +70,8 @@ class HotPath:
 
     @property
     def dropped(self) -> int:
-        return self._pending.dropped
+        local = 0 if self.local is None else self.local.state.dropped
+        return self._pending.dropped + local
 
     @property
     def pending(self) -> int:
@@ -68,11 +79,30 @@ class HotPath:
 
     async def admit(self, spec: GuardSpec) -> Admission:
         """Ask rescp whether the call may run: an Admission, or a refusal raised."""
+        local = self.local
+        if local is not None:
+            admission = local.state.decide(spec.breaker) if spec.breaker else None
+            if admission is not None and not spec.limit:
+                return admission
+            if spec.limit and (admission is not None or not spec.breaker):
+                leased = await local.leased(spec, admission)
+                if leased is not None:
+                    return leased
+        return await self._ask(spec)
+
+    async def _ask(self, spec: GuardSpec) -> Admission:
         started = time.perf_counter()
         try:
             request = spec.allow_request()
         except InvalidArgumentError as error:
             return self._misconfigured(spec, error)
+        if self.local is not None:
+            self.local.start()
+        local = self.local if spec.breaker else None
+        asked_at = 0
+        if local is not None:
+            await local.before_server(spec.breaker)
+            asked_at = local.state.changes(spec.breaker)
         settled = not spec.breaker or await self._pending.settle(spec.breaker,
                                                                  self._allow_timeout)
         left = self._allow_timeout - (time.perf_counter() - started)
@@ -86,12 +116,19 @@ class HotPath:
             return self._unavailable(spec, error)
         except NotFoundError as error:
             return self._misconfigured(spec, error)
+        if local is not None:
+            await local.learn(spec.breaker, response, asked_at)
         return _codec.admission(response, request)
 
     def finish(self, spec: GuardSpec, admission: Admission, took: float,
                error: BaseException | None) -> None:
         """Send what follows the call in the background; never blocks, never raises. The
         error's report goes to the outbox when there is no call to carry it, or it is lost."""
+        local = self.local
+        if local is not None and spec.breaker and admission.checked:
+            outcome, report = SUCCEEDED if error is None else spec.outcome(error, self._service)
+            local.queued(local.state.add(spec.breaker, outcome, took, admission.permit, report))
+            return
         call, report = spec.follow_up(admission, took, error, self._service)
         if call is None or self._conn.closed:
             if report is not None:
@@ -105,7 +142,9 @@ class HotPath:
 
     async def settle(self, breaker: str | None, within: float) -> bool:
         """Wait up to `within` seconds for this client's Records of `breaker` (None: for all
-        background calls); True when none is left."""
+        background calls); True when none is left. Local outcomes are sent first."""
+        if self.local is not None:
+            await self.local.flush()
         if breaker is None:
             return await self._pending.flush(within)
         return await self._pending.settle(breaker, within)

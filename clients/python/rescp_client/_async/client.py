@@ -28,6 +28,7 @@ from rescp_client._rpc import PAGE_SIZE, Req, Resp, Rpc
 from rescp_client._spec import GuardSpec
 from rescp_client.errors import ControlPlaneUnavailable
 from rescp_client.models import (
+    AffectedFeature,
     Breaker,
     Classification,
     Degradation,
@@ -45,6 +46,7 @@ from ._delivery import Delivery
 from ._guard import AsyncGuard
 from ._handles import AsyncBreakerHandle, AsyncLimiter
 from ._hotpath import HotPath
+from ._local import LocalDecider
 from ._watch import AsyncWatch
 
 
@@ -59,6 +61,11 @@ class AsyncClient:
     outbox_size: reports kept while rescp cannot be reached before the oldest are dropped.
     outbox_path: a file to keep them in too, so the app's own crash or restart loses none (a
     client started on the same path delivers them); one process at a time.
+    decide: "server" asks rescp before every guarded call; "local" decides calls on breakers
+    from the state rescp pushes (no round trip while CLOSED or DISABLED, local refusals while
+    OPEN or FORCED_OPEN, HALF_OPEN trials and limits without a lease still asked of the
+    server) and sends the outcomes in batches every `flush_interval` seconds (or every 500).
+    See `_local`.
     """
 
     def __init__(self, target: str, *, on_unavailable: Literal["allow", "deny"] = "allow",
@@ -66,11 +73,15 @@ class AsyncClient:
                  max_pending_records: int = 1000, close_timeout: float = 1.0,
                  channel_options: Sequence[tuple[str, Any]] = (),
                  outbox_size: int = DEFAULT_LIMIT,
-                 outbox_path: str | os.PathLike[str] | None = None) -> None:
+                 outbox_path: str | os.PathLike[str] | None = None,
+                 decide: Literal["server", "local"] = "server",
+                 flush_interval: float = 0.05) -> None:
         if on_unavailable not in ("allow", "deny"):
             raise ValueError(f"on_unavailable must be 'allow' or 'deny', not {on_unavailable!r}")
-        if allow_timeout <= 0 or timeout <= 0:
-            raise ValueError("allow_timeout and timeout must be positive")
+        if allow_timeout <= 0 or timeout <= 0 or flush_interval <= 0:
+            raise ValueError("allow_timeout, timeout and flush_interval must be positive")
+        if decide not in ("server", "local"):
+            raise ValueError(f"decide must be 'server' or 'local', not {decide!r}")
         self.target = target
         self._timeout = timeout
         self._service = service
@@ -78,9 +89,13 @@ class AsyncClient:
         self._outbox = Outbox(outbox_size, outbox_path)
         self._conn = Connection(target, [*_rpc.CHANNEL_OPTIONS, *channel_options])
         self._delivery = Delivery(self._conn, self._outbox, timeout)
+        local = None if decide == "server" else LocalDecider(
+            self._conn, flush_interval=flush_interval, allow_timeout=allow_timeout,
+            record_timeout=timeout, keep=self._delivery.keep)
         self._hot = HotPath(self._conn, allow_timeout=allow_timeout, record_timeout=timeout,
                             deny=on_unavailable == "deny", service=service,
-                            max_pending=max_pending_records, keep=self._delivery.keep)
+                            max_pending=max_pending_records, keep=self._delivery.keep,
+                            local=local)
         self._delivery.kick()  # reports a previous run left in outbox_path
 
     # lifecycle
@@ -91,11 +106,15 @@ class AsyncClient:
         lost, and counted in dropped_reports). Nothing of the client runs after this returns."""
         if not self._conn.closed:
             started = time.perf_counter()
+            if self._hot.local is not None:
+                await self._hot.local.give_back(everything=True)
             if not await self._hot.settle(None, self._close_timeout):
                 await self._hot.cancel()
             left = self._close_timeout - (time.perf_counter() - started)
             await self._delivery.flush(max(left, 0.0))
             await self._conn.close()
+            if self._hot.local is not None:
+                await self._hot.local.stop()
             await self._delivery.stop()
             self._outbox.close()
 
@@ -107,7 +126,8 @@ class AsyncClient:
 
     @property
     def dropped_records(self) -> int:
-        """Background Records/Reports lost: over the cap, failed, or cut off by close()."""
+        """Background Records/Reports lost: over the cap, failed, or cut off by close() (and in
+        local mode outcomes lost: over the queue's bound, or refused by an unreachable rescp)."""
         return self._hot.dropped
 
     async def flush(self, timeout: float = 5.0) -> bool:
@@ -228,11 +248,13 @@ class AsyncClient:
 
     async def put_limit(
             self, name: str, *, max_requests: int, window: float,
-            algorithm: str = "sliding_window") -> Limit:
+            algorithm: str = "sliding_window", lease: int = 0) -> Limit:
         """Create or replace a limit: `max_requests` per `window` seconds per key
         ("sliding_window" or "token_bucket"). A config different from the stored one starts
-        every key afresh; the very same config changes nothing (keys keep their counts)."""
-        request = _codec.put_limit(name, max_requests, window, algorithm)
+        every key afresh; the very same config changes nothing (keys keep their counts).
+        `lease` > 0 lets local-mode clients take that many tokens at a time and spend them
+        locally (admission may then exceed max_requests by lease x clients holding a lease)."""
+        request = _codec.put_limit(name, max_requests, window, algorithm, lease)
         return _codec.limit((await self._call(_rpc.PUT_LIMIT, request)).limit)
 
     async def list_limits(self) -> list[Limit]:
@@ -274,6 +296,15 @@ class AsyncClient:
     async def degradation(self) -> Degradation:
         return _codec.degradation(
             await self._after_records(_rpc.GET_DEGRADATION, admin.GetDegradationRequest()))
+
+    async def feature_status(self, name: str) -> AffectedFeature | None:
+        """How open circuits affect feature `name` ("degraded" or "unavailable"), or None when
+        they do not. In local mode, while the push stream is up, from pushed state (no RPC)."""
+        local = self._hot.local
+        if local is not None and local.state.live and local.state.degradation is not None:
+            return local.state.feature_status(name)
+        affected = (await self.degradation()).affected_features
+        return next((f for f in affected if f.feature == name), None)
 
     async def error_summary(self) -> ErrorSummary:
         return _codec.error_summary(

@@ -28,7 +28,7 @@ from rescp_client._proto import enums_pb2 as rescp_dot_v1_dot_enums__pb2
 from rescp_client._proto import limits_pb2 as rescp_dot_v1_dot_limits__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x14rescp/v1/guard.proto\x12\x08rescp.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x14rescp/v1/enums.proto\x1a\x15rescp/v1/limits.proto\"R\n\x0c\x41llowRequest\x12\x0f\n\x07\x62reaker\x18\x01 \x01(\t\x12\r\n\x05limit\x18\x02 \x01(\t\x12\x14\n\x03key\x18\x03 \x01(\tB\x07\xaa\xd4\x18\x03\x08\x80\x02\x12\x0c\n\x04\x63ost\x18\x04 \x01(\r\"\xc6\x01\n\rAllowResponse\x12\x0f\n\x07\x61llowed\x18\x01 \x01(\x08\x12\"\n\x07verdict\x18\x02 \x01(\x0e\x32\x11.rescp.v1.Verdict\x12-\n\rbreaker_state\x18\x03 \x01(\x0e\x32\x16.rescp.v1.BreakerState\x12.\n\x0bretry_after\x18\x04 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x11\n\tremaining\x18\x05 \x01(\x03\x12\x0e\n\x06permit\x18\x06 \x01(\t\"\xa9\x01\n\rRecordRequest\x12\x0f\n\x07\x62reaker\x18\x01 \x01(\t\x12\"\n\x07outcome\x18\x02 \x01(\x0e\x32\x11.rescp.v1.Outcome\x12+\n\x08\x64uration\x18\x03 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x0e\n\x06permit\x18\x04 \x01(\t\x12&\n\x05\x65rror\x18\x05 \x01(\x0b\x32\x17.rescp.v1.ReportRequest\"e\n\x0eRecordResponse\x12-\n\rbreaker_state\x18\x01 \x01(\x0e\x32\x16.rescp.v1.BreakerState\x12$\n\x05\x65rror\x18\x02 \x01(\x0b\x32\x15.rescp.v1.ErrorRecord\"\x93\x03\n\rReportRequest\x12\x1a\n\toperation\x18\x01 \x01(\tB\x07\xaa\xd4\x18\x03\x08\x80\x02\x12\x1b\n\nerror_type\x18\x02 \x01(\tB\x07\xaa\xd4\x18\x03\x08\x80\x02\x12\x18\n\x07message\x18\x03 \x01(\tB\x07\xaa\xd4\x18\x03\x08\x80 \x12\x18\n\x07user_id\x18\x04 \x01(\tB\x07\xaa\xd4\x18\x03\x08\x80\x02\x12\x11\n\tgrpc_code\x18\x05 \x01(\x05\x12\x13\n\x0bhttp_status\x18\x06 \x01(\x05\x12\x0f\n\x07\x62reaker\x18\x07 \x01(\t\x12\x46\n\x07\x63ontext\x18\x08 \x03(\x0b\x32$.rescp.v1.ReportRequest.ContextEntryB\x0f\xaa\xd4\x18\x0b\x08\x80 \x10@\x18\x80\x02 \x80@\x12\x18\n\x07service\x18\t \x01(\tB\x07\xaa\xd4\x18\x03\x08\x80\x02\x12(\n\x04time\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12 \n\x0fidempotency_key\x18\x0b \x01(\tB\x07\xaa\xd4\x18\x03\x08\x80\x01\x1a.\n\x0c\x43ontextEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"7\n\x0eReportResponse\x12%\n\x06record\x18\x01 \x01(\x0b\x32\x15.rescp.v1.ErrorRecord\"/\n\x0eRecoveryAction\x12\x0c\n\x04type\x18\x01 \x01(\t\x12\x0f\n\x07message\x18\x02 \x01(\t\"\xd5\x03\n\x0b\x45rrorRecord\x12\x10\n\x08\x65rror_id\x18\x01 \x01(\t\x12\x11\n\toperation\x18\x02 \x01(\t\x12\x12\n\nerror_type\x18\x03 \x01(\t\x12\x0f\n\x07message\x18\x04 \x01(\t\x12)\n\x08\x63\x61tegory\x18\x05 \x01(\x0e\x32\x17.rescp.v1.ErrorCategory\x12$\n\x08severity\x18\x06 \x01(\x0e\x32\x12.rescp.v1.Severity\x12\x14\n\x0cuser_message\x18\x07 \x01(\t\x12(\n\x04time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x14\n\x0c\x61\x63knowledged\x18\t \x01(\x08\x12\x0f\n\x07user_id\x18\n \x01(\t\x12(\n\x06\x61\x63tion\x18\x0b \x01(\x0b\x32\x18.rescp.v1.RecoveryAction\x12\x13\n\x0b\x66ingerprint\x18\x0c \x01(\t\x12\x33\n\x07\x63ontext\x18\r \x03(\x0b\x32\".rescp.v1.ErrorRecord.ContextEntry\x12\x0f\n\x07service\x18\x0e \x01(\t\x12\x0f\n\x07\x62reaker\x18\x0f \x01(\t\x1a.\n\x0c\x43ontextEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"9\n\x0f\x43lassifyRequest\x12&\n\x05\x65rror\x18\x01 \x01(\x0b\x32\x17.rescp.v1.ReportRequest\"\xc9\x01\n\x10\x43lassifyResponse\x12)\n\x08\x63\x61tegory\x18\x01 \x01(\x0e\x32\x17.rescp.v1.ErrorCategory\x12$\n\x08severity\x18\x02 \x01(\x0e\x32\x12.rescp.v1.Severity\x12\x14\n\x0cuser_message\x18\x03 \x01(\t\x12(\n\x06\x61\x63tion\x18\x04 \x01(\x0b\x32\x18.rescp.v1.RecoveryAction\x12\x13\n\x0b\x66ingerprint\x18\x05 \x01(\t\x12\x0f\n\x07message\x18\x06 \x01(\t2\x85\x02\n\x0cGuardService\x12\x38\n\x05\x41llow\x12\x16.rescp.v1.AllowRequest\x1a\x17.rescp.v1.AllowResponse\x12;\n\x06Record\x12\x17.rescp.v1.RecordRequest\x1a\x18.rescp.v1.RecordResponse\x12;\n\x06Report\x12\x17.rescp.v1.ReportRequest\x1a\x18.rescp.v1.ReportResponse\x12\x41\n\x08\x43lassify\x12\x19.rescp.v1.ClassifyRequest\x1a\x1a.rescp.v1.ClassifyResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x14rescp/v1/guard.proto\x12\x08rescp.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x14rescp/v1/enums.proto\x1a\x15rescp/v1/limits.proto\"R\n\x0c\x41llowRequest\x12\x0f\n\x07\x62reaker\x18\x01 \x01(\t\x12\r\n\x05limit\x18\x02 \x01(\t\x12\x14\n\x03key\x18\x03 \x01(\tB\x07\xaa\xd4\x18\x03\x08\x80\x02\x12\x0c\n\x04\x63ost\x18\x04 \x01(\r\"\xc6\x01\n\rAllowResponse\x12\x0f\n\x07\x61llowed\x18\x01 \x01(\x08\x12\"\n\x07verdict\x18\x02 \x01(\x0e\x32\x11.rescp.v1.Verdict\x12-\n\rbreaker_state\x18\x03 \x01(\x0e\x32\x16.rescp.v1.BreakerState\x12.\n\x0bretry_after\x18\x04 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x11\n\tremaining\x18\x05 \x01(\x03\x12\x0e\n\x06permit\x18\x06 \x01(\t\"\xb8\x01\n\rRecordRequest\x12\x0f\n\x07\x62reaker\x18\x01 \x01(\t\x12\"\n\x07outcome\x18\x02 \x01(\x0e\x32\x11.rescp.v1.Outcome\x12+\n\x08\x64uration\x18\x03 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x0e\n\x06permit\x18\x04 \x01(\t\x12&\n\x05\x65rror\x18\x05 \x01(\x0b\x32\x17.rescp.v1.ReportRequest\x12\r\n\x05\x63ount\x18\x06 \x01(\r\"e\n\x0eRecordResponse\x12-\n\rbreaker_state\x18\x01 \x01(\x0e\x32\x16.rescp.v1.BreakerState\x12$\n\x05\x65rror\x18\x02 \x01(\x0b\x32\x15.rescp.v1.ErrorRecord\"\x93\x03\n\rReportRequest\x12\x1a\n\toperation\x18\x01 \x01(\tB\x07\xaa\xd4\x18\x03\x08\x80\x02\x12\x1b\n\nerror_type\x18\x02 \x01(\tB\x07\xaa\xd4\x18\x03\x08\x80\x02\x12\x18\n\x07message\x18\x03 \x01(\tB\x07\xaa\xd4\x18\x03\x08\x80 \x12\x18\n\x07user_id\x18\x04 \x01(\tB\x07\xaa\xd4\x18\x03\x08\x80\x02\x12\x11\n\tgrpc_code\x18\x05 \x01(\x05\x12\x13\n\x0bhttp_status\x18\x06 \x01(\x05\x12\x0f\n\x07\x62reaker\x18\x07 \x01(\t\x12\x46\n\x07\x63ontext\x18\x08 \x03(\x0b\x32$.rescp.v1.ReportRequest.ContextEntryB\x0f\xaa\xd4\x18\x0b\x08\x80 \x10@\x18\x80\x02 \x80@\x12\x18\n\x07service\x18\t \x01(\tB\x07\xaa\xd4\x18\x03\x08\x80\x02\x12(\n\x04time\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12 \n\x0fidempotency_key\x18\x0b \x01(\tB\x07\xaa\xd4\x18\x03\x08\x80\x01\x1a.\n\x0c\x43ontextEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"7\n\x0eReportResponse\x12%\n\x06record\x18\x01 \x01(\x0b\x32\x15.rescp.v1.ErrorRecord\"/\n\x0eRecoveryAction\x12\x0c\n\x04type\x18\x01 \x01(\t\x12\x0f\n\x07message\x18\x02 \x01(\t\"\xd5\x03\n\x0b\x45rrorRecord\x12\x10\n\x08\x65rror_id\x18\x01 \x01(\t\x12\x11\n\toperation\x18\x02 \x01(\t\x12\x12\n\nerror_type\x18\x03 \x01(\t\x12\x0f\n\x07message\x18\x04 \x01(\t\x12)\n\x08\x63\x61tegory\x18\x05 \x01(\x0e\x32\x17.rescp.v1.ErrorCategory\x12$\n\x08severity\x18\x06 \x01(\x0e\x32\x12.rescp.v1.Severity\x12\x14\n\x0cuser_message\x18\x07 \x01(\t\x12(\n\x04time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x14\n\x0c\x61\x63knowledged\x18\t \x01(\x08\x12\x0f\n\x07user_id\x18\n \x01(\t\x12(\n\x06\x61\x63tion\x18\x0b \x01(\x0b\x32\x18.rescp.v1.RecoveryAction\x12\x13\n\x0b\x66ingerprint\x18\x0c \x01(\t\x12\x33\n\x07\x63ontext\x18\r \x03(\x0b\x32\".rescp.v1.ErrorRecord.ContextEntry\x12\x0f\n\x07service\x18\x0e \x01(\t\x12\x0f\n\x07\x62reaker\x18\x0f \x01(\t\x1a.\n\x0c\x43ontextEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"9\n\x0f\x43lassifyRequest\x12&\n\x05\x65rror\x18\x01 \x01(\x0b\x32\x17.rescp.v1.ReportRequest\"\xc9\x01\n\x10\x43lassifyResponse\x12)\n\x08\x63\x61tegory\x18\x01 \x01(\x0e\x32\x17.rescp.v1.ErrorCategory\x12$\n\x08severity\x18\x02 \x01(\x0e\x32\x12.rescp.v1.Severity\x12\x14\n\x0cuser_message\x18\x03 \x01(\t\x12(\n\x06\x61\x63tion\x18\x04 \x01(\x0b\x32\x18.rescp.v1.RecoveryAction\x12\x13\n\x0b\x66ingerprint\x18\x05 \x01(\t\x12\x0f\n\x07message\x18\x06 \x01(\t\":\n\x11\x41llowBatchRequest\x12%\n\x05items\x18\x01 \x03(\x0b\x32\x16.rescp.v1.AllowRequest\"=\n\x12\x41llowBatchResponse\x12\'\n\x05items\x18\x01 \x03(\x0b\x32\x18.rescp.v1.AllowBatchItem\"_\n\x0e\x41llowBatchItem\x12)\n\x08response\x18\x01 \x01(\x0b\x32\x17.rescp.v1.AllowResponse\x12\"\n\x05\x65rror\x18\x02 \x01(\x0b\x32\x13.rescp.v1.ItemError\"<\n\x12RecordBatchRequest\x12&\n\x05items\x18\x01 \x03(\x0b\x32\x17.rescp.v1.RecordRequest\"?\n\x13RecordBatchResponse\x12(\n\x05items\x18\x01 \x03(\x0b\x32\x19.rescp.v1.RecordBatchItem\"a\n\x0fRecordBatchItem\x12*\n\x08response\x18\x01 \x01(\x0b\x32\x18.rescp.v1.RecordResponse\x12\"\n\x05\x65rror\x18\x02 \x01(\x0b\x32\x13.rescp.v1.ItemError\"J\n\tItemError\x12\x0c\n\x04\x63ode\x18\x01 \x01(\x05\x12\x0e\n\x06reason\x18\x02 \x01(\t\x12\x0f\n\x07message\x18\x03 \x01(\t\x12\x0e\n\x06\x66ields\x18\x04 \x03(\t\"J\n\x13ReturnTokensRequest\x12\r\n\x05limit\x18\x01 \x01(\t\x12\x14\n\x03key\x18\x02 \x01(\tB\x07\xaa\xd4\x18\x03\x08\x80\x02\x12\x0e\n\x06tokens\x18\x03 \x01(\r\")\n\x14ReturnTokensResponse\x12\x11\n\tremaining\x18\x01 \x01(\x03\x32\xe9\x03\n\x0cGuardService\x12\x38\n\x05\x41llow\x12\x16.rescp.v1.AllowRequest\x1a\x17.rescp.v1.AllowResponse\x12;\n\x06Record\x12\x17.rescp.v1.RecordRequest\x1a\x18.rescp.v1.RecordResponse\x12;\n\x06Report\x12\x17.rescp.v1.ReportRequest\x1a\x18.rescp.v1.ReportResponse\x12\x41\n\x08\x43lassify\x12\x19.rescp.v1.ClassifyRequest\x1a\x1a.rescp.v1.ClassifyResponse\x12G\n\nAllowBatch\x12\x1b.rescp.v1.AllowBatchRequest\x1a\x1c.rescp.v1.AllowBatchResponse\x12J\n\x0bRecordBatch\x12\x1c.rescp.v1.RecordBatchRequest\x1a\x1d.rescp.v1.RecordBatchResponse\x12M\n\x0cReturnTokens\x12\x1d.rescp.v1.ReturnTokensRequest\x1a\x1e.rescp.v1.ReturnTokensResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -55,30 +55,50 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_REPORTREQUEST'].fields_by_name['idempotency_key']._serialized_options = b'\252\324\030\003\010\200\001'
   _globals['_ERRORRECORD_CONTEXTENTRY']._loaded_options = None
   _globals['_ERRORRECORD_CONTEXTENTRY']._serialized_options = b'8\001'
+  _globals['_RETURNTOKENSREQUEST'].fields_by_name['key']._loaded_options = None
+  _globals['_RETURNTOKENSREQUEST'].fields_by_name['key']._serialized_options = b'\252\324\030\003\010\200\002'
   _globals['_ALLOWREQUEST']._serialized_start=144
   _globals['_ALLOWREQUEST']._serialized_end=226
   _globals['_ALLOWRESPONSE']._serialized_start=229
   _globals['_ALLOWRESPONSE']._serialized_end=427
   _globals['_RECORDREQUEST']._serialized_start=430
-  _globals['_RECORDREQUEST']._serialized_end=599
-  _globals['_RECORDRESPONSE']._serialized_start=601
-  _globals['_RECORDRESPONSE']._serialized_end=702
-  _globals['_REPORTREQUEST']._serialized_start=705
-  _globals['_REPORTREQUEST']._serialized_end=1108
-  _globals['_REPORTREQUEST_CONTEXTENTRY']._serialized_start=1062
-  _globals['_REPORTREQUEST_CONTEXTENTRY']._serialized_end=1108
-  _globals['_REPORTRESPONSE']._serialized_start=1110
-  _globals['_REPORTRESPONSE']._serialized_end=1165
-  _globals['_RECOVERYACTION']._serialized_start=1167
-  _globals['_RECOVERYACTION']._serialized_end=1214
-  _globals['_ERRORRECORD']._serialized_start=1217
-  _globals['_ERRORRECORD']._serialized_end=1686
-  _globals['_ERRORRECORD_CONTEXTENTRY']._serialized_start=1062
-  _globals['_ERRORRECORD_CONTEXTENTRY']._serialized_end=1108
-  _globals['_CLASSIFYREQUEST']._serialized_start=1688
-  _globals['_CLASSIFYREQUEST']._serialized_end=1745
-  _globals['_CLASSIFYRESPONSE']._serialized_start=1748
-  _globals['_CLASSIFYRESPONSE']._serialized_end=1949
-  _globals['_GUARDSERVICE']._serialized_start=1952
-  _globals['_GUARDSERVICE']._serialized_end=2213
+  _globals['_RECORDREQUEST']._serialized_end=614
+  _globals['_RECORDRESPONSE']._serialized_start=616
+  _globals['_RECORDRESPONSE']._serialized_end=717
+  _globals['_REPORTREQUEST']._serialized_start=720
+  _globals['_REPORTREQUEST']._serialized_end=1123
+  _globals['_REPORTREQUEST_CONTEXTENTRY']._serialized_start=1077
+  _globals['_REPORTREQUEST_CONTEXTENTRY']._serialized_end=1123
+  _globals['_REPORTRESPONSE']._serialized_start=1125
+  _globals['_REPORTRESPONSE']._serialized_end=1180
+  _globals['_RECOVERYACTION']._serialized_start=1182
+  _globals['_RECOVERYACTION']._serialized_end=1229
+  _globals['_ERRORRECORD']._serialized_start=1232
+  _globals['_ERRORRECORD']._serialized_end=1701
+  _globals['_ERRORRECORD_CONTEXTENTRY']._serialized_start=1077
+  _globals['_ERRORRECORD_CONTEXTENTRY']._serialized_end=1123
+  _globals['_CLASSIFYREQUEST']._serialized_start=1703
+  _globals['_CLASSIFYREQUEST']._serialized_end=1760
+  _globals['_CLASSIFYRESPONSE']._serialized_start=1763
+  _globals['_CLASSIFYRESPONSE']._serialized_end=1964
+  _globals['_ALLOWBATCHREQUEST']._serialized_start=1966
+  _globals['_ALLOWBATCHREQUEST']._serialized_end=2024
+  _globals['_ALLOWBATCHRESPONSE']._serialized_start=2026
+  _globals['_ALLOWBATCHRESPONSE']._serialized_end=2087
+  _globals['_ALLOWBATCHITEM']._serialized_start=2089
+  _globals['_ALLOWBATCHITEM']._serialized_end=2184
+  _globals['_RECORDBATCHREQUEST']._serialized_start=2186
+  _globals['_RECORDBATCHREQUEST']._serialized_end=2246
+  _globals['_RECORDBATCHRESPONSE']._serialized_start=2248
+  _globals['_RECORDBATCHRESPONSE']._serialized_end=2311
+  _globals['_RECORDBATCHITEM']._serialized_start=2313
+  _globals['_RECORDBATCHITEM']._serialized_end=2410
+  _globals['_ITEMERROR']._serialized_start=2412
+  _globals['_ITEMERROR']._serialized_end=2486
+  _globals['_RETURNTOKENSREQUEST']._serialized_start=2488
+  _globals['_RETURNTOKENSREQUEST']._serialized_end=2562
+  _globals['_RETURNTOKENSRESPONSE']._serialized_start=2564
+  _globals['_RETURNTOKENSRESPONSE']._serialized_end=2605
+  _globals['_GUARDSERVICE']._serialized_start=2608
+  _globals['_GUARDSERVICE']._serialized_end=3097
 # @@protoc_insertion_point(module_scope)

@@ -15,6 +15,8 @@ Same names and signatures as `_async/_backend.py`:
 - `require_callable`: `call` runs plain callables only, refused at once otherwise.
 - `Runner`: one background job at a time (the outbox's delivery), on a daemon thread;
   `sleep` is the flavour's own.
+- `Lock`, `Nudge`: local mode keeps its flushes in order and paces its flusher (its
+  follower and flusher run on `Runner`s).
 """
 
 from __future__ import annotations
@@ -243,3 +245,22 @@ class Pending:
         """Count a lost call; the caller holds the lock."""
         self.dropped += 1
         log.debug("rescp: background call for %r dropped (%s)", key, why)
+
+
+Lock = threading.Lock
+"""Keeps local mode's flushes in order."""
+
+
+class Nudge:
+    """What local mode's flusher sleeps on between rounds: set when outcomes pile up."""
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+
+    def set(self) -> None:
+        self._event.set()
+
+    def wait(self, seconds: float) -> None:
+        """Sleep `seconds`, or less when nudged meanwhile; then forget the nudge."""
+        self._event.wait(seconds)
+        self._event.clear()

@@ -175,7 +175,16 @@ export interface Limit {
   /** The requests (tokens) admitted per window per key; at least 1. */
   maxRequests: number;
   /** The window; required and positive. */
-  window: Duration | undefined;
+  window:
+    | Duration
+    | undefined;
+  /**
+   * Opts the limit in to leases: the most tokens one local-mode client may hold at once, taken
+   * in blocks (an Allow whose cost is the block) and spent locally; 0 (the default) keeps every
+   * decision on the server, exact. With leases, admission over any window may exceed
+   * max_requests by at most lease x clients holding a lease. At most max_requests.
+   */
+  lease: number;
 }
 
 /** PutLimitRequest creates or replaces a limit. */
@@ -1367,7 +1376,7 @@ export const TransitionBreakerResponse: MessageFns<TransitionBreakerResponse> = 
 };
 
 function createBaseLimit(): Limit {
-  return { name: "", algorithm: 0, maxRequests: 0, window: undefined };
+  return { name: "", algorithm: 0, maxRequests: 0, window: undefined, lease: 0 };
 }
 
 export const Limit: MessageFns<Limit> = {
@@ -1383,6 +1392,9 @@ export const Limit: MessageFns<Limit> = {
     }
     if (message.window !== undefined) {
       Duration.encode(message.window, writer.uint32(34).fork()).join();
+    }
+    if (message.lease !== 0) {
+      writer.uint32(40).uint32(message.lease);
     }
     return writer;
   },
@@ -1432,6 +1444,14 @@ export const Limit: MessageFns<Limit> = {
             message.window = Duration.decode(reader, reader.uint32());
             continue;
           }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.lease = reader.uint32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1455,6 +1475,7 @@ export const Limit: MessageFns<Limit> = {
     message.window = (object.window !== undefined && object.window !== null)
       ? Duration.fromPartial(object.window)
       : undefined;
+    message.lease = object.lease ?? 0;
     return message;
   },
 };

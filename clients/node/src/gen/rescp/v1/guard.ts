@@ -79,7 +79,16 @@ export interface RecordRequest {
    */
   permit: string;
   /** When set, reported exactly as by Report, in the same round trip. */
-  error: ReportRequest | undefined;
+  error:
+    | ReportRequest
+    | undefined;
+  /**
+   * How many times in a row this outcome happened (0 means 1; at most 1,000): applied as that
+   * many Records one by one, each with this duration and permit. Local-mode clients send runs
+   * of successes this way for breakers without a slow-call rule, whose durations change
+   * nothing. With `error` set it must be 0 or 1 (each error is its own report).
+   */
+  count: number;
 }
 
 /** RecordResponse answers a Record. */
@@ -210,6 +219,78 @@ export interface ClassifyResponse {
   fingerprint: string;
   /** The message, scrubbed of secrets. */
   message: string;
+}
+
+/** AllowBatchRequest carries many Allows. */
+export interface AllowBatchRequest {
+  /** 1 to 1,000 items, decided in this order; anything else is INVALID_ARGUMENT. */
+  items: AllowRequest[];
+}
+
+/** AllowBatchResponse answers every item. */
+export interface AllowBatchResponse {
+  /** Same length and order as the request's items. */
+  items: AllowBatchItem[];
+}
+
+/** AllowBatchItem is one item's answer: exactly one of its fields is set. */
+export interface AllowBatchItem {
+  /** The decision, exactly as the unary Allow would answer it. */
+  response:
+    | AllowResponse
+    | undefined;
+  /** Why the item could not be decided (the status the unary Allow would have failed with). */
+  error: ItemError | undefined;
+}
+
+/** RecordBatchRequest carries many Records. */
+export interface RecordBatchRequest {
+  /** 1 to 1,000 items, applied in this order; anything else is INVALID_ARGUMENT. */
+  items: RecordRequest[];
+}
+
+/** RecordBatchResponse answers every item. */
+export interface RecordBatchResponse {
+  /** Same length and order as the request's items. */
+  items: RecordBatchItem[];
+}
+
+/** RecordBatchItem is one item's answer: exactly one of its fields is set. */
+export interface RecordBatchItem {
+  /** The answer, exactly as the unary Record would give it. */
+  response:
+    | RecordResponse
+    | undefined;
+  /** Why the item could not be applied (the status the unary Record would have failed with). */
+  error: ItemError | undefined;
+}
+
+/** ItemError is the error of one batch item: what the unary RPC's status would have said. */
+export interface ItemError {
+  /** A google.rpc.Code number, e.g. 3 (INVALID_ARGUMENT) or 5 (NOT_FOUND). */
+  code: number;
+  /** The google.rpc.ErrorInfo reason the unary RPC would give, e.g. "BREAKER_NOT_FOUND". */
+  reason: string;
+  /** A message for people. */
+  message: string;
+  /** For INVALID_ARGUMENT: the bad fields, by their path in the item (e.g. "outcome"). */
+  fields: string[];
+}
+
+/** ReturnTokensRequest gives tokens back to one key of a limit. */
+export interface ReturnTokensRequest {
+  /** The limit; an unknown limit is NOT_FOUND. */
+  limit: string;
+  /** The key the tokens were taken for. */
+  key: string;
+  /** How many tokens to give back; 0 gives back none. */
+  tokens: number;
+}
+
+/** ReturnTokensResponse answers a ReturnTokens. */
+export interface ReturnTokensResponse {
+  /** Tokens left for the key after the return. */
+  remaining: number;
 }
 
 function createBaseAllowRequest(): AllowRequest {
@@ -421,7 +502,7 @@ export const AllowResponse: MessageFns<AllowResponse> = {
 };
 
 function createBaseRecordRequest(): RecordRequest {
-  return { breaker: "", outcome: 0, duration: undefined, permit: "", error: undefined };
+  return { breaker: "", outcome: 0, duration: undefined, permit: "", error: undefined, count: 0 };
 }
 
 export const RecordRequest: MessageFns<RecordRequest> = {
@@ -440,6 +521,9 @@ export const RecordRequest: MessageFns<RecordRequest> = {
     }
     if (message.error !== undefined) {
       ReportRequest.encode(message.error, writer.uint32(42).fork()).join();
+    }
+    if (message.count !== 0) {
+      writer.uint32(48).uint32(message.count);
     }
     return writer;
   },
@@ -497,6 +581,14 @@ export const RecordRequest: MessageFns<RecordRequest> = {
             message.error = ReportRequest.decode(reader, reader.uint32());
             continue;
           }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.count = reader.uint32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -523,6 +615,7 @@ export const RecordRequest: MessageFns<RecordRequest> = {
     message.error = (object.error !== undefined && object.error !== null)
       ? ReportRequest.fromPartial(object.error)
       : undefined;
+    message.count = object.count ?? 0;
     return message;
   },
 };
@@ -1478,6 +1571,593 @@ export const ClassifyResponse: MessageFns<ClassifyResponse> = {
   },
 };
 
+function createBaseAllowBatchRequest(): AllowBatchRequest {
+  return { items: [] };
+}
+
+export const AllowBatchRequest: MessageFns<AllowBatchRequest> = {
+  encode(message: AllowBatchRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.items) {
+      AllowRequest.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): AllowBatchRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseAllowBatchRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.items.push(AllowRequest.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<AllowBatchRequest>, I>>(base?: I): AllowBatchRequest {
+    return AllowBatchRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<AllowBatchRequest>, I>>(object: I): AllowBatchRequest {
+    const message = createBaseAllowBatchRequest();
+    message.items = object.items?.map((e) => AllowRequest.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseAllowBatchResponse(): AllowBatchResponse {
+  return { items: [] };
+}
+
+export const AllowBatchResponse: MessageFns<AllowBatchResponse> = {
+  encode(message: AllowBatchResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.items) {
+      AllowBatchItem.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): AllowBatchResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseAllowBatchResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.items.push(AllowBatchItem.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<AllowBatchResponse>, I>>(base?: I): AllowBatchResponse {
+    return AllowBatchResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<AllowBatchResponse>, I>>(object: I): AllowBatchResponse {
+    const message = createBaseAllowBatchResponse();
+    message.items = object.items?.map((e) => AllowBatchItem.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseAllowBatchItem(): AllowBatchItem {
+  return { response: undefined, error: undefined };
+}
+
+export const AllowBatchItem: MessageFns<AllowBatchItem> = {
+  encode(message: AllowBatchItem, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.response !== undefined) {
+      AllowResponse.encode(message.response, writer.uint32(10).fork()).join();
+    }
+    if (message.error !== undefined) {
+      ItemError.encode(message.error, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): AllowBatchItem {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseAllowBatchItem();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.response = AllowResponse.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.error = ItemError.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<AllowBatchItem>, I>>(base?: I): AllowBatchItem {
+    return AllowBatchItem.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<AllowBatchItem>, I>>(object: I): AllowBatchItem {
+    const message = createBaseAllowBatchItem();
+    message.response = (object.response !== undefined && object.response !== null)
+      ? AllowResponse.fromPartial(object.response)
+      : undefined;
+    message.error = (object.error !== undefined && object.error !== null)
+      ? ItemError.fromPartial(object.error)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseRecordBatchRequest(): RecordBatchRequest {
+  return { items: [] };
+}
+
+export const RecordBatchRequest: MessageFns<RecordBatchRequest> = {
+  encode(message: RecordBatchRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.items) {
+      RecordRequest.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RecordBatchRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRecordBatchRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.items.push(RecordRequest.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<RecordBatchRequest>, I>>(base?: I): RecordBatchRequest {
+    return RecordBatchRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<RecordBatchRequest>, I>>(object: I): RecordBatchRequest {
+    const message = createBaseRecordBatchRequest();
+    message.items = object.items?.map((e) => RecordRequest.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseRecordBatchResponse(): RecordBatchResponse {
+  return { items: [] };
+}
+
+export const RecordBatchResponse: MessageFns<RecordBatchResponse> = {
+  encode(message: RecordBatchResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.items) {
+      RecordBatchItem.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RecordBatchResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRecordBatchResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.items.push(RecordBatchItem.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<RecordBatchResponse>, I>>(base?: I): RecordBatchResponse {
+    return RecordBatchResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<RecordBatchResponse>, I>>(object: I): RecordBatchResponse {
+    const message = createBaseRecordBatchResponse();
+    message.items = object.items?.map((e) => RecordBatchItem.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseRecordBatchItem(): RecordBatchItem {
+  return { response: undefined, error: undefined };
+}
+
+export const RecordBatchItem: MessageFns<RecordBatchItem> = {
+  encode(message: RecordBatchItem, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.response !== undefined) {
+      RecordResponse.encode(message.response, writer.uint32(10).fork()).join();
+    }
+    if (message.error !== undefined) {
+      ItemError.encode(message.error, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RecordBatchItem {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRecordBatchItem();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.response = RecordResponse.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.error = ItemError.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<RecordBatchItem>, I>>(base?: I): RecordBatchItem {
+    return RecordBatchItem.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<RecordBatchItem>, I>>(object: I): RecordBatchItem {
+    const message = createBaseRecordBatchItem();
+    message.response = (object.response !== undefined && object.response !== null)
+      ? RecordResponse.fromPartial(object.response)
+      : undefined;
+    message.error = (object.error !== undefined && object.error !== null)
+      ? ItemError.fromPartial(object.error)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseItemError(): ItemError {
+  return { code: 0, reason: "", message: "", fields: [] };
+}
+
+export const ItemError: MessageFns<ItemError> = {
+  encode(message: ItemError, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.code !== 0) {
+      writer.uint32(8).int32(message.code);
+    }
+    if (message.reason !== "") {
+      writer.uint32(18).string(message.reason);
+    }
+    if (message.message !== "") {
+      writer.uint32(26).string(message.message);
+    }
+    for (const v of message.fields) {
+      writer.uint32(34).string(v!);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ItemError {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseItemError();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.code = reader.int32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.reason = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.message = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.fields.push(reader.string());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<ItemError>, I>>(base?: I): ItemError {
+    return ItemError.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ItemError>, I>>(object: I): ItemError {
+    const message = createBaseItemError();
+    message.code = object.code ?? 0;
+    message.reason = object.reason ?? "";
+    message.message = object.message ?? "";
+    message.fields = object.fields?.map((e) => e) || [];
+    return message;
+  },
+};
+
+function createBaseReturnTokensRequest(): ReturnTokensRequest {
+  return { limit: "", key: "", tokens: 0 };
+}
+
+export const ReturnTokensRequest: MessageFns<ReturnTokensRequest> = {
+  encode(message: ReturnTokensRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.limit !== "") {
+      writer.uint32(10).string(message.limit);
+    }
+    if (message.key !== "") {
+      writer.uint32(18).string(message.key);
+    }
+    if (message.tokens !== 0) {
+      writer.uint32(24).uint32(message.tokens);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ReturnTokensRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseReturnTokensRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.limit = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.key = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.tokens = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<ReturnTokensRequest>, I>>(base?: I): ReturnTokensRequest {
+    return ReturnTokensRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ReturnTokensRequest>, I>>(object: I): ReturnTokensRequest {
+    const message = createBaseReturnTokensRequest();
+    message.limit = object.limit ?? "";
+    message.key = object.key ?? "";
+    message.tokens = object.tokens ?? 0;
+    return message;
+  },
+};
+
+function createBaseReturnTokensResponse(): ReturnTokensResponse {
+  return { remaining: 0 };
+}
+
+export const ReturnTokensResponse: MessageFns<ReturnTokensResponse> = {
+  encode(message: ReturnTokensResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.remaining !== 0) {
+      writer.uint32(8).int64(message.remaining);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ReturnTokensResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseReturnTokensResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.remaining = longToNumber(reader.int64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<ReturnTokensResponse>, I>>(base?: I): ReturnTokensResponse {
+    return ReturnTokensResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ReturnTokensResponse>, I>>(object: I): ReturnTokensResponse {
+    const message = createBaseReturnTokensResponse();
+    message.remaining = object.remaining ?? 0;
+    return message;
+  },
+};
+
 /** GuardService is the hot path, called around every upstream call. */
 export type GuardServiceDefinition = typeof GuardServiceDefinition;
 export const GuardServiceDefinition = {
@@ -1524,6 +2204,56 @@ export const GuardServiceDefinition = {
       requestType: ClassifyRequest as typeof ClassifyRequest,
       requestStream: false,
       responseType: ClassifyResponse as typeof ClassifyResponse,
+      responseStream: false,
+      options: {},
+    },
+    /**
+     * AllowBatch decides many Allows in one round trip: in order, each exactly as the unary Allow
+     * would decide it at that point, a bad item answered with its own ItemError. Only a request
+     * malformed as a whole (no items, more than 1,000, over 4 MiB) fails the RPC. The unary 64 KiB
+     * cap does not apply. Local-mode clients send their HALF_OPEN trials and non-leased limits here.
+     */
+    allowBatch: {
+      name: "AllowBatch",
+      requestType: AllowBatchRequest as typeof AllowBatchRequest,
+      requestStream: false,
+      responseType: AllowBatchResponse as typeof AllowBatchResponse,
+      responseStream: false,
+      options: {},
+    },
+    /**
+     * RecordBatch applies many outcomes in one round trip, in order, each exactly as the unary
+     * Record would; a bad item gets its ItemError and never spoils the others. Local-mode clients
+     * send their aggregated outcomes here (every flush_interval, or every 500 outcomes), so the
+     * server applies them exactly as the same Records one by one.
+     *
+     * Local decisions are built from Watch plus these two RPCs, with no RPC of their own: a client
+     * in local mode keeps one EventService.Watch open (breaker transitions and degradation
+     * changes), learns a breaker's state from its first Allow and then from the pushed
+     * transitions, admits locally while CLOSED or DISABLED, refuses locally while OPEN or
+     * FORCED_OPEN (retry_after from the transition's time and the breaker's recovery timeout), and
+     * asks the server for every HALF_OPEN trial. While its Watch is down it decides on the server.
+     */
+    recordBatch: {
+      name: "RecordBatch",
+      requestType: RecordBatchRequest as typeof RecordBatchRequest,
+      requestStream: false,
+      responseType: RecordBatchResponse as typeof RecordBatchResponse,
+      responseStream: false,
+      options: {},
+    },
+    /**
+     * ReturnTokens gives back the unused part of a lease. A local-mode client takes tokens of a
+     * limit with `Limit.lease` set in blocks (an Allow whose cost is the block), spends them
+     * locally, and returns what it did not use here once the lease ages out (or it closes). The
+     * newest admissions of the key are undone (the last in part if need be), never more than
+     * were taken; a token bucket is refilled by them, never beyond full.
+     */
+    returnTokens: {
+      name: "ReturnTokens",
+      requestType: ReturnTokensRequest as typeof ReturnTokensRequest,
+      requestStream: false,
+      responseType: ReturnTokensResponse as typeof ReturnTokensResponse,
       responseStream: false,
       options: {},
     },
@@ -1580,6 +2310,60 @@ export const GuardServiceService = {
     responseSerialize: (value: ClassifyResponse): Buffer => Buffer.from(ClassifyResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): ClassifyResponse => ClassifyResponse.decode(value),
   },
+  /**
+   * AllowBatch decides many Allows in one round trip: in order, each exactly as the unary Allow
+   * would decide it at that point, a bad item answered with its own ItemError. Only a request
+   * malformed as a whole (no items, more than 1,000, over 4 MiB) fails the RPC. The unary 64 KiB
+   * cap does not apply. Local-mode clients send their HALF_OPEN trials and non-leased limits here.
+   */
+  allowBatch: {
+    path: "/rescp.v1.GuardService/AllowBatch" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: AllowBatchRequest): Buffer => Buffer.from(AllowBatchRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): AllowBatchRequest => AllowBatchRequest.decode(value),
+    responseSerialize: (value: AllowBatchResponse): Buffer => Buffer.from(AllowBatchResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): AllowBatchResponse => AllowBatchResponse.decode(value),
+  },
+  /**
+   * RecordBatch applies many outcomes in one round trip, in order, each exactly as the unary
+   * Record would; a bad item gets its ItemError and never spoils the others. Local-mode clients
+   * send their aggregated outcomes here (every flush_interval, or every 500 outcomes), so the
+   * server applies them exactly as the same Records one by one.
+   *
+   * Local decisions are built from Watch plus these two RPCs, with no RPC of their own: a client
+   * in local mode keeps one EventService.Watch open (breaker transitions and degradation
+   * changes), learns a breaker's state from its first Allow and then from the pushed
+   * transitions, admits locally while CLOSED or DISABLED, refuses locally while OPEN or
+   * FORCED_OPEN (retry_after from the transition's time and the breaker's recovery timeout), and
+   * asks the server for every HALF_OPEN trial. While its Watch is down it decides on the server.
+   */
+  recordBatch: {
+    path: "/rescp.v1.GuardService/RecordBatch" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: RecordBatchRequest): Buffer => Buffer.from(RecordBatchRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): RecordBatchRequest => RecordBatchRequest.decode(value),
+    responseSerialize: (value: RecordBatchResponse): Buffer => Buffer.from(RecordBatchResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): RecordBatchResponse => RecordBatchResponse.decode(value),
+  },
+  /**
+   * ReturnTokens gives back the unused part of a lease. A local-mode client takes tokens of a
+   * limit with `Limit.lease` set in blocks (an Allow whose cost is the block), spends them
+   * locally, and returns what it did not use here once the lease ages out (or it closes). The
+   * newest admissions of the key are undone (the last in part if need be), never more than
+   * were taken; a token bucket is refilled by them, never beyond full.
+   */
+  returnTokens: {
+    path: "/rescp.v1.GuardService/ReturnTokens" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ReturnTokensRequest): Buffer => Buffer.from(ReturnTokensRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ReturnTokensRequest => ReturnTokensRequest.decode(value),
+    responseSerialize: (value: ReturnTokensResponse): Buffer =>
+      Buffer.from(ReturnTokensResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ReturnTokensResponse => ReturnTokensResponse.decode(value),
+  },
 } as const;
 
 export interface GuardServiceServer extends UntypedServiceImplementation {
@@ -1598,6 +2382,35 @@ export interface GuardServiceServer extends UntypedServiceImplementation {
    * classify_error and assess_severity.
    */
   classify: handleUnaryCall<ClassifyRequest, ClassifyResponse>;
+  /**
+   * AllowBatch decides many Allows in one round trip: in order, each exactly as the unary Allow
+   * would decide it at that point, a bad item answered with its own ItemError. Only a request
+   * malformed as a whole (no items, more than 1,000, over 4 MiB) fails the RPC. The unary 64 KiB
+   * cap does not apply. Local-mode clients send their HALF_OPEN trials and non-leased limits here.
+   */
+  allowBatch: handleUnaryCall<AllowBatchRequest, AllowBatchResponse>;
+  /**
+   * RecordBatch applies many outcomes in one round trip, in order, each exactly as the unary
+   * Record would; a bad item gets its ItemError and never spoils the others. Local-mode clients
+   * send their aggregated outcomes here (every flush_interval, or every 500 outcomes), so the
+   * server applies them exactly as the same Records one by one.
+   *
+   * Local decisions are built from Watch plus these two RPCs, with no RPC of their own: a client
+   * in local mode keeps one EventService.Watch open (breaker transitions and degradation
+   * changes), learns a breaker's state from its first Allow and then from the pushed
+   * transitions, admits locally while CLOSED or DISABLED, refuses locally while OPEN or
+   * FORCED_OPEN (retry_after from the transition's time and the breaker's recovery timeout), and
+   * asks the server for every HALF_OPEN trial. While its Watch is down it decides on the server.
+   */
+  recordBatch: handleUnaryCall<RecordBatchRequest, RecordBatchResponse>;
+  /**
+   * ReturnTokens gives back the unused part of a lease. A local-mode client takes tokens of a
+   * limit with `Limit.lease` set in blocks (an Allow whose cost is the block), spends them
+   * locally, and returns what it did not use here once the lease ages out (or it closes). The
+   * newest admissions of the key are undone (the last in part if need be), never more than
+   * were taken; a token bucket is refilled by them, never beyond full.
+   */
+  returnTokens: handleUnaryCall<ReturnTokensRequest, ReturnTokensResponse>;
 }
 
 export interface GuardServiceClient extends Client {
@@ -1671,6 +2484,77 @@ export interface GuardServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: ClassifyResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * AllowBatch decides many Allows in one round trip: in order, each exactly as the unary Allow
+   * would decide it at that point, a bad item answered with its own ItemError. Only a request
+   * malformed as a whole (no items, more than 1,000, over 4 MiB) fails the RPC. The unary 64 KiB
+   * cap does not apply. Local-mode clients send their HALF_OPEN trials and non-leased limits here.
+   */
+  allowBatch(
+    request: AllowBatchRequest,
+    callback: (error: ServiceError | null, response: AllowBatchResponse) => void,
+  ): ClientUnaryCall;
+  allowBatch(
+    request: AllowBatchRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: AllowBatchResponse) => void,
+  ): ClientUnaryCall;
+  allowBatch(
+    request: AllowBatchRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: AllowBatchResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * RecordBatch applies many outcomes in one round trip, in order, each exactly as the unary
+   * Record would; a bad item gets its ItemError and never spoils the others. Local-mode clients
+   * send their aggregated outcomes here (every flush_interval, or every 500 outcomes), so the
+   * server applies them exactly as the same Records one by one.
+   *
+   * Local decisions are built from Watch plus these two RPCs, with no RPC of their own: a client
+   * in local mode keeps one EventService.Watch open (breaker transitions and degradation
+   * changes), learns a breaker's state from its first Allow and then from the pushed
+   * transitions, admits locally while CLOSED or DISABLED, refuses locally while OPEN or
+   * FORCED_OPEN (retry_after from the transition's time and the breaker's recovery timeout), and
+   * asks the server for every HALF_OPEN trial. While its Watch is down it decides on the server.
+   */
+  recordBatch(
+    request: RecordBatchRequest,
+    callback: (error: ServiceError | null, response: RecordBatchResponse) => void,
+  ): ClientUnaryCall;
+  recordBatch(
+    request: RecordBatchRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: RecordBatchResponse) => void,
+  ): ClientUnaryCall;
+  recordBatch(
+    request: RecordBatchRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: RecordBatchResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * ReturnTokens gives back the unused part of a lease. A local-mode client takes tokens of a
+   * limit with `Limit.lease` set in blocks (an Allow whose cost is the block), spends them
+   * locally, and returns what it did not use here once the lease ages out (or it closes). The
+   * newest admissions of the key are undone (the last in part if need be), never more than
+   * were taken; a token bucket is refilled by them, never beyond full.
+   */
+  returnTokens(
+    request: ReturnTokensRequest,
+    callback: (error: ServiceError | null, response: ReturnTokensResponse) => void,
+  ): ClientUnaryCall;
+  returnTokens(
+    request: ReturnTokensRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ReturnTokensResponse) => void,
+  ): ClientUnaryCall;
+  returnTokens(
+    request: ReturnTokensRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ReturnTokensResponse) => void,
   ): ClientUnaryCall;
 }
 

@@ -2,7 +2,8 @@
 
 `serve` runs the server. `status` and `watch` are an operator's view of a running one; they
 live in `rescp.console` and use the Python client, imported only when they run, so the server
-never needs it.
+never needs it. The server (and grpc with it) is imported only in the process that serves: with
+`--workers`, after the fork (see rescp.workers).
 """
 
 from __future__ import annotations
@@ -14,8 +15,7 @@ import logging
 import sys
 
 from rescp import console
-from rescp.config import STORES, Config, ConfigError, load, server_problems
-from rescp.server.app import StartupError, serve
+from rescp.config import STORES, Config, ConfigError, StartupError, load, server_problems
 
 SEVERITIES = ["low", "medium", "high", "critical"]
 EVENT_TYPES = "breaker_transition, notification, degradation_change, health_change, " \
@@ -34,6 +34,13 @@ def _seconds(value: str) -> float:
     return seconds
 
 
+def _workers(value: str) -> int:
+    workers = int(value)
+    if not 1 <= workers <= 256:
+        raise argparse.ArgumentTypeError("must be 1 to 256")
+    return workers
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="rescp", description="rescp, a resilience control plane")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -46,6 +53,9 @@ def _parser() -> argparse.ArgumentParser:
                                         "(default ./rescp-data)")
     run.add_argument("--store-failure-mode", choices=["allow", "deny"],
                      help="what Allow answers while the store is unreachable (default allow)")
+    run.add_argument("--workers", type=_workers,
+                     help="server processes sharing the ports (SO_REUSEPORT); over 1 needs a "
+                          "redis:// store (default 1)")
     run.add_argument("--config", help="a TOML config file (see examples/rescp.toml)")
     run.add_argument("--log-level", default="info",
                      choices=["debug", "info", "warning", "error"])
@@ -69,15 +79,35 @@ def _parser() -> argparse.ArgumentParser:
 def _serve(args: argparse.Namespace) -> int:
     config = load(args.config) if args.config else Config()
     flags = {"listen": args.listen, "store": args.store, "data_dir": args.data_dir,
-             "store_failure_mode": args.store_failure_mode, "http_listen": args.http_listen}
+             "store_failure_mode": args.store_failure_mode, "http_listen": args.http_listen,
+             "workers": args.workers}
     server = dataclasses.replace(config.server, **{k: v for k, v in flags.items() if v})
     if problems := server_problems(server):
         raise ConfigError("; ".join(problems))
     config = dataclasses.replace(config, server=server)
+    process = " [%(process)d]" if server.workers > 1 else ""
     logging.basicConfig(level=args.log_level.upper(),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    asyncio.run(serve(config))
+                        format=f"%(asctime)s %(levelname)s{process} %(name)s: %(message)s")
+    if server.workers > 1:
+        from rescp import workers
+        return workers.run(config, serve_one)
+    return serve_one(config)
+
+
+def serve_one(config: Config) -> int:
+    """One server process, run until SIGTERM or SIGINT: its exit status."""
+    from rescp.server.app import serve
+
+    try:
+        asyncio.run(serve(config))
+    except StartupError as error:
+        return _cannot_start(error)
     return 0
+
+
+def _cannot_start(error: StartupError) -> int:
+    print(f"rescp: cannot start: {error}", file=sys.stderr)
+    return 1
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -91,9 +121,8 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as error:
         print(f"rescp: {error}", file=sys.stderr)
         return 2
-    except StartupError as error:
-        print(f"rescp: cannot start: {error}", file=sys.stderr)
-        return 1
+    except StartupError as error:  # the --workers supervisor's; a server's own is serve_one's
+        return _cannot_start(error)
 
 
 if __name__ == "__main__":

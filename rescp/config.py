@@ -10,6 +10,7 @@ process config).
 from __future__ import annotations
 
 import math
+import socket
 import tomllib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -29,6 +30,11 @@ class ConfigError(ValueError):
     """The config file is unreadable or invalid; the message lists every problem."""
 
 
+class StartupError(RuntimeError):
+    """The server could not start (a port in use, an unusable database): exit status 1. Here,
+    not beside the server, so the `--workers` supervisor can raise it without importing grpc."""
+
+
 def bounded(default: T, low: float, high: float) -> T:
     """A numeric setting and the closed range the config file may set it to."""
     return field(default=default, metadata={"range": (low, high)})
@@ -45,6 +51,7 @@ class ServerSettings:
     data_dir: str = "./rescp-data"
     store_failure_mode: str = "allow"  # what Allow answers while the store is unreachable
     grace: float = bounded(5.0, 0.0, 3600.0)  # seconds in-flight RPCs get to finish on SIGTERM
+    workers: int = bounded(1, 1, 256)  # processes sharing the ports; over 1 needs SHARED_STORES
 
 
 @dataclass(frozen=True, slots=True)
@@ -233,6 +240,8 @@ def parse(text: str, source: str = "config") -> Config:
 
 
 STORES = "sqlite, sqlite:PATH or memory"
+SHARED_STORES = ("redis://", "rediss://")
+"""Stores several processes can share: what `workers` over 1 needs."""
 
 
 def server_problems(server: ServerSettings) -> list[str]:
@@ -243,10 +252,25 @@ def server_problems(server: ServerSettings) -> list[str]:
         problems.append(f"store: {server.store!r} is not a store; expected {STORES}")
     if server.store_failure_mode not in ("allow", "deny"):
         problems.append("store_failure_mode: expected allow or deny")
-    host, _, port = server.http_listen.rpartition(":")
-    if server.http_listen != "off" and not (host and port.isdigit() and int(port) <= 65535):
-        problems.append(f"http_listen: {server.http_listen!r}: HTTP needs HOST:PORT or off")
+    if server.workers > 1 and not server.store.startswith(SHARED_STORES):
+        problems.append(f"workers: {server.workers} workers need a shared store (redis:// or "
+                        f"rediss://); {server.store!r} would give each worker state of its own")
+    if server.http_listen != "off":
+        try:
+            listen_address(server.http_listen)
+        except ValueError:
+            problems.append(f"http_listen: {server.http_listen!r}: HTTP needs HOST:PORT or off")
     return problems
+
+
+def listen_address(listen: str) -> tuple[socket.AddressFamily, str, int]:
+    """HOST:PORT ([HOST] for IPv6) as the socket family, host and port to bind;
+    ValueError when it is not that."""
+    host, _, port = listen.rpartition(":")
+    host = host.strip("[]")
+    if not host or not port.isdigit() or int(port) > 65535:
+        raise ValueError(f"{listen!r}: HOST:PORT expected")
+    return socket.AF_INET6 if ":" in host else socket.AF_INET, host, int(port)
 
 
 def load(path: str | Path) -> Config:

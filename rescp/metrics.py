@@ -11,6 +11,7 @@ plane at scrape time by `StateCollector`: they can never drift from what the pla
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -136,6 +137,10 @@ class StateCollector(Collector):
                  snap.subscribers),
                 ("rescp_event_sequence", "The newest event's sequence.", snap.sequence)):
             yield GaugeMetricFamily(name, help_text, value=float(value))
+        process = GaugeMetricFamily("rescp_process_info", "1, labelled with the pid of the "
+                                    "process answering: tells --workers apart.", labels=["pid"])
+        process.add_metric([str(os.getpid())], 1.0)
+        yield process
 
 
 class Metrics:

@@ -16,6 +16,8 @@ from collections.abc import Generator
 import uvicorn
 from starlette.types import ASGIApp
 
+from rescp.config import listen_address
+
 MAX_HEAD_BYTES = 64 * 1024
 """Request line and headers uvicorn buffers; beyond it h11 refuses the request with 400 (the
 app refuses query strings over its own, smaller limit with a JSON error first)."""
@@ -32,18 +34,21 @@ class _Server(uvicorn.Server):
         yield
 
 
-def bind(listen: str) -> socket.socket:
-    host, _, port = listen.rpartition(":")
-    host = host.strip("[]")
-    if not host or not port.isdigit() or int(port) > 65535:
-        raise ListenError(f"--http-listen {listen!r}: HOST:PORT or off expected")
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+def bind(listen: str, reuse_port: bool = False) -> socket.socket:
+    """The listening socket; `reuse_port` (SO_REUSEPORT) lets `--workers` processes each bind
+    one on the same port, and the kernel spreads connections across them."""
+    try:
+        family, host, port = listen_address(listen)
+    except ValueError:
+        raise ListenError(f"--http-listen {listen!r}: HOST:PORT or off expected") from None
     # IPPROTO_TCP spelled out: asyncio turns Nagle off only on sockets whose proto says TCP,
     # and with Nagle on, a response written as headers then body waits 40 ms for an ACK.
     sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((host, int(port)))
+        if reuse_port:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        sock.bind((host, port))
         sock.listen(1024)
     except OSError as error:
         sock.close()

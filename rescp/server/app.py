@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 import grpc
 
 from rescp.clock import Clock, SystemClock
-from rescp.config import Config, ServerSettings
+from rescp.config import Config, ServerSettings, StartupError
 from rescp.events import EventLog
 from rescp.metrics import Metrics
 from rescp.plane import ControlPlane
@@ -36,10 +36,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 SERVICES = (guard.SERVICE, admin.SERVICE, events.SERVICE, health.SERVICE)
-
-
-class StartupError(RuntimeError):
-    """The server could not start (a port in use, an unusable database): exit status 1."""
 
 
 def store_path(server: ServerSettings) -> Path | None:
@@ -111,7 +107,9 @@ async def start(config: Config, clock: Clock | None = None,
 
     server = grpc.aio.server(options=[
         ("grpc.max_receive_message_length", GRPC_MAX_REQUEST_BYTES),
-        ("grpc.so_reuseport", 0),
+        # Off unless --workers share the port on purpose: on, a second server would silently
+        # share it (architecture.md, Known pitfalls).
+        ("grpc.so_reuseport", int(config.server.workers > 1)),
         ("grpc.keepalive_permit_without_calls", 1),
         ("grpc.http2.min_ping_interval_without_data_ms", 5_000),
     ])
@@ -156,7 +154,7 @@ def _http(config: Config, services: list[Service], log_: EventLog,
     from rescp.http.server import HttpServer, ListenError, bind
 
     try:
-        sock = bind(config.server.http_listen)
+        sock = bind(config.server.http_listen, reuse_port=config.server.workers > 1)
     except ListenError as error:
         raise StartupError(str(error)) from None
     context = http_app.HttpContext(Rpcs(services), log_, metrics)

@@ -16,6 +16,8 @@ from rescp.config import Config, load
 from rescp.testing import ServerThread, free_port
 from tests.support import EXAMPLE, eventually
 
+pytest_plugins = ["tests.redis_server"]  # the redis_server fixture
+
 settings.register_profile(
     "default", deadline=None, suppress_health_check=[HealthCheck.too_slow], print_blob=True
 )

@@ -126,7 +126,7 @@ def test_a_half_opening_allow_and_a_report_are_one_store_operation_each() -> Non
         assert (await plane.allow("b", "", "", 1)).breaker_state is BreakerState.HALF_OPEN
         allow_calls, counted.calls = counted.calls, []
         await plane.report(ErrorReport(error_type="TimeoutError", message="slow"))
-        report_calls = counted.calls
+        report_calls = list(counted.calls)
         await plane.stop()
         return allow_calls, report_calls
 

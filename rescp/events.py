@@ -160,7 +160,8 @@ class EventLog:
         self._outstanding = 0  # subscribers woken by this round and not back yet
         self._round_over: asyncio.Future[None] | None = None
         self._closed = False
-        self.on_append: Callable[[Event], None] | None = None
+        self.on_append: Callable[[Event], None] | None = None  # the durable store's write
+        self._observers: list[Callable[[Event], None]] = []
         self.held = False  # True: subscribers read only what the store has published
         self._published = 0
 
@@ -211,10 +212,35 @@ class EventLog:
         self._events.append(event)
         if self.on_append is not None:
             self.on_append(event)
+        self._took(event)
+        return event
+
+    def ingest(self, event: Event) -> None:
+        """Take an event a shared log sequenced (a replica tails it in order): a repeat is
+        ignored, and a gap (events trimmed from the shared log before this replica read them)
+        restarts the retained log at `event`, so subscribers behind the gap are cut off and
+        resume, never skip silently."""
+        last = self.last_sequence
+        if event.sequence <= last:
+            return
+        if event.sequence > last + 1:
+            self._events.clear()
+            self._first = event.sequence
+        if self._encode is not None:
+            self._encode(event)
+        self._events.append(event)
+        self._took(event)
+
+    def observe(self, observer: Callable[[Event], None]) -> None:
+        """Call `observer` with every event this log takes, appended or ingested."""
+        self._observers.append(observer)
+
+    def _took(self, event: Event) -> None:
+        for observer in self._observers:
+            observer(event)
         self._trim_count()
         if not self.held:
             self._kick()
-        return event
 
     def _kick(self) -> None:
         """New events are readable: make sure a fan-out round will wake the waiting."""

@@ -178,7 +178,7 @@ class Metrics:
         """The Prometheus text exposition, with the gauges of state read just now."""
         plane = self._plane
         views, _ = await plane.list_breakers()
-        health = await plane.system_health()
+        health, _ = await plane.system_health()
         degradation, _ = await plane.degradation()
         self._state.snapshot = StateSnapshot(
             [(v.name, v.state) for v in views], health.health,

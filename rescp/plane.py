@@ -1,16 +1,15 @@
 """The control plane: the one object the servicers call.
 
-It runs each operation on the store, then settles its consequences: breaker transitions become
-events the moment a store reports them; afterwards degradation and system health are
-recomputed and an event is appended only when they differ. A timer per open breaker moves it to
-HALF_OPEN on time (so watchers and probes see it without traffic), and a housekeeping tick
-re-evaluates what time alone changes (health decay, event retention, idle rate-limit keys); a
-failure there is logged and the next tick runs as usual.
+It runs each operation on the store and acts on what the operation returns (`Applied`): metrics
+for the transitions it caused, the breakers' states for grpc health and pushed state, and one
+timer for the store's earliest deadline, so an OPEN breaker half-opens on time with no traffic
+(`advance_due`, idempotent, so replicas racing for it announce a transition once). The plane
+keeps no state a second replica would need: the store owns the log, the deadlines, health and
+degradation. A housekeeping tick asks the store for what time alone changes (due deadlines,
+health decay, event retention, idle rate-limit keys); a failing step is logged and the next tick
+runs as usual.
 
-Decisions take `clock.now()` (monotonic); error records, events and the times shown to people take
-`clock.wall()`. Reads that report a sequence are optimistic: the read is retried if an event was
-appended while it awaited the store, so the state and the sequence it returns belong together and
-list-then-watch never misses an event.
+Decisions take `clock.now()` (monotonic); times shown to people are on the wall clock.
 """
 
 from __future__ import annotations
@@ -24,28 +23,32 @@ from typing import TypeVar
 from rescp.clock import Clock, to_wall
 from rescp.engine.breaker import BreakerConfig, Transition
 from rescp.engine.errorlog import ErrorRecord, ErrorReport
-from rescp.engine.health import Degradation, Feature, degradation, health
+from rescp.engine.health import Degradation, Feature
 from rescp.engine.ratelimit import LimitConfig, LimitStatus
-from rescp.enums import OPEN_CIRCUIT_STATES, BreakerState, Health, Outcome, Severity, Verdict
+from rescp.enums import BreakerState, Outcome, Severity, Verdict
 from rescp.errors import RescpError, StoreUnavailable
-from rescp.events import BreakerDeleted, EventLog, HealthChange, RateLimitExceeded
+from rescp.events import BreakerDeleted, Event, EventLog
 from rescp.observe import PlaneObserver
-from rescp.store.base import AllowResult, BreakerView, ErrorSummary, Store, StoreListener
+from rescp.store.base import (
+    AllowItem,
+    AllowResult,
+    Applied,
+    BreakerView,
+    ErrorSummary,
+    RecordItem,
+    Store,
+    SystemHealth,
+)
 
 log = logging.getLogger(__name__)
 
 SWEEP_BUDGET = 10_000
 """Idle rate-limit keys forgotten per limit per housekeeping tick: a few milliseconds of work."""
 
-READ_ATTEMPTS = 8
-"""Tries of a sequenced read before settling for one that may repeat (never miss) an event."""
-
 T = TypeVar("T")
 
-AllowArgs = tuple[str, str, str, int]
-"""breaker, limit, key, cost: one validated Allow."""
 RecordArgs = tuple[str, Outcome, float, str, ErrorReport | None, int]
-"""breaker, outcome, duration, permit, error, count: one validated Record."""
+"""breaker, outcome, duration, permit, error, count: one validated Record and its report."""
 
 BreakerStatusSink = Callable[[str, BreakerState | None], None]
 """Told every breaker's state as it changes (None when the breaker is deleted)."""
@@ -62,60 +65,43 @@ class PlaneSettings:
         default=1.0, metadata={"range": (0.01, 60.0)})
 
 
-@dataclass(frozen=True, slots=True)
-class SystemHealth:
-    health: Health
-    total_errors: int
-    critical_errors: int
-    open_circuits: int
-    breakers: list[BreakerView]  # those not CLOSED
-    sequence: int
-
-
-class ControlPlane(StoreListener):
-    def __init__(self, make_store: Callable[[StoreListener], Store], clock: Clock,
-                 events: EventLog, settings: PlaneSettings = PlaneSettings(), *,
-                 allow_on_store_failure: bool = True) -> None:
+class ControlPlane:
+    def __init__(self, store: Store, clock: Clock, settings: PlaneSettings = PlaneSettings(),
+                 *, allow_on_store_failure: bool = True) -> None:
         self.clock = clock
         self.allow_on_store_failure = allow_on_store_failure  # --store-failure-mode allow|deny
-        self.events = events
         self.settings = settings
-        self.store = make_store(self)
+        self.store = store
         self.observer = PlaneObserver()  # the server's metrics replace it
         self._states: dict[str, BreakerState] = {}
-        self._open: set[str] = set()
         self._sinks: list[BreakerStatusSink] = []
-        self._to_advance: set[str] = set()
-        self._changes: dict[str, int] = {}  # transitions seen per breaker: a settle's staleness
-        self._timers: dict[str, asyncio.TimerHandle] = {}
+        self._timer: asyncio.TimerHandle | None = None
+        self._timer_at = 0.0
         self._tasks: set[asyncio.Task[None]] = set()
-        self._dirty = True
-        self._health = Health.HEALTHY
-        self._degradation = Degradation(False, (), (), False)
         self._housekeeper: asyncio.Task[None] | None = None
+        store.log.observe(self._logged)
+
+    @property
+    def events(self) -> EventLog:
+        """The store's log: what watchers read."""
+        return self.store.log
 
     # lifecycle
 
     async def restore(self) -> None:
-        """Take up the store's saved state, before anything else touches it: breakers come back
-        in their states (timers armed for the OPEN ones), and health and degradation as last
-        announced, so a restart repeats no announcement."""
-        last = await self.store.load(self.clock.now())
-        self._health = last.health or self._health
-        self._degradation = last.degradation or self._degradation
-        self._to_advance.update(self._states)
-        self._dirty = True
+        """Take up the store's saved state before anything else touches it: breakers come back
+        in their states, with the timer armed for the earliest deadline."""
+        self._take(await self.store.load(self.clock.now()))
 
     async def start(self) -> None:
-        await self._settle()
         self._housekeeper = asyncio.create_task(self._housekeeping())
 
     async def stop(self) -> None:
         """Stop timers and background work, then close the store, whatever they raised."""
         try:
             self.events.close()
-            for handle in self._timers.values():
-                handle.cancel()
+            if self._timer is not None:
+                self._timer.cancel()
             tasks = [*self._tasks, *([self._housekeeper] if self._housekeeper else [])]
             for task in tasks:
                 task.cancel()
@@ -131,82 +117,38 @@ class ControlPlane(StoreListener):
         for name, state in self._states.items():
             sink(name, state)
 
-    # StoreListener: called by the store, synchronously, as things happen
-
-    def breaker_created(self, name: str, state: BreakerState) -> None:
-        self._set_state(name, state)
-
-    def breaker_transitioned(self, transition: Transition) -> None:
-        name = transition.breaker
-        self.events.append(transition, self.clock.wall())
-        self.observer.transitioned(transition)
-        self._set_state(name, transition.to_state)
-        self._changes[name] = self._changes.get(name, 0) + 1
-        self._to_advance.add(name)
-        self._dirty = True
-
     # the guard
 
     async def allow(self, breaker: str, limit: str, key: str, cost: int) -> AllowResult:
-        return await self._allow_at(self.clock.now(), breaker, limit, key, cost)
+        result = (await self.allow_many(((breaker, limit, key, cost),)))[0]
+        if isinstance(result, RescpError):
+            raise result
+        return result
 
-    async def allow_many(self, items: Iterable[AllowArgs | RescpError],
+    async def allow_many(self, items: Iterable[AllowItem | RescpError],
                          ) -> list[AllowResult | RescpError]:
-        """Many Allows decided in order at one instant, each as `allow` decides it; an item that
-        is already an error (it did not validate) or fails is answered with its error, and never
-        stops the others. One clock read per batch; consequences settle as after each Allow."""
-        now = self.clock.now()
-        allow, observe = self.store.allow, self.observer.allowed
+        """Many Allows decided in order at one instant, in one store operation, each as a
+        unary Allow decides it; an item that did not validate keeps its error, and an item's
+        error never stops the others. While the store fails, the failure mode answers."""
+        listed = list(items)
+        valid = [i for i in listed if not isinstance(i, RescpError)]
+        answers: list[AllowResult | RescpError]
+        try:
+            answers = self._take(await self.store.allow(valid, self.clock.now()))
+        except StoreUnavailable:
+            answers = [self._without_store()] * len(valid)
+        decided = iter(answers)
+        observe = self.observer.allowed
         results: list[AllowResult | RescpError] = []
-        append = results.append
-        for item in items:
-            if isinstance(item, RescpError):
-                append(item)
-                continue
-            try:
-                result = await allow(*item, now)
-            except StoreUnavailable:
-                append(self._without_store())
-                continue
-            except RescpError as error:
-                append(error)
-                continue
-            observe(item[0], item[1], result)
-            if result.alert or result.breaker_state is BreakerState.HALF_OPEN:
-                self._allowed(result, item[0], item[1], item[2])
-            if self._dirty or self._to_advance:
-                await self._settle()
-            append(result)
-        return results
-
-    async def record_many(self, items: Iterable[RecordArgs | RescpError],
-                          ) -> list[tuple[BreakerState, ErrorRecord | None] | RescpError]:
-        """Many Records applied in order, each exactly as `record` applies it; an item's error
-        is its answer and never stops the others."""
-        results: list[tuple[BreakerState, ErrorRecord | None] | RescpError] = []
-        for item in items:
+        for item in listed:
             if isinstance(item, RescpError):
                 results.append(item)
                 continue
-            breaker, outcome, duration, permit, error, count = item
-            try:
-                results.append(await self.record(breaker, outcome, duration, permit, error,
-                                                 count=count))
-            except RescpError as error:
-                results.append(error)
+            result = next(decided)
+            if not isinstance(result, RescpError):
+                observe(item[0], item[1], result)
+            results.append(result)
         return results
-
-    async def _allow_at(self, now: float, breaker: str, limit: str, key: str,
-                        cost: int) -> AllowResult:
-        try:
-            result = await self.store.allow(breaker, limit, key, cost, now)
-        except StoreUnavailable:
-            return self._without_store()
-        self.observer.allowed(breaker, limit, result)
-        self._allowed(result, breaker, limit, key)
-        if self._dirty or self._to_advance:
-            await self._settle()
-        return result
 
     def _without_store(self) -> AllowResult:
         """The decision while the store fails: `allow_on_store_failure` says which."""
@@ -214,72 +156,72 @@ class ControlPlane(StoreListener):
             return AllowResult(True, Verdict.ALLOWED, None, 0.0, -1, "", 0)
         return AllowResult(False, Verdict.BREAKER_OPEN, None, 1.0, -1, "", 0)
 
-    def _allowed(self, result: AllowResult, breaker: str, limit: str, key: str) -> None:
-        """Note what an Allow caused: a rate-limit alert, a trial permit's deadline."""
-        if result.alert:
-            self.events.append(RateLimitExceeded(limit, key, result.retry_after, result.alert),
-                               self.clock.wall())
-        if result.permit and result.breaker_state is BreakerState.HALF_OPEN:
-            self._to_advance.add(breaker)  # a trial permit: its expiry is a deadline to arm
-
     async def record(self, breaker: str, outcome: Outcome, duration: float, permit: str,
                      error: ErrorReport | None, *,
                      count: int = 1) -> tuple[BreakerState, ErrorRecord | None]:
         """Feed an outcome, `count` times in a row (each exactly as one Record)."""
-        state = await self.store.record(breaker, outcome, duration, permit, self.clock.now())
-        self.observer.recorded(breaker, outcome)
-        for _ in range(count - 1):
-            if self._dirty:
-                await self._settle()
-            state = await self.store.record(breaker, outcome, duration, permit,
-                                            self.clock.now())
-            self.observer.recorded(breaker, outcome)
-        record = await self.report(error) if error is not None else None
-        if self._dirty:
-            await self._settle()
-        return state, record
+        answer = (await self.record_many(((breaker, outcome, duration, permit, error, count),)))[0]
+        if isinstance(answer, RescpError):
+            raise answer
+        return answer
+
+    async def record_many(self, items: Iterable[RecordArgs | RescpError],
+                          ) -> list[tuple[BreakerState, ErrorRecord | None] | RescpError]:
+        """Many Records applied in order in one store operation, each as a unary Record; then
+        the reports some carry. An item's error is its answer and never stops the others."""
+        listed = list(items)
+        valid: list[RecordItem] = [(b, o, d, p, n) for b, o, d, p, _, n in
+                                   (i for i in listed if not isinstance(i, RescpError))]
+        applied: list[BreakerState | RescpError] = self._take(
+            await self.store.record(valid, self.clock.now()))
+        states = iter(applied)
+        results: list[tuple[BreakerState, ErrorRecord | None] | RescpError] = []
+        for item in listed:
+            if isinstance(item, RescpError):
+                results.append(item)
+                continue
+            state = next(states)
+            if isinstance(state, RescpError):
+                results.append(state)
+                continue
+            self.observer.recorded(item[0], item[1])
+            error = item[4]
+            try:
+                record = await self.report(error) if error is not None else None
+            except RescpError as failure:
+                results.append(failure)
+                continue
+            results.append((state, record))
+        return results
 
     async def report(self, report: ErrorReport) -> ErrorRecord:
-        wall = self.clock.wall()
-        record, new = await self.store.add_error(report, wall)
+        record, new = self._take(await self.store.add_error(report, self.clock.now()))
         if new:
             self.observer.reported(record)
-            self.events.append(record, wall)
-            self._dirty = True
-            await self._settle()
         return record
 
     # breakers
 
     async def put_breaker(self, name: str, config: BreakerConfig) -> BreakerView:
-        view = await self.store.put_breaker(name, config, self.clock.now())
-        return await self._settled(view, name)
+        view = self._take(await self.store.put_breaker(name, config, self.clock.now()))
+        return self._shown(view)
 
     async def get_breaker(self, name: str) -> BreakerView:
-        view = await self.store.get_breaker(name, self.clock.now())
-        await self._settle_if_needed()
-        return self._shown(view)
+        return self._shown(self._take(await self.store.get_breaker(name, self.clock.now())))
 
     async def list_breakers(self, after: str = "",
                             limit: int | None = None) -> tuple[list[BreakerView], int]:
-        views, sequence = await self._sequenced(
-            lambda: self.store.list_breakers(self.clock.now(), after, limit))
-        return [self._shown(v) for v in views], sequence
+        """A page of breakers and the sequence it reflects (one atomic read)."""
+        applied = await self.store.list_breakers(self.clock.now(), after, limit)
+        return [self._shown(v) for v in self._take(applied)], applied.sequence
 
     async def delete_breaker(self, name: str) -> None:
-        last_state = await self.store.delete_breaker(name)
-        self.events.append(BreakerDeleted(name, last_state), self.clock.wall())
+        self._take(await self.store.delete_breaker(name, self.clock.now()))
         self.observer.breaker_deleted(name)
-        self._set_state(name, None)
-        self._changes.pop(name, None)
-        if (handle := self._timers.pop(name, None)) is not None:
-            handle.cancel()
-        self._dirty = True
-        await self._settle()
 
     async def transition_breaker(self, name: str, state: BreakerState) -> BreakerView:
-        view = await self.store.transition_breaker(name, state, self.clock.now())
-        return await self._settled(view, name)
+        view = self._take(await self.store.transition_breaker(name, state, self.clock.now()))
+        return self._shown(view)
 
     # limits
 
@@ -302,30 +244,22 @@ class ControlPlane(StoreListener):
     # features and degradation
 
     async def put_feature(self, feature: Feature) -> Feature:
-        stored = await self.store.put_feature(feature)
-        self._dirty = True
-        await self._settle()
-        return stored
+        return self._take(await self.store.put_feature(feature, self.clock.now()))
 
     async def list_features(self, after: str = "", limit: int | None = None) -> list[Feature]:
         return await self.store.list_features(after, limit)
 
     async def delete_feature(self, name: str) -> None:
-        await self.store.delete_feature(name)
-        self._dirty = True
-        await self._settle()
+        self._take(await self.store.delete_feature(name, self.clock.now()))
 
     async def degradation(self) -> tuple[Degradation, int]:
-        async def read() -> Degradation:
-            self._dirty = True
-            await self._settle()
-            return self._degradation
-        return await self._sequenced(read)
+        applied = await self.store.degradation(self.clock.now())
+        return self._take(applied), applied.sequence
 
     # errors and health
 
     async def error_summary(self) -> ErrorSummary:
-        return await self.store.error_summary(self.clock.wall(), self.settings.recent_errors)
+        return await self.store.error_summary(self.clock.now(), self.settings.recent_errors)
 
     async def notifications(self, min_severity: Severity | None, limit: int,
                             include_acknowledged: bool,
@@ -333,37 +267,42 @@ class ControlPlane(StoreListener):
         return await self.store.notifications(min_severity, limit, include_acknowledged, after)
 
     async def acknowledge(self, error_id: str) -> ErrorRecord:
-        record = await self.store.acknowledge(error_id)
-        self._dirty = True
-        await self._settle()
-        return record
+        return self._take(await self.store.acknowledge(error_id, self.clock.now()))
 
-    async def system_health(self) -> SystemHealth:
-        async def read() -> SystemHealth:
-            views = await self.store.list_breakers(self.clock.now())
-            self._dirty = True
-            await self._settle()
-            facts = await self.store.health_facts(self.clock.wall())
-            return SystemHealth(self._health, facts.total, facts.critical_total, len(self._open),
-                                [self._shown(v) for v in views
-                                 if v.state is not BreakerState.CLOSED], 0)
-        result, sequence = await self._sequenced(read)
-        return replace(result, sequence=sequence)
+    async def system_health(self) -> tuple[SystemHealth, int]:
+        """Health, counts and the breakers not CLOSED, and the sequence they reflect."""
+        applied = await self.store.system_health(self.clock.now())
+        health = self._take(applied)
+        return replace(health, breakers=[self._shown(v) for v in health.breakers]), \
+            applied.sequence
 
     # consequences
 
+    def _take(self, applied: Applied[T]) -> T:
+        """Act on what a store operation caused; its result."""
+        for name, state in applied.states.items():
+            self._set_state(name, state)
+        if applied.deadline is not None:
+            self._arm(applied.deadline)
+        return applied.result
+
+    def _logged(self, event: Event) -> None:
+        """Every event the store's log takes, whichever process caused it: the metrics of
+        transitions, and breakers' states (a replica learns of another's moves here)."""
+        payload = event.payload
+        if isinstance(payload, Transition):
+            self.observer.transitioned(payload)
+            self._set_state(payload.breaker, payload.to_state)
+        elif isinstance(payload, BreakerDeleted):
+            self._set_state(payload.breaker, None)
+
     def _set_state(self, name: str, state: BreakerState | None) -> None:
+        if self._states.get(name) is state:
+            return
         if state is None:
-            self._states.pop(name, None)
+            del self._states[name]
         else:
             self._states[name] = state
-        was_open = name in self._open
-        if state in OPEN_CIRCUIT_STATES:
-            self._open.add(name)
-        else:
-            self._open.discard(name)
-        if was_open != (name in self._open):
-            self._dirty = True
         for sink in self._sinks:
             sink(name, state)
 
@@ -374,91 +313,44 @@ class ControlPlane(StoreListener):
                        last_failure_time=None if last_failure is None
                        else to_wall(self.clock, last_failure))
 
-    async def _sequenced(self, read: Callable[[], Awaitable[T]]) -> tuple[T, int]:
-        """`read()` and the sequence it reflects: retried while events land during it, so the
-        two match; after READ_ATTEMPTS the sequence from before the read (never a miss)."""
-        for _ in range(READ_ATTEMPTS):
-            before = self.events.visible_sequence
-            result = await read()
-            if self.events.visible_sequence == before:
-                return result, before
-        return result, before
-
-    async def _settle_if_needed(self) -> None:
-        if self._dirty or self._to_advance:
-            await self._settle()
-
-    async def _settled(self, view: BreakerView, name: str) -> BreakerView:
-        """Settle after an admin change to one breaker, then re-read it if it moved."""
-        self._to_advance.add(name)
-        await self._settle()
-        if self._states.get(name) is not view.state:
-            view = await self.store.get_breaker(name, self.clock.now())
-        return self._shown(view)
-
-    async def _settle(self) -> None:
-        """Arm timers for breakers that changed, then emit degradation and health changes.
-
-        A breaker that transitions while its deadline is being read is settled again, so a stale
-        answer never replaces the timer of a newer state."""
-        while self._to_advance:
-            name = self._to_advance.pop()
-            seen = self._changes.get(name, 0)
-            deadline = await self.store.advance_breaker(name, self.clock.now())
-            if self._changes.get(name, 0) == seen:
-                self._arm(name, deadline)
-            else:
-                self._to_advance.add(name)
-        if not self._dirty:
-            return
-        self._dirty = False
-        wall = self.clock.wall()
-        current = degradation(await self.store.list_features(), self._open)
-        if current != self._degradation:
-            self._degradation = current
-            self.events.append(current, wall)
-        facts = await self.store.health_facts(wall)
-        new = health(open_circuits=len(self._open), recent_critical=facts.recent_critical,
-                     errors_per_minute=facts.errors_per_minute,
-                     error_rate_threshold=self.settings.error_rate_threshold,
-                     store_ok=self.store.ok)
-        if new is not self._health:
-            self.events.append(HealthChange(self._health, new), wall)
-            self._health = new
-
-    def _arm(self, name: str, deadline: float | None) -> None:
-        if (handle := self._timers.pop(name, None)) is not None:
-            handle.cancel()
-        if deadline is None:
-            return
-        loop = asyncio.get_running_loop()
+    def _arm(self, deadline: float) -> None:
+        """Keep one timer, at the earliest deadline known; firing early costs one empty
+        `advance_due`, which names the next one."""
+        if self._timer is not None:
+            if self._timer_at <= deadline:
+                return
+            self._timer.cancel()
         delay = max(deadline - self.clock.now(), 0.0)
-        self._timers[name] = loop.call_later(delay, self._fire, name)
+        self._timer_at = deadline
+        self._timer = asyncio.get_running_loop().call_later(delay, self._fire)
 
-    def _fire(self, name: str) -> None:
-        self._timers.pop(name, None)
-        self._to_advance.add(name)
-        self._spawn(self._settle)
+    def _fire(self) -> None:
+        self._timer = None
+        self._spawn(self._advance)
+
+    async def _advance(self) -> None:
+        self._take(await self.store.advance_due(self.clock.now()))
 
     def _spawn(self, work: Callable[[], Awaitable[None]]) -> None:
         async def run() -> None:
             try:
                 await work()
             except Exception:
-                log.exception("background settle failed")
+                log.exception("advancing due breakers failed; the next tick retries")
 
         task = asyncio.create_task(run())
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
     async def _housekeeping(self) -> None:
-        """Every tick: retention, idle keys, then health and degradation; a failing step is
-        logged and the others, and the next tick, run as usual."""
+        """Every tick: due deadlines, retention, idle keys, then health and degradation; a
+        failing step is logged and the others, and the next tick, run as usual."""
         steps: tuple[tuple[str, Callable[[], Awaitable[None]]], ...] = (
+            ("due breakers", self._advance),
             ("event retention", self._trim_events),
             ("idle rate-limit keys", lambda: self.store.sweep_idle(self.clock.now(),
                                                                     SWEEP_BUDGET)),
-            ("health and degradation", self._resettle),
+            ("health and degradation", self._refresh),
         )
         while True:
             await asyncio.sleep(self.settings.housekeeping_interval)
@@ -471,6 +363,5 @@ class ControlPlane(StoreListener):
     async def _trim_events(self) -> None:
         self.events.trim(self.clock.wall())
 
-    async def _resettle(self) -> None:
-        self._dirty = True
-        await self._settle()
+    async def _refresh(self) -> None:
+        self._take(await self.store.refresh(self.clock.now()))

@@ -210,12 +210,12 @@ class AdminServicer:
 
     async def get_system_health(
             self, _: admin.GetSystemHealthRequest) -> admin.GetSystemHealthResponse:
-        h = await self._plane.system_health()
+        h, sequence = await self._plane.system_health()
         return admin.GetSystemHealthResponse(
             health=convert.wire(h.health), total_errors=h.total_errors,
             critical_errors=h.critical_errors, open_circuits=h.open_circuits,
             circuit_breakers=[convert.encode_breaker(v) for v in h.breakers],
-            sequence=h.sequence, log_id=self._plane.events.log_id)
+            sequence=sequence, log_id=self._plane.events.log_id)
 
 
 def _name(item: BreakerView | LimitConfig | Feature) -> str:

@@ -25,7 +25,7 @@ from rescp.metrics import Metrics
 from rescp.plane import ControlPlane
 from rescp.server import admin, events, guard, health, reflection
 from rescp.server.rpc import GRPC_MAX_REQUEST_BYTES, Service
-from rescp.store.base import Store, StoreListener
+from rescp.store.base import HealthRules, Store
 from rescp.store.memory import MemoryStore
 from rescp.store.sqlite import SqliteStore
 from rescp.store.sqlite_schema import DatabaseRefused
@@ -51,15 +51,17 @@ def store_path(server: ServerSettings) -> Path | None:
     return Path(server.data_dir) / "rescp.db"
 
 
-def make_store(config: Config, listener: StoreListener, events: EventLog) -> Store:
+def make_store(config: Config, log: EventLog, clock: Clock) -> Store:
+    """The store `[server] store` names, over `log` and `clock`."""
     options: dict[str, Any] = {
+        "rules": HealthRules(config.plane.error_rate_threshold),
         "error_history": config.errors.history, "critical_window": config.errors.critical_window,
         "max_breakers": config.breaker_policy.max_breakers,
         "auto_create": config.breaker_policy.auto_create}
     path = store_path(config.server)
     if path is None:
-        return MemoryStore(listener, config.default_breaker, **options)
-    return SqliteStore(listener, path, events, config.default_breaker, **options)
+        return MemoryStore(log, clock, config.default_breaker, **options)
+    return SqliteStore(log, clock, path, config.default_breaker, **options)
 
 
 @dataclass
@@ -92,8 +94,8 @@ async def start(config: Config, clock: Clock | None = None,
     """
     log_ = EventLog(max_events=config.events.max_events, max_age=config.events.max_age,
                     max_lag=config.events.max_lag, encode=events.framed)
-    plane = ControlPlane(lambda listener: make_store(config, listener, log_),
-                         clock or SystemClock(), log_, config.plane,
+    clock = clock or SystemClock()
+    plane = ControlPlane(make_store(config, log_, clock), clock, config.plane,
                          allow_on_store_failure=config.server.store_failure_mode == "allow")
     try:
         await plane.restore()

@@ -18,7 +18,8 @@ from typing import Any
 
 from rescp._proto import guard_pb2 as guard
 from rescp.errors import InvalidArgument, RescpError
-from rescp.plane import AllowArgs, ControlPlane
+from rescp.plane import ControlPlane
+from rescp.store.base import AllowItem
 from rescp.server.guard_codec import allow_args, encode_allow, encode_record, record_args
 from rescp.server.rpc import Request, Response, Unary
 from rescp.server.status import code_of
@@ -82,10 +83,10 @@ class ValidNames:
     def __init__(self) -> None:
         self._names: set[str] = {""}
 
-    def allow_items(self, items: Iterable[guard.AllowRequest]) -> list[AllowArgs | RescpError]:
+    def allow_items(self, items: Iterable[guard.AllowRequest]) -> list[AllowItem | RescpError]:
         """Each item as allow_args decodes it; names seen valid before skip the pattern."""
         names = self._names
-        decoded: list[AllowArgs | RescpError] = []
+        decoded: list[AllowItem | RescpError] = []
         for item in items:
             breaker, limit, key = item.breaker, item.limit, item.key
             if breaker in names and limit in names and len(key) <= KEY_LIMIT:

@@ -1,32 +1,39 @@
 """The in-memory store: the engines themselves, run on the event loop.
 
-Every method runs to completion without awaiting anything, so each operation is atomic with no
-locks (asyncio runs one coroutine step at a time). Nothing survives a restart.
+Every operation runs to completion without awaiting anything, so each is atomic with no locks
+(asyncio runs one coroutine step at a time), and the events it causes are appended to the log in
+the same step (rescp.store.effects gathers them). Nothing survives a restart; the SQLite store
+is this one with a durable copy underneath.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from itertools import islice
 from typing import Any
 
 from sortedcontainers import SortedDict
 
-from rescp.engine.breaker import Breaker, BreakerConfig
+from rescp.clock import Clock
+from rescp.engine.breaker import Breaker, BreakerConfig, Transition
 from rescp.engine.errorlog import ErrorLog, ErrorRecord, ErrorReport, build_record
-from rescp.engine.health import Feature
+from rescp.engine.health import Degradation, Feature
 from rescp.engine.ratelimit import LimitConfig, Limiter, LimitStatus, make_limiter
-from rescp.enums import BreakerState, Outcome, Severity, Verdict
-from rescp.errors import InvalidArgument, NotFound, TooManyBreakers
+from rescp.enums import BreakerState, Severity, Verdict
+from rescp.errors import InvalidArgument, NotFound, RescpError, TooManyBreakers
+from rescp.events import BreakerDeleted, EventLog, RateLimitExceeded
 from rescp.store.base import (
+    AllowItem,
     AllowResult,
+    Applied,
     BreakerView,
     ErrorSummary,
-    HealthFacts,
-    LastEmitted,
-    StoreListener,
+    HealthRules,
+    RecordItem,
+    SystemHealth,
 )
+from rescp.store.effects import Effects
 
 
 def _page(items: SortedDict[str, Any], after: str, limit: int | None) -> Iterator[str]:
@@ -45,11 +52,13 @@ def view(breaker: Breaker, now: float) -> BreakerView:
 
 
 class MemoryStore:
-    def __init__(self, listener: StoreListener, default_breaker: BreakerConfig = BreakerConfig(),
-                 *, error_history: int = 1000, critical_window: float = 300.0,
-                 max_breakers: int = 10_000, auto_create: bool = True) -> None:
-        self.ok = True
-        self._listener = listener
+    def __init__(self, log: EventLog, clock: Clock,
+                 default_breaker: BreakerConfig = BreakerConfig(), *,
+                 rules: HealthRules = HealthRules(), error_history: int = 1000,
+                 critical_window: float = 300.0, max_breakers: int = 10_000,
+                 auto_create: bool = True) -> None:
+        self.log = log
+        self._clock = clock
         self._default_breaker = default_breaker
         self._max_breakers = max_breakers
         self._auto_create = auto_create
@@ -57,14 +66,30 @@ class MemoryStore:
         self._limiters: SortedDict[str, Limiter] = SortedDict()
         self._features: SortedDict[str, Feature] = SortedDict()
         self._errors = ErrorLog(error_history, critical_window)
+        self._effects = Effects(log, clock, rules, self._features.values, self._error_facts)
 
-    async def load(self, now: float) -> LastEmitted:
-        return LastEmitted(None, None)  # nothing is saved
+    @property
+    def ok(self) -> bool:
+        return self._effects.store_ok
+
+    async def load(self, now: float) -> Applied[None]:
+        return self._effects.applied(None)  # nothing is saved
 
     # the guard
 
-    async def allow(self, breaker: str, limit: str, key: str, cost: int,
-                    now: float) -> AllowResult:
+    async def allow(self, items: Sequence[AllowItem],
+                    now: float) -> Applied[list[AllowResult | RescpError]]:
+        results: list[AllowResult | RescpError] = []
+        append = results.append
+        for item in items:
+            try:
+                append(self._allow(item, now))
+            except RescpError as error:
+                append(error)
+        return self._effects.applied(results)
+
+    def _allow(self, item: AllowItem, now: float) -> AllowResult:
+        breaker, limit, key, cost = item
         limiter = self._limiter(limit) if limit else None
         if limiter is not None and cost > limiter.config.max_requests:
             raise InvalidArgument.one(
@@ -77,6 +102,8 @@ class MemoryStore:
             cb = self._breakers.get(breaker) or self._auto_created(breaker, now)
             decision = cb.allow(now)
             state, permit = decision.state, decision.permit
+            if state is BreakerState.HALF_OPEN:
+                self._effects.deadline(breaker, cb.next_deadline())  # a trial's expiry
             if not decision.allowed:
                 return AllowResult(False, Verdict.BREAKER_OPEN, state, decision.retry_after,
                                    -1, "", 0)
@@ -86,64 +113,85 @@ class MemoryStore:
         if not taken.allowed:
             if cb is not None:
                 cb.release(permit, now)
+            if taken.alert:
+                self._effects.emit(RateLimitExceeded(limit, key, taken.retry_after, taken.alert))
             return AllowResult(False, Verdict.RATE_LIMITED, state, taken.retry_after,
                                taken.remaining, "", taken.alert)
         return AllowResult(True, Verdict.ALLOWED, state, 0.0, taken.remaining, permit, 0)
 
-    async def record(self, breaker: str, outcome: Outcome, duration: float, permit: str,
-                     now: float) -> BreakerState:
-        return self._breaker(breaker).record(outcome, duration, permit, now)
+    async def record(self, items: Sequence[RecordItem],
+                     now: float) -> Applied[list[BreakerState | RescpError]]:
+        results: list[BreakerState | RescpError] = []
+        for breaker, outcome, duration, permit, count in items:
+            cb = self._breakers.get(breaker)
+            if cb is None:
+                results.append(NotFound("breaker", breaker))
+                continue
+            state = cb.state
+            for _ in range(count):
+                state = cb.record(outcome, duration, permit, now)
+            results.append(state)
+            self._recorded(cb)
+        return self._effects.applied(results)
 
-    async def add_error(self, report: ErrorReport, now: float) -> tuple[ErrorRecord, bool]:
+    async def add_error(self, report: ErrorReport,
+                        now: float) -> Applied[tuple[ErrorRecord, bool]]:
         if report.idempotency_key:
             first = self._errors.find_key(report.idempotency_key)
             if first is not None:
-                return first, False
-        record = build_record(report, uuid.uuid4().hex, now)
-        self._errors.add(record)
-        return record, True
+                return self._effects.applied((first, False))
+        record = build_record(report, uuid.uuid4().hex, self._clock.wall())
+        self._keep_error(record)
+        return self._effects.applied((record, True))
 
     # breakers
 
-    async def put_breaker(self, name: str, config: BreakerConfig, now: float) -> BreakerView:
+    async def put_breaker(self, name: str, config: BreakerConfig,
+                          now: float) -> Applied[BreakerView]:
         cb = self._breakers.get(name)
         if cb is None:
             cb = self._create(name, now, config)
         else:
             cb.reconfigure(config, now)
-        return view(cb, now)
+        self._changed(cb)
+        return self._effects.applied(view(cb, now))
 
-    async def get_breaker(self, name: str, now: float) -> BreakerView:
+    async def get_breaker(self, name: str, now: float) -> Applied[BreakerView]:
         cb = self._breaker(name)
-        cb.advance(now)  # a due transition shows, though its timer has not fired yet
-        return view(cb, now)
+        self._advance(cb, now)  # a due transition shows, though its timer has not fired yet
+        return self._effects.applied(view(cb, now))
 
     async def list_breakers(self, now: float, after: str = "",
-                            limit: int | None = None) -> list[BreakerView]:
+                            limit: int | None = None) -> Applied[list[BreakerView]]:
         views = []
         for name in _page(self._breakers, after, limit):
             cb = self._breakers[name]
-            cb.advance(now)
+            self._advance(cb, now)
             views.append(view(cb, now))
-        return views
+        return self._effects.applied(views)
 
-    async def delete_breaker(self, name: str) -> BreakerState:
+    async def delete_breaker(self, name: str, now: float) -> Applied[BreakerState]:
         cb = self._breaker(name)
         del self._breakers[name]
-        return cb.state
+        self._deleted(name)
+        self._effects.emit(BreakerDeleted(name, cb.state))
+        self._effects.state(name, None)
+        self._effects.deadline(name, None)
+        return self._effects.applied(cb.state)
 
     async def transition_breaker(self, name: str, state: BreakerState,
-                                 now: float) -> BreakerView:
+                                 now: float) -> Applied[BreakerView]:
         cb = self._breaker(name)
         cb.transition(state, now)
-        return view(cb, now)
+        self._changed(cb)
+        return self._effects.applied(view(cb, now))
 
-    async def advance_breaker(self, name: str, now: float) -> float | None:
-        cb = self._breakers.get(name)
-        if cb is None:
-            return None
-        cb.advance(now)
-        return cb.next_deadline()
+    async def advance_due(self, now: float) -> Applied[None]:
+        for name in self._effects.due(now):
+            cb = self._breakers.get(name)
+            if cb is not None:
+                self._advance(cb, now)
+        return self._effects.applied(None)
 
     # limits
 
@@ -172,51 +220,99 @@ class MemoryStore:
         for limiter in self._limiters.values():
             limiter.sweep(now, budget)
 
-    # features
+    # features and degradation
 
-    async def put_feature(self, feature: Feature) -> Feature:
+    async def put_feature(self, feature: Feature, now: float) -> Applied[Feature]:
         self._features[feature.name] = feature
-        return feature
+        self._effects.stale()
+        return self._effects.applied(feature)
 
     async def list_features(self, after: str = "", limit: int | None = None) -> list[Feature]:
         return [self._features[n] for n in _page(self._features, after, limit)]
 
-    async def delete_feature(self, name: str) -> None:
+    async def delete_feature(self, name: str, now: float) -> Applied[None]:
         if self._features.pop(name, None) is None:
             raise NotFound("feature", name)
+        self._effects.stale()
+        return self._effects.applied(None)
 
-    # errors
+    async def degradation(self, now: float) -> Applied[Degradation]:
+        self._effects.judge()
+        return self._effects.applied(self._effects.degradation)
+
+    # errors and health
 
     async def error_summary(self, now: float, recent: int) -> ErrorSummary:
         log = self._errors
         return ErrorSummary(log.total, dict(log.counts), log.recent(recent),
-                            log.errors_per_minute(now))
+                            log.errors_per_minute(self._clock.wall()))
 
     async def notifications(self, min_severity: Severity | None, limit: int,
                             include_acknowledged: bool,
                             after: str = "") -> tuple[list[ErrorRecord], int]:
         return self._errors.notifications(min_severity, limit, include_acknowledged, after)
 
-    async def acknowledge(self, error_id: str) -> ErrorRecord:
-        return self._errors.acknowledge(error_id)
+    async def acknowledge(self, error_id: str, now: float) -> Applied[ErrorRecord]:
+        record = self._errors.acknowledge(error_id)
+        self._effects.stale()
+        return self._effects.applied(record)
 
-    async def health_facts(self, now: float) -> HealthFacts:
+    async def system_health(self, now: float) -> Applied[SystemHealth]:
+        unclosed = sorted(self._effects.unclosed)
+        for name in unclosed:
+            self._advance(self._breakers[name], now)
+        self._effects.judge()
         log = self._errors
-        return HealthFacts(log.has_recent_critical(now), log.errors_per_minute(now),
-                           log.critical_total, log.total)
+        breakers = [view(self._breakers[n], now) for n in sorted(self._effects.unclosed)]
+        return self._effects.applied(SystemHealth(
+            self._effects.health, log.total, log.critical_total,
+            len(self._effects.open_circuits), breakers))
+
+    async def refresh(self, now: float) -> Applied[None]:
+        self._effects.stale()
+        return self._effects.applied(None)
 
     async def close(self) -> None:
         pass
 
+    # what a durable store adds to (hooks; here they only keep the bookkeeping)
+
+    def _transitioned(self, transition: Transition) -> None:
+        self._effects.transitioned(transition)
+        cb = self._breakers.get(transition.breaker)
+        if cb is not None:
+            self._effects.deadline(cb.name, cb.next_deadline())
+
+    def _changed(self, cb: Breaker) -> None:
+        """An admin change to the breaker (its config, or an operator's move)."""
+
+    def _recorded(self, cb: Breaker) -> None:
+        """Outcomes were counted on the breaker."""
+
+    def _deleted(self, name: str) -> None:
+        """The breaker is gone."""
+
+    def _keep_error(self, record: ErrorRecord) -> None:
+        self._errors.add(record)
+        self._effects.emit(record)
+        self._effects.stale()
+
     # helpers
+
+    def _error_facts(self, wall: float) -> tuple[bool, float]:
+        return self._errors.has_recent_critical(wall), self._errors.errors_per_minute(wall)
+
+    def _advance(self, cb: Breaker, now: float) -> None:
+        cb.advance(now)
+        self._effects.deadline(cb.name, cb.next_deadline())
 
     def _create(self, name: str, now: float, config: BreakerConfig | None = None) -> Breaker:
         # Generations start at the creation time in µs: a permit of a deleted namesake (whose
         # generations started earlier and rose by one per transition) never looks current.
-        cb = Breaker(name, config or self._default_breaker, now,
-                     self._listener.breaker_transitioned, generation=int(now * 1e6))
+        cb = Breaker(name, config or self._default_breaker, now, self._transitioned,
+                     generation=int(now * 1e6))
         self._breakers[name] = cb
-        self._listener.breaker_created(name, cb.state)
+        self._effects.state(name, cb.state)
         return cb
 
     def _auto_created(self, name: str, now: float) -> Breaker:
@@ -226,7 +322,9 @@ class MemoryStore:
         if len(self._breakers) >= self._max_breakers:
             raise TooManyBreakers(f"breaker {name!r} not created: {self._max_breakers} breakers "
                                   f"exist ([defaults] max_breakers)")
-        return self._create(name, now)
+        cb = self._create(name, now)
+        self._changed(cb)
+        return cb
 
     def _breaker(self, name: str) -> Breaker:
         cb = self._breakers.get(name)

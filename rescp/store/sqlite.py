@@ -28,22 +28,34 @@ import sqlite3
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from collections.abc import Sequence
+from typing import IO, Any, TypeVar
 
+from rescp.clock import Clock
 from rescp.engine.breaker import Breaker, BreakerConfig, BreakerSnapshot, Transition
 from rescp.engine.errorlog import ErrorRecord, ErrorReport, build_record
 from rescp.engine.health import Degradation, Feature
 from rescp.engine.ratelimit import KeySnapshot, LimitConfig, Limiter, make_limiter
-from rescp.enums import BreakerState, EventType, Health, Outcome, Severity
-from rescp.errors import StoreUnavailable
+from rescp.enums import BreakerState, EventType, Health, Severity
+from rescp.errors import RescpError, StoreUnavailable
 from rescp.events import PAYLOAD_TYPES, Event, EventLog, HealthChange
 from rescp.store import codec
-from rescp.store.base import AllowResult, BreakerView, LastEmitted, StoreListener
+from rescp.store.base import (
+    AllowItem,
+    AllowResult,
+    Applied,
+    BreakerView,
+    HealthRules,
+    RecordItem,
+    SystemHealth,
+)
 from rescp.store.memory import MemoryStore
 from rescp.store.sqlite_schema import DatabaseRefused, lock, open_database
 from rescp.store.writer import Statement, Writer
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 SNAPSHOT_INTERVAL = 1.0
 """Seconds between saves of breaker counts changed without a transition (a crash loses at most
@@ -92,16 +104,16 @@ def _read(conn: sqlite3.Connection, history: int, now: float) -> _Saved:
 
 
 class SqliteStore(MemoryStore):
-    def __init__(self, listener: StoreListener, path: Path, events: EventLog,
-                 default_breaker: BreakerConfig = BreakerConfig(), *, error_history: int = 1000,
+    def __init__(self, log: EventLog, clock: Clock, path: Path,
+                 default_breaker: BreakerConfig = BreakerConfig(), *,
+                 rules: HealthRules = HealthRules(), error_history: int = 1000,
                  critical_window: float = 300.0, max_breakers: int = 10_000,
                  auto_create: bool = True) -> None:
-        super().__init__(self, default_breaker, error_history=error_history,
+        super().__init__(log, clock, default_breaker, rules=rules, error_history=error_history,
                          critical_window=critical_window, max_breakers=max_breakers,
                          auto_create=auto_create)
-        self._plane = listener
         self._path = path
-        self._events = events
+        self._events = log
         self._history = error_history
         self._writer: Writer | None = None
         self._lock: IO[str] | None = None
@@ -113,7 +125,7 @@ class SqliteStore(MemoryStore):
 
     # start and stop
 
-    async def load(self, now: float) -> LastEmitted:
+    async def load(self, now: float) -> Applied[None]:
         """Lock, check, migrate and read the file; DatabaseRefused for anything unusable (an
         unwritable directory, a row this version cannot read), never a half-loaded server."""
         try:
@@ -130,8 +142,13 @@ class SqliteStore(MemoryStore):
         self._maintainer = asyncio.create_task(self._maintain())
         degradation = saved.meta.get("degradation")
         health = saved.meta.get("health")
-        return LastEmitted(Health(int(health)) if health else None,
-                           codec.loads(Degradation, degradation) if degradation else None)
+        if health:  # as last announced, so a restart repeats no announcement
+            self._effects.health = Health(int(health))
+        if degradation:
+            self._effects.degradation = codec.loads(Degradation, degradation)
+        applied = self._effects.applied(None)
+        await self._transitions_committed()
+        return applied
 
     async def close(self) -> None:
         if self._maintainer is not None:
@@ -148,37 +165,39 @@ class SqliteStore(MemoryStore):
             self._lock.close()
             self._lock = None
 
-    # the listener the engines call: save, then tell the plane
+    # what the engines and the memory store's operations report: write it through
 
-    def breaker_created(self, name: str, state: BreakerState) -> None:
-        self._save(self._breakers[name])
-        self._plane.breaker_created(name, state)
-
-    def breaker_transitioned(self, transition: Transition) -> None:
-        self._save(self._breakers[transition.breaker])
+    def _transitioned(self, transition: Transition) -> None:
+        super()._transitioned(transition)
+        if (cb := self._breakers.get(transition.breaker)) is not None:
+            self._save(cb)
         self._moved = True
-        self._plane.breaker_transitioned(transition)
+
+    def _changed(self, cb: Breaker) -> None:
+        self._save(cb)
+
+    def _recorded(self, cb: Breaker) -> None:
+        self._counted.add(cb.name)
+
+    def _deleted(self, name: str) -> None:
+        self._writes().submit([("DELETE FROM breakers WHERE name = ?", (name,))])
 
     # the guard: decided in memory; only a transition waits for the disk
 
-    async def allow(self, breaker: str, limit: str, key: str, cost: int,
-                    now: float) -> AllowResult:
-        result = await super().allow(breaker, limit, key, cost, now)
-        await self._transitions_committed()
-        return result
+    async def allow(self, items: Sequence[AllowItem],
+                    now: float) -> Applied[list[AllowResult | RescpError]]:
+        return await self._moving(await super().allow(items, now))
 
-    async def record(self, breaker: str, outcome: Outcome, duration: float, permit: str,
-                     now: float) -> BreakerState:
-        state = await super().record(breaker, outcome, duration, permit, now)
-        self._counted.add(breaker)
-        await self._transitions_committed()
-        return state
+    async def record(self, items: Sequence[RecordItem],
+                     now: float) -> Applied[list[BreakerState | RescpError]]:
+        return await self._moving(await super().record(items, now))
 
-    async def add_error(self, report: ErrorReport, now: float) -> tuple[ErrorRecord, bool]:
+    async def add_error(self, report: ErrorReport,
+                        now: float) -> Applied[tuple[ErrorRecord, bool]]:
         key = report.idempotency_key
         if key and (first := self._errors.find_key(key)) is not None:
-            return first, False
-        record = build_record(report, uuid.uuid4().hex, now)
+            return self._effects.applied((first, False))
+        record = build_record(report, uuid.uuid4().hex, self._clock.wall())
         counts = [TOTAL, record.count_key]
         if record.severity is Severity.CRITICAL:
             counts.append(CRITICAL)
@@ -190,32 +209,36 @@ class SqliteStore(MemoryStore):
                         (self._history,))], key="evict errors")
         await writer.commit()
         if key and (first := self._errors.find_key(key)) is not None:
-            return first, False  # a twin committed while this one waited: count it once
-        self._errors.add(record)
-        if len(self._encoded) > 1000:
-            self._encoded.clear()  # notifications that never came: never unbounded
-        self._encoded[record.error_id] = text  # its notification, next, is the same text
-        return record, True
+            return self._effects.applied((first, False))  # a twin committed meanwhile
+        self._encoded[record.error_id] = text  # its notification, appended next, is this text
+        self._keep_error(record)
+        return self._effects.applied((record, True))
 
     # admin changes: committed before they are answered
 
-    async def put_breaker(self, name: str, config: BreakerConfig, now: float) -> BreakerView:
-        view = await super().put_breaker(name, config, now)
-        self._save(self._breakers[name])
-        await self._commit([])
-        return view
+    async def put_breaker(self, name: str, config: BreakerConfig,
+                          now: float) -> Applied[BreakerView]:
+        return await self._committed_after(await super().put_breaker(name, config, now))
 
-    async def delete_breaker(self, name: str) -> BreakerState:
-        state = await super().delete_breaker(name)
-        await self._commit([("DELETE FROM breakers WHERE name = ?", (name,))])
-        return state
+    async def get_breaker(self, name: str, now: float) -> Applied[BreakerView]:
+        return await self._moving(await super().get_breaker(name, now))
+
+    async def list_breakers(self, now: float, after: str = "",
+                            limit: int | None = None) -> Applied[list[BreakerView]]:
+        return await self._moving(await super().list_breakers(now, after, limit))
+
+    async def delete_breaker(self, name: str, now: float) -> Applied[BreakerState]:
+        return await self._committed_after(await super().delete_breaker(name, now))
 
     async def transition_breaker(self, name: str, state: BreakerState,
-                                 now: float) -> BreakerView:
-        view = await super().transition_breaker(name, state, now)
-        self._save(self._breakers[name])  # a reset from CLOSED moves no state, but the counts
-        await self._commit([])
-        return view
+                                 now: float) -> Applied[BreakerView]:
+        return await self._committed_after(await super().transition_breaker(name, state, now))
+
+    async def advance_due(self, now: float) -> Applied[None]:
+        return await self._moving(await super().advance_due(now))
+
+    async def system_health(self, now: float) -> Applied[SystemHealth]:
+        return await self._moving(await super().system_health(now))
 
     async def put_limit(self, config: LimitConfig) -> LimitConfig:
         current = self._limiters.get(config.name)
@@ -240,21 +263,21 @@ class SqliteStore(MemoryStore):
             self._save_keys(limiter, limiter.touched_since(since, SNAPSHOT_KEYS))
         self._writes().submit([("DELETE FROM limit_keys WHERE idle_from <= ?", (now,))])
 
-    async def put_feature(self, feature: Feature) -> Feature:
-        stored = await super().put_feature(feature)
-        await self._commit([("INSERT OR REPLACE INTO features VALUES (?, ?)",
-                             (feature.name, codec.dumps(feature)))])
-        return stored
+    async def put_feature(self, feature: Feature, now: float) -> Applied[Feature]:
+        self._writes().submit([("INSERT OR REPLACE INTO features VALUES (?, ?)",
+                                (feature.name, codec.dumps(feature)))])
+        return await self._committed_after(await super().put_feature(feature, now))
 
-    async def delete_feature(self, name: str) -> None:
-        await super().delete_feature(name)
-        await self._commit([("DELETE FROM features WHERE name = ?", (name,))])
+    async def delete_feature(self, name: str, now: float) -> Applied[None]:
+        applied = await super().delete_feature(name, now)
+        self._writes().submit([("DELETE FROM features WHERE name = ?", (name,))])
+        return await self._committed_after(applied)
 
-    async def acknowledge(self, error_id: str) -> ErrorRecord:
-        record = await super().acknowledge(error_id)
-        await self._commit([("UPDATE errors SET record = ? WHERE error_id = ?",
-                             (codec.dumps(record), error_id))])
-        return record
+    async def acknowledge(self, error_id: str, now: float) -> Applied[ErrorRecord]:
+        applied = await super().acknowledge(error_id, now)
+        self._writes().submit([("UPDATE errors SET record = ? WHERE error_id = ?",
+                                (codec.dumps(applied.result), error_id))])
+        return await self._committed_after(applied)
 
     # helpers
 
@@ -268,6 +291,17 @@ class SqliteStore(MemoryStore):
         if statements:
             writer.submit(statements, keep=keep)
         await writer.commit()
+
+    async def _committed_after(self, applied: Applied[T]) -> Applied[T]:
+        """An admin change: answered once it (and the events it caused) is committed."""
+        self._moved = False
+        await self._writes().commit()
+        return applied
+
+    async def _moving(self, applied: Applied[T]) -> Applied[T]:
+        """An operation that commits only what moved a breaker, before it is announced."""
+        await self._transitions_committed()
+        return applied
 
     async def _transitions_committed(self) -> None:
         """A transition is committed before it is announced; a failing disk keeps it for retry
@@ -307,8 +341,11 @@ class SqliteStore(MemoryStore):
                           key="degradation")
 
     def _committed(self, ok: bool, sequence: int) -> None:
-        """While commits fail, watchers see events at once (they are kept and retried)."""
-        self.ok = ok
+        """While commits fail, watchers see events at once (they are kept and retried); health
+        is judged again when the disk fails or recovers."""
+        if ok is not self._effects.store_ok:
+            self._effects.store_ok = ok
+            self._effects.stale()
         self._events.held = ok
         self._events.publish(sequence if ok else self._events.last_sequence)
 
@@ -328,11 +365,11 @@ class SqliteStore(MemoryStore):
 
     def _restore(self, saved: _Saved, now: float) -> None:
         for name, config, state in saved.breakers:
-            cb = Breaker(name, codec.loads(BreakerConfig, config), now,
-                         self.breaker_transitioned)
+            cb = Breaker(name, codec.loads(BreakerConfig, config), now, self._transitioned)
             cb.restore(codec.loads(BreakerSnapshot, state))
             self._breakers[name] = cb
-            self._plane.breaker_created(name, cb.state)
+            self._effects.state(name, cb.state)
+            self._effects.deadline(name, cb.next_deadline())
         for text in saved.limits:
             limit = codec.loads(LimitConfig, text)
             self._limiters[limit.name] = make_limiter(limit)

@@ -7,16 +7,17 @@ import asyncio
 import signal
 import subprocess
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
 
 from rescp.clock import SystemClock
 from rescp.enums import Verdict
-from rescp.errors import StoreUnavailable
+from rescp.errors import RescpError, StoreUnavailable
 from rescp.events import EventLog
 from rescp.plane import ControlPlane
-from rescp.store.base import AllowResult, StoreListener
+from rescp.store.base import AllowItem, AllowResult, Applied
 from rescp.store.memory import MemoryStore
 from rescp.testing import free_port
 from tests.server.test_lifecycle import wait_serving
@@ -65,19 +66,18 @@ def test_bad_store_flags_exit_2_naming_the_problem(args: list[str], named: str) 
 class UnreachableStore(MemoryStore):
     """A backend whose every Allow fails at the boundary, as an unreachable Redis does."""
 
-    async def allow(self, breaker: str, limit: str, key: str, cost: int,
-                    now: float) -> AllowResult:
+    async def allow(self, items: Sequence[AllowItem],
+                    now: float) -> Applied[list[AllowResult | RescpError]]:
         raise StoreUnavailable("the store is unreachable")
 
 
 @pytest.mark.parametrize(("allow", "verdict"), [(True, Verdict.ALLOWED),
                                                 (False, Verdict.BREAKER_OPEN)])
 def test_allow_follows_the_store_failure_mode(allow: bool, verdict: Verdict) -> None:
-    def make(listener: StoreListener) -> MemoryStore:
-        return UnreachableStore(listener)
-
     async def scenario() -> AllowResult:
-        plane = ControlPlane(make, SystemClock(), EventLog(), allow_on_store_failure=allow)
+        clock = SystemClock()
+        plane = ControlPlane(UnreachableStore(EventLog(), clock), clock,
+                             allow_on_store_failure=allow)
         try:
             return await plane.allow("b", "", "", 1)
         finally:

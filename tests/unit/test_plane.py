@@ -1,6 +1,7 @@
 """The control plane on its own event loop, with stores that really await (as SQLite or Redis
-will): a stale settle never disarms a newer timer, sequenced reads never miss an event, and
-housekeeping survives any failure."""
+do): one timer serves every deadline however they come and go, a read's sequence matches its
+state, advancing due breakers is idempotent across planes sharing a store, and housekeeping
+survives any failure."""
 
 from __future__ import annotations
 
@@ -15,31 +16,22 @@ from rescp.engine.breaker import BreakerConfig, Transition
 from rescp.enums import BreakerState, Outcome
 from rescp.events import Event, EventLog
 from rescp.plane import ControlPlane, PlaneSettings
-from rescp.store.base import BreakerView, StoreListener
+from rescp.store.base import Applied, BreakerView
 from rescp.store.memory import MemoryStore
 
 FAST = PlaneSettings(housekeeping_interval=0.01)
+SLOW = PlaneSettings(housekeeping_interval=60.0)  # only the timer can move a breaker
 
 
 class AwaitingStore(MemoryStore):
     """The memory store, but its reads answer what they saw and then wait, as a round trip to a
-    real backend does: whatever happens meanwhile is not in the answer. The first deadline read
-    is the slowest, so it is the one that comes back stale."""
-
-    def __init__(self, listener: StoreListener) -> None:
-        super().__init__(listener)
-        self.delays: list[float] = []
-
-    async def advance_breaker(self, name: str, now: float) -> float | None:
-        deadline = await super().advance_breaker(name, now)
-        await asyncio.sleep(self.delays.pop() if self.delays else 0.001)
-        return deadline
+    real backend does: whatever happens meanwhile is not in the answer."""
 
     async def list_breakers(self, now: float, after: str = "",
-                            limit: int | None = None) -> list[BreakerView]:
-        views = await super().list_breakers(now, after, limit)
+                            limit: int | None = None) -> Applied[list[BreakerView]]:
+        applied = await super().list_breakers(now, after, limit)
         await asyncio.sleep(0.02)
-        return views
+        return applied
 
 
 class FailingStore(MemoryStore):
@@ -57,30 +49,49 @@ class FailingStore(MemoryStore):
 
 
 def plane_with(store: type[MemoryStore], settings: PlaneSettings = FAST) -> ControlPlane:
-    def make(listener: StoreListener) -> MemoryStore:
-        return store(listener)
-    return ControlPlane(make, SystemClock(), EventLog(), settings)
+    clock = SystemClock()
+    return ControlPlane(store(EventLog(), clock), clock, settings)
 
 
-def test_a_stale_settle_never_disarms_the_timer_of_a_newer_state() -> None:
-    async def scenario() -> list[tuple[BreakerState, BreakerState]]:
-        plane = plane_with(AwaitingStore)
-        await plane.put_breaker("b", BreakerConfig(failure_threshold=1, recovery_timeout=0.1))
-        assert isinstance(plane.store, AwaitingStore)
-        plane.store.delays = [0.1]  # the reset's settle, below, is the slow one
+async def _trip(plane: ControlPlane, name: str, recovery: float) -> None:
+    await plane.put_breaker(name, BreakerConfig(failure_threshold=1, recovery_timeout=recovery))
+    await plane.record(name, Outcome.FAILURE, 0.0, "", None)
 
-        async def trip() -> None:
-            await asyncio.sleep(0.005)  # while the reset below waits for its deadline
-            await plane.record("b", Outcome.FAILURE, 0.0, "", None)
 
-        await asyncio.gather(plane.transition_breaker("b", BreakerState.CLOSED), trip())
-        await asyncio.sleep(0.4)  # no traffic: only the timer can move it to HALF_OPEN
-        found = [(t.payload.from_state, t.payload.to_state) for t in await _transitions(plane)]
+def test_one_timer_serves_deadlines_that_come_and_go() -> None:
+    async def scenario() -> list[tuple[str, BreakerState]]:
+        plane = plane_with(MemoryStore, SLOW)
+        await _trip(plane, "late", 1.0)
+        await _trip(plane, "early", 0.1)  # an earlier deadline moves the timer forward
+        await _trip(plane, "gone", 0.05)
+        await plane.transition_breaker("gone", BreakerState.CLOSED)  # its deadline goes
+        await asyncio.sleep(0.4)
+        moved = [(t.payload.breaker, t.payload.to_state) for t in await _transitions(plane)
+                 if t.payload.reason == "recovery_timeout"]
+        await asyncio.sleep(0.9)
+        moved += [(t.payload.breaker, t.payload.to_state) for t in await _transitions(plane)
+                  if t.payload.reason == "recovery_timeout" and t.payload.breaker == "late"]
         await plane.stop()
+        return moved
+
+    assert asyncio.run(scenario()) == [("early", BreakerState.HALF_OPEN),
+                                      ("late", BreakerState.HALF_OPEN)]
+
+
+def test_planes_sharing_a_store_announce_a_due_transition_once() -> None:
+    async def scenario() -> list[Event]:
+        clock = SystemClock()
+        store = MemoryStore(EventLog(), clock)
+        first, second = (ControlPlane(store, clock, FAST), ControlPlane(store, clock, FAST))
+        await second.start()  # its housekeeping races first's timer for the deadline
+        await _trip(first, "b", 0.05)
+        await asyncio.sleep(0.3)
+        found = [t for t in await _transitions(first) if t.payload.reason == "recovery_timeout"]
+        await first.stop()
+        await second.stop()
         return found
 
-    assert asyncio.run(scenario()) == [(BreakerState.CLOSED, BreakerState.OPEN),
-                                      (BreakerState.OPEN, BreakerState.HALF_OPEN)]
+    assert len(asyncio.run(scenario())) == 1
 
 
 def test_a_sequenced_read_matches_its_sequence() -> None:
@@ -113,7 +124,7 @@ def test_housekeeping_survives_a_failing_step_and_stop_still_closes_the_store(
         await plane.put_breaker("b", BreakerConfig(failure_threshold=1))
         await plane.transition_breaker("b", BreakerState.FORCED_OPEN)  # health WARNING
         await asyncio.sleep(0.05)  # the later steps of each tick still ran
-        health = (await plane.system_health()).health
+        health = (await plane.system_health())[0].health
         await plane.stop()
         return store, [health]
 

@@ -15,6 +15,7 @@ import tomllib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 from rescp.engine.breaker import BreakerConfig
 from rescp.engine.health import Feature
@@ -47,11 +48,13 @@ DAY = 86_400.0
 class ServerSettings:
     listen: str = "0.0.0.0:50051"
     http_listen: str = "0.0.0.0:8080"  # HTTP (REST, Connect JSON, metrics, dashboard); "off"
-    store: str = "sqlite"  # sqlite (DATA_DIR/rescp.db), sqlite:PATH or memory
+    store: str = "sqlite"  # sqlite (DATA_DIR/rescp.db), sqlite:PATH, memory or redis://…
     data_dir: str = "./rescp-data"
     store_failure_mode: str = "allow"  # what Allow answers while the store is unreachable
+    redis_timeout: float = bounded(0.02, 0.001, 10.0)  # seconds a Redis operation may take
+    redis_prefix: str = "rescp:"  # of every key the Redis store writes
     grace: float = bounded(5.0, 0.0, 3600.0)  # seconds in-flight RPCs get to finish on SIGTERM
-    workers: int = bounded(1, 1, 256)  # processes sharing the ports; over 1 needs SHARED_STORES
+    workers: int = bounded(1, 1, 256)  # processes sharing the ports; over 1 needs REDIS_SCHEMES
 
 
 @dataclass(frozen=True, slots=True)
@@ -239,20 +242,25 @@ def parse(text: str, source: str = "config") -> Config:
     return config
 
 
-STORES = "sqlite, sqlite:PATH or memory"
-SHARED_STORES = ("redis://", "rediss://")
-"""Stores several processes can share: what `workers` over 1 needs."""
+STORES = "sqlite, sqlite:PATH, memory, redis://[:password@]HOST:PORT/DB or rediss://…"
+REDIS_SCHEMES = ("redis://", "rediss://")
+"""The one store several processes share: what `workers` over 1 needs."""
 
 
 def server_problems(server: ServerSettings) -> list[str]:
     """What is wrong with the store settings, as `key: problem` lines."""
     problems = []
-    if server.store not in ("sqlite", "memory") and not (
+    if server.store.startswith(REDIS_SCHEMES):
+        problems.extend(redis_problems(server.store))
+    elif server.store not in ("sqlite", "memory") and not (
             server.store.startswith("sqlite:") and len(server.store) > len("sqlite:")):
         problems.append(f"store: {server.store!r} is not a store; expected {STORES}")
+    if not server.redis_prefix:
+        problems.append("redis_prefix: must not be empty (keys of other programs may share the "
+                        "database)")
     if server.store_failure_mode not in ("allow", "deny"):
         problems.append("store_failure_mode: expected allow or deny")
-    if server.workers > 1 and not server.store.startswith(SHARED_STORES):
+    if server.workers > 1 and not server.store.startswith(REDIS_SCHEMES):
         problems.append(f"workers: {server.workers} workers need a shared store (redis:// or "
                         f"rediss://); {server.store!r} would give each worker state of its own")
     if server.http_listen != "off":
@@ -271,6 +279,27 @@ def listen_address(listen: str) -> tuple[socket.AddressFamily, str, int]:
     if not host or not port.isdigit() or int(port) > 65535:
         raise ValueError(f"{listen!r}: HOST:PORT expected")
     return socket.AF_INET6 if ":" in host else socket.AF_INET, host, int(port)
+
+
+def redis_problems(url: str) -> list[str]:
+    """What is wrong with a redis:// or rediss:// URL: a host, a port, a database number."""
+    parts = urlsplit(url)
+    try:
+        port = parts.port
+    except ValueError:
+        return ["store: the Redis URL's port must be a number from 0 to 65535"]
+    problems = []
+    if not parts.hostname:
+        problems.append("store: the Redis URL names no host (redis://HOST:PORT/DB)")
+    if port == 0:
+        problems.append("store: the Redis URL's port must not be 0")
+    db = parts.path.lstrip("/")
+    if db and not db.isdigit():
+        problems.append(f"store: the Redis URL's database must be a number, not {db!r}")
+    if parts.query or parts.fragment:
+        problems.append("store: the Redis URL takes no query or fragment; use [server] "
+                        "redis_timeout and redis_prefix")
+    return problems
 
 
 def load(path: str | Path) -> Config:

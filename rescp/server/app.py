@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 import grpc
 
 from rescp.clock import Clock, SystemClock
-from rescp.config import Config, ServerSettings, StartupError
+from rescp.config import REDIS_SCHEMES, Config, ServerSettings, StartupError
 from rescp.events import EventLog
 from rescp.metrics import Metrics
 from rescp.plane import ControlPlane
@@ -27,6 +27,7 @@ from rescp.server import admin, events, guard, health, reflection
 from rescp.server.rpc import GRPC_MAX_REQUEST_BYTES, Service
 from rescp.store.base import HealthRules, Store
 from rescp.store.memory import MemoryStore
+from rescp.store.redis import RedisStore
 from rescp.store.sqlite import SqliteStore
 from rescp.store.sqlite_schema import DatabaseRefused
 
@@ -39,8 +40,8 @@ SERVICES = (guard.SERVICE, admin.SERVICE, events.SERVICE, health.SERVICE)
 
 
 def store_path(server: ServerSettings) -> Path | None:
-    """The SQLite file `server.store` names, or None for the memory store."""
-    if server.store == "memory":
+    """The SQLite file `server.store` names, or None for the memory and Redis stores."""
+    if server.store == "memory" or server.store.startswith(REDIS_SCHEMES):
         return None
     if server.store.startswith("sqlite:"):
         return Path(server.store.removeprefix("sqlite:"))
@@ -54,7 +55,11 @@ def make_store(config: Config, log: EventLog, clock: Clock) -> Store:
         "error_history": config.errors.history, "critical_window": config.errors.critical_window,
         "max_breakers": config.breaker_policy.max_breakers,
         "auto_create": config.breaker_policy.auto_create}
-    path = store_path(config.server)
+    server = config.server
+    if server.store.startswith(REDIS_SCHEMES):
+        return RedisStore(log, clock, server.store, config.default_breaker,
+                          timeout=server.redis_timeout, prefix=server.redis_prefix, **options)
+    path = store_path(server)
     if path is None:
         return MemoryStore(log, clock, config.default_breaker, **options)
     return SqliteStore(log, clock, path, config.default_breaker, **options)

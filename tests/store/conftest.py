@@ -1,5 +1,5 @@
 """The store conformance suite's fixtures: every test runs once per backend, through a real
-server on a free loopback port. SQLite gets a fresh file per test."""
+server on a free loopback port. SQLite gets a fresh file per test, Redis a fresh redis-server."""
 
 from __future__ import annotations
 
@@ -11,15 +11,20 @@ import pytest
 
 from rescp.config import Config
 from rescp.testing import ServerThread
+from tests.redis_server import RedisServer
 from tests.server.conftest import Stubs
 
-BACKENDS = ["memory", "sqlite"]
+BACKENDS = ["memory", "sqlite", "redis"]
 
 
 @pytest.fixture(params=BACKENDS)
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """The --store value of this run: `memory`, or `sqlite:` a file in the test's directory."""
+    """The --store value of this run: `memory`, `sqlite:` a file in the test's directory, or
+    the URL of a redis-server of its own."""
     backend: str = request.param
+    if backend == "redis":
+        redis: RedisServer = request.getfixturevalue("redis_server")
+        return redis.url
     return f"sqlite:{tmp_path / 'rescp.db'}" if backend == "sqlite" else backend
 
 

@@ -1,0 +1,101 @@
+"""The Redis store's one Lua script and the call that runs it.
+
+rescp/store/lua holds the engines in Lua (package data), joined into one script that dispatches
+on the operation's name: redis-py's `register_script` loads it once (SCRIPT LOAD), calls it by
+SHA (EVALSHA) and, when Redis answers NOSCRIPT (restarted, flushed), loads it again and retries
+once. Every driver error and every timeout becomes StoreUnavailable here, at the boundary.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from importlib import resources
+from typing import Any, NamedTuple
+
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+from redis.typing import EncodableT
+
+from rescp.clock import Clock
+from rescp.enums import BreakerState, EventType
+from rescp.errors import StoreUnavailable
+from rescp.events import PAYLOAD_TYPES, Event
+from rescp.store import codec
+
+log = logging.getLogger(__name__)
+
+LUA_FILES = ("common", "breaker", "ratelimit", "errors", "ops")
+PER_ITEM = 0.0001
+"""Seconds a batch's call may take per item beyond the store's timeout: a batch is one call,
+its items run one after another inside Redis."""
+
+
+def source() -> str:
+    """The script: the files in dependency order (each sees the locals of those before it)."""
+    lua = resources.files("rescp.store") / "lua"
+    return "\n".join((lua / f"{name}.lua").read_text(encoding="utf-8") for name in LUA_FILES)
+
+
+def event(fields: Sequence[str]) -> Event:
+    """An event as the script (or the stream) carries it: sequence, type, time, payload JSON."""
+    sequence, kind, time, payload = fields
+    event_type = EventType(int(kind))
+    return Event(int(sequence), float(time), codec.loads(PAYLOAD_TYPES[event_type], payload),
+                 event_type)
+
+
+class Reply(NamedTuple):
+    """One script call's answer; times are the script's (Redis time, or the caller's clock)."""
+
+    result: Any
+    events: list[Event]
+    states: dict[str, BreakerState | None]
+    deadline: float | None
+    sequence: int
+    now: float
+
+
+def unavailable(error: BaseException) -> StoreUnavailable:
+    log.debug("redis store: %r", error)
+    reason = str(error) or type(error).__name__
+    return StoreUnavailable(f"the Redis store is unreachable: {reason}")
+
+
+class Scripts:
+    """Calls of the script on one client, with the time it runs at and a bounded wait."""
+
+    def __init__(self, client: Redis, prefix: str, timeout: float,
+                 clock: Clock | None = None) -> None:
+        """`clock`: run shared state on this (one process's) clock instead of Redis TIME, so a
+        test can drive time by hand; None in production."""
+        self._prefix = prefix
+        self._timeout = timeout
+        self._clock = clock
+        self._script = client.register_script(source())
+        self._key = prefix + "seq"  # declared for routing: the script builds its other keys
+
+    def _head(self, op: str, now: float) -> list[EncodableT]:
+        if self._clock is None:
+            return [self._prefix, "", "0", op]
+        return [self._prefix, repr(now), repr(self._clock.wall_offset()), op]
+
+    async def call(self, op: str, args: Sequence[EncodableT], now: float,
+                   items: int = 1) -> Reply:
+        """Run `op`; StoreUnavailable when Redis fails or does not answer in time."""
+        try:
+            async with asyncio.timeout(self._timeout + PER_ITEM * items):
+                raw = await self._script(keys=[self._key], args=[*self._head(op, now), *args])
+        except (RedisError, OSError, TimeoutError) as error:
+            raise unavailable(error) from None
+        return parse(raw)
+
+
+def parse(raw: list[Any]) -> Reply:
+    result, events, changed, due, sequence, now = raw
+    states: dict[str, BreakerState | None] = {
+        changed[i]: BreakerState(int(changed[i + 1])) if changed[i + 1] != "0" else None
+        for i in range(0, len(changed), 2)}
+    return Reply(result, [event(e) for e in events], states, float(due) if due else None,
+                 int(sequence), float(now))

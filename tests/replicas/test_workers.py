@@ -9,6 +9,7 @@ import os
 import re
 import signal
 import sys
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -37,12 +38,15 @@ class Workers:
 
     def pids(self) -> dict[int, str]:
         """Each worker's pid and its /metrics, scraped over fresh connections until both
-        have answered."""
+        have answered (a worker whose store is not yet reachable answers 503)."""
         seen: dict[int, str] = {}
 
         def both() -> None:
-            with urllib.request.urlopen(f"{self.url}/metrics", timeout=5) as response:
-                text = response.read().decode()
+            try:
+                with urllib.request.urlopen(f"{self.url}/metrics", timeout=5) as response:
+                    text = response.read().decode()
+            except urllib.error.HTTPError as error:
+                raise AssertionError(f"/metrics: {error}") from None
             seen[int(_sample(text, r'rescp_process_info\{pid="(\d+)"\}', "pid"))] = text
             assert len(seen) == 2
 

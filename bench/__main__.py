@@ -18,7 +18,19 @@ from contextlib import contextmanager
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from bench import batch, clients, engines, events, hostile, http, local, rpc, stores, watchers
+from bench import (
+    batch,
+    clients,
+    engines,
+    events,
+    hostile,
+    http,
+    local,
+    rpc,
+    stores,
+    watchers,
+    workers,
+)
 from rescp.testing import free_port
 
 
@@ -82,6 +94,7 @@ def main() -> None:
           bench_server(f"sqlite:{data}/rescp.db") as (sqlite, _, sqlite_pid)):
         by_store = asyncio.run(stores.compare((memory, memory_pid), (sqlite, sqlite_pid), 64,
                                               rounds, seconds))
+    on_workers = workers.measure(rounds // 2, seconds)
     pairs = engines.measure(ops)
     cost = http.metrics_cost(ops)
     encode = events.encode_us()
@@ -106,6 +119,7 @@ def main() -> None:
           f"{watchers.p99_ms(crowd.deliveries):5.0f} ms [<= 1000 ms]")
     print(f"  {'worst request under 64 KiB, round trip':<38} {stall * 1e3:5.1f} ms [<= 10 ms]")
     batch.print_ratios(shapes)
+    workers.print_ratio(on_workers)
     local.print_ratios(costs, trips)
     print(f"  {'Connect JSON Allow vs gRPC Allow, 16':<38} "
           f"{over_http.throughput / over_grpc.throughput:5.2f}x  [informational]")
@@ -139,6 +153,7 @@ def main() -> None:
                   f"{load.percentile(50):>9.2f}{load.percentile(99):>9.2f}"
                   f"{load.cpu_us_per_call:>20.0f}")
     batch.print_table(shapes)
+    workers.print_table(on_workers)
     local.print_table(costs, trips)
     for name, (on_memory, on_sqlite) in by_store.items():
         for store, load in (("memory", on_memory), ("sqlite", on_sqlite)):

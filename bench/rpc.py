@@ -44,10 +44,14 @@ class Load:
 
 
 def process_cpu(pid: int) -> float:
-    """User + system CPU seconds of a process, from /proc."""
+    """User + system CPU seconds of a process and of its live children (a `--workers`
+    server's workers), from /proc."""
     with open(f"/proc/{pid}/stat") as f:
         fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    with open(f"/proc/{pid}/task/{pid}/children") as f:
+        children = [int(child) for child in f.read().split()]
+    own = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return own + sum(process_cpu(child) for child in children)
 
 
 def payloads() -> list[bytes]:

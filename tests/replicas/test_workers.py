@@ -1,7 +1,8 @@
 """`rescp serve --workers 2` as an operator runs it: two processes answering on one gRPC port and
 one HTTP port, SIGTERM stopping all of them, a dead worker stopping the rest, and the ports
-shared with nobody else. Each runs on Redis through the real CLI, and on memory stores through
-tests/replicas/memory_workers.py, so the process machinery is tested without Redis too."""
+shared with nobody else. On Redis through the real CLI; and on memory stores through
+tests/replicas/memory_workers.py, so the process machinery is tested without Redis too (what
+only the machinery decides, SIGINT and the ports, runs there alone)."""
 
 from __future__ import annotations
 
@@ -60,7 +61,12 @@ def _sample(text: str, pattern: str, what: str) -> str:
     return found.group(1)
 
 
-@pytest.fixture(params=["memory", "redis"])
+BOTH = pytest.mark.parametrize("workers", ["memory", "redis"], indirect=True)
+MEMORY = pytest.mark.parametrize("workers", ["memory"], indirect=True)
+"""What the machinery alone decides (signals, ports) runs on memory stores only."""
+
+
+@pytest.fixture
 def workers(request: pytest.FixtureRequest) -> Iterator[Workers]:
     if request.param == "redis":
         made = Workers(request.getfixturevalue("redis_url"), RESCP)
@@ -91,6 +97,7 @@ def parent_of(pid: int) -> int:
         return int(f.read().rsplit(")", 1)[1].split()[1])
 
 
+@BOTH
 def test_both_workers_answer_on_the_one_grpc_and_http_port(workers: Workers) -> None:
     calls = 40
     for _ in range(calls):
@@ -102,15 +109,24 @@ def test_both_workers_answer_on_the_one_grpc_and_http_port(workers: Workers) -> 
     assert sum(allows.values()) == calls and all(allows.values()), allows
 
 
-@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
-def test_sigterm_or_sigint_stops_every_worker_and_the_parent_exits_0(
-        workers: Workers, sig: signal.Signals) -> None:
+@BOTH
+def test_sigterm_stops_every_worker_and_the_parent_exits_0(workers: Workers) -> None:
+    stops_every_worker(workers, signal.SIGTERM)
+
+
+@MEMORY
+def test_sigint_stops_every_worker_and_the_parent_exits_0(workers: Workers) -> None:
+    stops_every_worker(workers, signal.SIGINT)
+
+
+def stops_every_worker(workers: Workers, sig: signal.Signals) -> None:
     pids = workers.pids()
     workers.parent.proc.send_signal(sig)
     assert workers.parent.proc.wait(20) == 0
     assert not any(alive(pid) for pid in pids)
 
 
+@BOTH
 def test_a_worker_that_dies_stops_the_other_and_the_parent_exits_1(workers: Workers) -> None:
     killed, other = workers.pids()
     os.kill(killed, signal.SIGKILL)
@@ -119,6 +135,7 @@ def test_a_worker_that_dies_stops_the_other_and_the_parent_exits_1(workers: Work
     assert not alive(other)
 
 
+@MEMORY
 def test_the_ports_are_shared_with_no_other_server(workers: Workers) -> None:
     grpc_port = ("--listen", workers.parent.target)
     http_port = ("--http-listen", workers.url.removeprefix("http://"))

@@ -131,24 +131,20 @@ class ControlPlane:
         unary Allow decides it; an item that did not validate keeps its error, and an item's
         error never stops the others. While the store fails, the failure mode answers."""
         listed = list(items)
-        valid = [i for i in listed if not isinstance(i, RescpError)]
+        valid = [i for i in listed if type(i) is tuple]
         answers: list[AllowResult | RescpError]
         try:
             answers = self._take(await self.store.allow(valid, self.clock.now()))
         except StoreUnavailable:
             answers = [self._without_store()] * len(valid)
-        decided = iter(answers)
         observe = self.observer.allowed
-        results: list[AllowResult | RescpError] = []
-        for item in listed:
-            if isinstance(item, RescpError):
-                results.append(item)
-                continue
-            result = next(decided)
-            if not isinstance(result, RescpError):
-                observe(item[0], item[1], result)
-            results.append(result)
-        return results
+        for (breaker, limit, _, _), answer in zip(valid, answers, strict=True):
+            if type(answer) is AllowResult:
+                observe(breaker, limit, answer)
+        if len(valid) == len(listed):
+            return answers
+        decided = iter(answers)
+        return [item if isinstance(item, RescpError) else next(decided) for item in listed]
 
     def _without_store(self) -> AllowResult:
         """The decision while the store fails: `allow_on_store_failure` says which."""

@@ -26,7 +26,7 @@ from rescp.engine.errorlog import ErrorRecord, ErrorReport
 from rescp.engine.health import Degradation, Feature
 from rescp.engine.ratelimit import LimitConfig, LimitStatus
 from rescp.enums import BreakerState, Outcome, Severity, Verdict
-from rescp.errors import RescpError, StoreUnavailable
+from rescp.errors import NotFound, RescpError, StoreUnavailable
 from rescp.events import BreakerDeleted, Event, EventLog
 from rescp.observe import PlaneObserver
 from rescp.store.base import (
@@ -204,6 +204,16 @@ class ControlPlane:
 
     async def get_breaker(self, name: str) -> BreakerView:
         return self._shown(self._take(await self.store.get_breaker(name, self.clock.now())))
+
+    async def breaker_state(self, name: str) -> BreakerState | None:
+        """The breaker's state read from the store (None: there is none), and followed from
+        then on: how a replica learns of a breaker another one created."""
+        try:
+            state = (await self.get_breaker(name)).state
+        except NotFound:
+            return None
+        self._set_state(name, state)
+        return state
 
     async def list_breakers(self, after: str = "",
                             limit: int | None = None) -> tuple[list[BreakerView], int]:

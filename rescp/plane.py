@@ -137,10 +137,7 @@ class ControlPlane:
             answers = self._take(await self.store.allow(valid, self.clock.now()))
         except StoreUnavailable:
             answers = [self._without_store()] * len(valid)
-        observe = self.observer.allowed
-        for (breaker, limit, _, _), answer in zip(valid, answers, strict=True):
-            if type(answer) is AllowResult:
-                observe(breaker, limit, answer)
+        self.observer.allowed_many(valid, answers)
         if len(valid) == len(listed):
             return answers
         decided = iter(answers)

@@ -103,7 +103,7 @@ async def start(config: Config, clock: Clock | None = None,
     except DatabaseRefused as error:
         await plane.stop()
         raise StartupError(str(error)) from None
-    health_servicer = health.HealthServicer(SERVICES[:-1])
+    health_servicer = health.HealthServicer(SERVICES[:-1], plane.breaker_state)
     plane.watch_breakers(health_servicer.breaker_changed)
     for name, breaker in config.breakers.items():
         await plane.put_breaker(name, breaker)

@@ -80,10 +80,10 @@ class MemoryStore:
     async def allow(self, items: Sequence[AllowItem],
                     now: float) -> Applied[list[AllowResult | RescpError]]:
         results: list[AllowResult | RescpError] = []
-        append = results.append
+        append, decide = results.append, self._allow
         for item in items:
             try:
-                append(self._allow(item, now))
+                append(decide(item, now))
             except RescpError as error:
                 append(error)
         return self._effects.applied(results)

@@ -53,6 +53,8 @@ log = logging.getLogger(__name__)
 DEFAULT_TIMEOUT = 0.02
 LOAD_RETRY = 0.5
 """Seconds between attempts to load while Redis is unreachable at start."""
+LOAD_TIMEOUT = 2.0
+"""Seconds the load may take: it connects, loads the script and reads every breaker."""
 DUE_BUDGET = 1000
 """Due breakers advanced per advance_due call."""
 
@@ -108,12 +110,12 @@ class RedisStore:
 
     # the boundary
 
-    async def _run(self, op: str, args: Sequence[EncodableT], now: float,
-                   items: int = 1) -> Reply:
+    async def _run(self, op: str, args: Sequence[EncodableT], now: float, items: int = 1,
+                   timeout: float | None = None) -> Reply:
         if not self._loaded:
             raise StoreUnavailable(f"the Redis store is not loaded yet: {self.failure}")
         try:
-            reply = await self._scripts.call(op, args, now, items)
+            reply = await self._scripts.call(op, args, now, items, timeout)
         except StoreUnavailable as error:
             self._failed(error)
             raise
@@ -157,7 +159,7 @@ class RedisStore:
         args = [v for pair in self._settings.items() for v in pair]
         self._loaded = True
         try:
-            reply = await self._run("load", args, now)
+            reply = await self._run("load", args, now, timeout=LOAD_TIMEOUT)
             await self._shared.restore(reply.result[0], reply.sequence)
         except StoreUnavailable:
             self._loaded = False

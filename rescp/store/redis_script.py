@@ -81,11 +81,12 @@ class Scripts:
             return [self._prefix, "", "0", op]
         return [self._prefix, repr(now), repr(self._clock.wall_offset()), op]
 
-    async def call(self, op: str, args: Sequence[EncodableT], now: float,
-                   items: int = 1) -> Reply:
-        """Run `op`; StoreUnavailable when Redis fails or does not answer in time."""
+    async def call(self, op: str, args: Sequence[EncodableT], now: float, items: int = 1,
+                   timeout: float | None = None) -> Reply:
+        """Run `op`; StoreUnavailable when Redis fails or does not answer in time (the store's
+        timeout, or `timeout`)."""
         try:
-            async with asyncio.timeout(self._timeout + PER_ITEM * items):
+            async with asyncio.timeout(timeout or self._timeout + PER_ITEM * items):
                 raw = await self._script(keys=[self._key], args=[*self._head(op, now), *args])
         except (RedisError, OSError, TimeoutError) as error:
             raise unavailable(error) from None

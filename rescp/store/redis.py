@@ -304,7 +304,7 @@ class RedisStore:
             raise NotFound("limit", name)
         limited, remaining, retry_after, reset_at = reply.result
         return LimitStatus(bool(limited), int(remaining), float(retry_after),
-                           float(reset_at) + now - reply.now)
+                           float(reset_at) + (now - reply.now))
 
     async def sweep_idle(self, now: float, budget: int) -> None:
         """Nothing to do: Redis expires a key (PEXPIRE) once it is idle."""

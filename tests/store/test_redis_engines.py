@@ -173,7 +173,7 @@ async def one(side: Side, step: tuple[Any, ...], now: float) -> Any:
     return None
 
 
-@settings(max_examples=60)
+@settings(max_examples=100)
 @given(st.lists(step, min_size=1, max_size=60))
 def test_the_lua_engines_answer_as_the_python_ones(redis_url: str,
                                                    steps: list[tuple[Any, ...]]) -> None:

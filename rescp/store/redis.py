@@ -46,7 +46,7 @@ from rescp.store.base import (
     SystemHealth,
 )
 from rescp.store.redis_log import SharedLog
-from rescp.store.redis_script import Reply, Scripts, unavailable
+from rescp.store.redis_script import NotLoaded, Reply, Scripts, unavailable
 
 log = logging.getLogger(__name__)
 
@@ -115,7 +115,13 @@ class RedisStore:
         if not self._loaded:
             raise StoreUnavailable(f"the Redis store is not loaded yet: {self.failure}")
         try:
-            reply = await self._scripts.call(op, args, now, items, timeout)
+            try:
+                reply = await self._scripts.call(op, args, now, items, timeout)
+            except NotLoaded:
+                log.warning("redis store: Redis lost rescp's state (restarted without "
+                            "persistence?); loading afresh, as a new log")
+                await self._load(now)
+                reply = await self._scripts.call(op, args, now, items, timeout)
         except StoreUnavailable as error:
             self._failed(error)
             raise
@@ -149,22 +155,23 @@ class RedisStore:
         try:
             return await self._load(now)
         except StoreUnavailable as error:
-            self._failed(error)
             log.warning("redis store: not reachable at start (%s); retrying in the background",
                         error)
             self._loader = asyncio.get_running_loop().create_task(self._load_later())
             return Applied(None)
 
     async def _load(self, now: float) -> Applied[None]:
+        """Settings into Redis (the log's id only if it has none), the local log restarted
+        from the stream, the tailer started."""
         args = [v for pair in self._settings.items() for v in pair]
-        self._loaded = True
         try:
-            reply = await self._run("load", args, now, timeout=LOAD_TIMEOUT)
+            reply = await self._scripts.call("load", args, now, timeout=LOAD_TIMEOUT)
             await self._shared.restore(reply.result[0], reply.sequence)
-        except StoreUnavailable:
-            self._loaded = False
+        except StoreUnavailable as error:
+            self._failed(error)
             raise
-        self._shared.start(self._tail_client)
+        self.ok, self.failure, self._loaded = True, "", True
+        self._shared.start(self._tail_client)  # once: a reload keeps the running tailer
         return self._applied(reply, None, now)
 
     async def _load_later(self) -> None:

@@ -15,7 +15,7 @@ from importlib import resources
 from typing import Any, NamedTuple
 
 from redis.asyncio import Redis
-from redis.exceptions import RedisError
+from redis.exceptions import RedisError, ResponseError
 from redis.typing import EncodableT
 
 from rescp.clock import Clock
@@ -57,6 +57,10 @@ class Reply(NamedTuple):
     now: float
 
 
+class NotLoaded(StoreUnavailable):
+    """Redis answers but holds no rescp state (restarted without persistence, or flushed)."""
+
+
 def unavailable(error: BaseException) -> StoreUnavailable:
     log.debug("redis store: %r", error)
     reason = str(error) or type(error).__name__
@@ -88,6 +92,10 @@ class Scripts:
         try:
             async with asyncio.timeout(timeout or self._timeout + PER_ITEM * items):
                 raw = await self._script(keys=[self._key], args=[*self._head(op, now), *args])
+        except ResponseError as error:
+            if str(error).startswith("RESCPLOAD"):
+                raise NotLoaded(str(error)) from None
+            raise unavailable(error) from None
         except (RedisError, OSError, TimeoutError) as error:
             raise unavailable(error) from None
         return parse(raw)

@@ -20,6 +20,7 @@ import grpc
 
 from rescp.clock import Clock, SystemClock
 from rescp.config import REDIS_SCHEMES, Config, ServerSettings, StartupError
+from rescp.errors import StoreUnavailable
 from rescp.events import EventLog
 from rescp.metrics import Metrics
 from rescp.plane import ControlPlane
@@ -37,6 +38,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 SERVICES = (guard.SERVICE, admin.SERVICE, events.SERVICE, health.SERVICE)
+SEED_RETRY = 0.5
+"""Seconds between tries to put the config into a store that was down at start."""
 
 
 def store_path(server: ServerSettings) -> Path | None:
@@ -73,8 +76,11 @@ class RunningServer:
     health: health.HealthServicer
     metrics: Metrics
     http: HttpServer | None = None
+    seeding: asyncio.Task[None] | None = None  # the config, put once the store answers
 
     async def stop(self, grace: float) -> None:
+        if self.seeding is not None:
+            self.seeding.cancel()
         self.health.shut_down()
         self.plane.events.close()
         await self.server.stop(grace)
@@ -105,12 +111,12 @@ async def start(config: Config, clock: Clock | None = None,
         raise StartupError(str(error)) from None
     health_servicer = health.HealthServicer(SERVICES[:-1], plane.breaker_state)
     plane.watch_breakers(health_servicer.breaker_changed)
-    for name, breaker in config.breakers.items():
-        await plane.put_breaker(name, breaker)
-    for limit in config.limits:
-        await plane.put_limit(limit)
-    for feature in config.features:
-        await plane.put_feature(feature)
+    seeding = None
+    try:
+        await _seed(plane, config)
+    except StoreUnavailable as error:  # a shared store down at start: serve, and seed later
+        log.warning("the config's breakers, limits and features wait for the store: %s", error)
+        seeding = asyncio.get_running_loop().create_task(_seed_later(plane, config))
 
     server = grpc.aio.server(options=[
         ("grpc.max_receive_message_length", GRPC_MAX_REQUEST_BYTES),
@@ -147,7 +153,28 @@ async def start(config: Config, clock: Clock | None = None,
     await plane.start()
     if http is not None:
         await http.start()
-    return RunningServer(server, port, plane, health_servicer, metrics, http)
+    return RunningServer(server, port, plane, health_servicer, metrics, http, seeding)
+
+
+async def _seed(plane: ControlPlane, config: Config) -> None:
+    """Put the config's breakers, limits and features (idempotent: every start does it)."""
+    for name, breaker in config.breakers.items():
+        await plane.put_breaker(name, breaker)
+    for limit in config.limits:
+        await plane.put_limit(limit)
+    for feature in config.features:
+        await plane.put_feature(feature)
+
+
+async def _seed_later(plane: ControlPlane, config: Config) -> None:
+    while True:
+        await asyncio.sleep(SEED_RETRY)
+        try:
+            await _seed(plane, config)
+        except StoreUnavailable:
+            continue
+        log.info("the config's breakers, limits and features are in the store")
+        return
 
 
 def _http(config: Config, services: list[Service], log_: EventLog,

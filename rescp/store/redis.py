@@ -31,8 +31,8 @@ from rescp.engine.breaker import BreakerConfig, is_permit
 from rescp.engine.errorlog import ErrorRecord, ErrorReport, build_record
 from rescp.engine.health import Degradation, Feature
 from rescp.engine.ratelimit import LimitConfig, LimitStatus
-from rescp.enums import BreakerState, Health, Severity, Verdict
-from rescp.errors import InvalidArgument, NotFound, RescpError, StoreUnavailable, TooManyBreakers
+from rescp.enums import BreakerState, Health, Severity
+from rescp.errors import InvalidArgument, NotFound, RescpError, StoreUnavailable
 from rescp.events import EVENT_FEATURES, EVENT_OPEN_CIRCUITS, EventLog
 from rescp.store import codec
 from rescp.store.base import (
@@ -46,24 +46,25 @@ from rescp.store.base import (
     SystemHealth,
 )
 from rescp.store.redis_log import SharedLog
-from rescp.store.redis_script import Reply, Scripts, unavailable
+from rescp.store.redis_script import (
+    NotLoaded,
+    Reply,
+    Scripts,
+    allow_result,
+    config_values,
+    unavailable,
+    view,
+)
 
 log = logging.getLogger(__name__)
 
 DEFAULT_TIMEOUT = 0.02
 LOAD_RETRY = 0.5
 """Seconds between attempts to load while Redis is unreachable at start."""
+LOAD_TIMEOUT = 2.0
+"""Seconds the load may take: it connects, loads the script and reads every breaker."""
 DUE_BUDGET = 1000
 """Due breakers advanced per advance_due call."""
-
-
-def config_values(config: BreakerConfig) -> str:
-    """The nine numbers the Lua breaker reads, in its CONFIG order."""
-    c = config
-    return " ".join(repr(v) for v in (
-        c.failure_threshold, c.failure_rate_threshold, c.slow_call_rate_threshold,
-        c.slow_call_duration, int(c.window_type), c.window_size, c.minimum_calls,
-        c.recovery_timeout, c.half_open_permits))
 
 
 def connect(url: str, timeout: float | None) -> Redis:
@@ -113,7 +114,13 @@ class RedisStore:
         if not self._loaded:
             raise StoreUnavailable(f"the Redis store is not loaded yet: {self.failure}")
         try:
-            reply = await self._scripts.call(op, args, now, items)
+            try:
+                reply = await self._scripts.call(op, args, now, items)
+            except NotLoaded:
+                log.warning("redis store: Redis lost rescp's state (restarted without "
+                            "persistence?); loading afresh, as a new log")
+                await self._load(now)
+                reply = await self._scripts.call(op, args, now, items)
         except StoreUnavailable as error:
             self._failed(error)
             raise
@@ -147,22 +154,23 @@ class RedisStore:
         try:
             return await self._load(now)
         except StoreUnavailable as error:
-            self._failed(error)
             log.warning("redis store: not reachable at start (%s); retrying in the background",
                         error)
             self._loader = asyncio.get_running_loop().create_task(self._load_later())
             return Applied(None)
 
     async def _load(self, now: float) -> Applied[None]:
+        """Settings into Redis (the log's id only if it has none), the local log restarted
+        from the stream, the tailer started."""
         args = [v for pair in self._settings.items() for v in pair]
-        self._loaded = True
         try:
-            reply = await self._run("load", args, now)
+            reply = await self._scripts.call("load", args, now, within=LOAD_TIMEOUT)
             await self._shared.restore(reply.result[0], reply.sequence)
-        except StoreUnavailable:
-            self._loaded = False
+        except StoreUnavailable as error:
+            self._failed(error)
             raise
-        self._shared.start(self._tail_client)
+        self.ok, self.failure, self._loaded = True, "", True
+        self._shared.start(self._tail_client)  # once: a reload keeps the running tailer
         return self._applied(reply, None, now)
 
     async def _load_later(self) -> None:
@@ -190,7 +198,7 @@ class RedisStore:
         for breaker, limit, key, cost in items:
             args += [breaker, limit, key, cost, secrets.token_hex(8)]
         reply = await self._run("allow", args, now, len(items))
-        results = [_allow_result(r, item) for r, item in zip(reply.result, items, strict=True)]
+        results = [allow_result(r, item) for r, item in zip(reply.result, items, strict=True)]
         return self._applied(reply, results, now)
 
     async def record(self, items: Sequence[RecordItem],
@@ -231,20 +239,20 @@ class RedisStore:
                           now: float) -> Applied[BreakerView]:
         reply = await self._run("put_breaker", [name, config_values(config),
                                                 codec.dumps(config)], now)
-        return self._applied(reply, _view(reply.result, now - reply.now), now)
+        return self._applied(reply, view(reply.result, now - reply.now), now)
 
     async def get_breaker(self, name: str, now: float) -> Applied[BreakerView]:
         reply = await self._run("get_breaker", [name], now)
         if reply.result == "nf":
             raise NotFound("breaker", name)
-        return self._applied(reply, _view(reply.result, now - reply.now), now)
+        return self._applied(reply, view(reply.result, now - reply.now), now)
 
     async def list_breakers(self, now: float, after: str = "",
                             limit: int | None = None) -> Applied[list[BreakerView]]:
         reply = await self._run("list_breakers", [after, "" if limit is None else limit], now)
         await self._shared.catch_up(reply.sequence)
         offset = now - reply.now
-        return self._applied(reply, [_view(v, offset) for v in reply.result], now)
+        return self._applied(reply, [view(v, offset) for v in reply.result], now)
 
     async def delete_breaker(self, name: str, now: float) -> Applied[BreakerState]:
         reply = await self._run("delete_breaker", [name], now)
@@ -260,7 +268,7 @@ class RedisStore:
         if reply.result == "bad_state":
             raise InvalidArgument.one(
                 "state", "a breaker can be set only to CLOSED, FORCED_OPEN or DISABLED")
-        return self._applied(reply, _view(reply.result, now - reply.now), now)
+        return self._applied(reply, view(reply.result, now - reply.now), now)
 
     async def advance_due(self, now: float) -> Applied[None]:
         """Nothing while Redis fails (`ok` says so): the next tick after it returns does it."""
@@ -302,7 +310,7 @@ class RedisStore:
             raise NotFound("limit", name)
         limited, remaining, retry_after, reset_at = reply.result
         return LimitStatus(bool(limited), int(remaining), float(retry_after),
-                           float(reset_at) + now - reply.now)
+                           float(reset_at) + (now - reply.now))
 
     async def sweep_idle(self, now: float, budget: int) -> None:
         """Nothing to do: Redis expires a key (PEXPIRE) once it is idle."""
@@ -367,7 +375,7 @@ class RedisStore:
         offset = now - reply.now
         return self._applied(reply, SystemHealth(
             Health(int(health)), int(total), int(critical), int(open_circuits),
-            [_view(v, offset) for v in views]), now)
+            [view(v, offset) for v in views]), now)
 
     async def refresh(self, now: float) -> Applied[None]:
         """Also the stream's age limit. Nothing while Redis fails: `ok` already says so."""
@@ -390,34 +398,3 @@ class RedisStore:
         else:
             names = await self._command(self._client.zrangebylex(key, low, "+", 0, limit))
         return list(names)
-
-
-def _allow_result(answer: list[Any], item: AllowItem) -> AllowResult | RescpError:
-    breaker, limit, _, cost = item
-    code = answer[0]
-    if code == "ok":
-        _, allowed, verdict, state, retry_after, remaining, permit, alert = answer
-        return AllowResult(bool(allowed), Verdict(int(verdict)),
-                           BreakerState(int(state)) if state else None, float(retry_after),
-                           int(remaining), permit, int(alert))
-    if code == "nf_limit":
-        return NotFound("limit", limit)
-    if code == "nf_breaker":
-        return NotFound("breaker", breaker)
-    if code == "too_many":
-        return TooManyBreakers(f"breaker {breaker!r} not created: the store holds its "
-                               "maximum of breakers ([defaults] max_breakers)")
-    return InvalidArgument.one(
-        "cost", f"{cost} exceeds the capacity of limit {limit!r} ({answer[1]}); "
-                "it could never pass")
-
-
-def _view(fields: list[str], offset: float) -> BreakerView:
-    """A breaker as the script shows it, its times moved onto the caller's clock."""
-    name, config, state, failures, successes, last_failure, since, rate, slow_rate = fields
-    return BreakerView(
-        name=name, config=codec.loads(BreakerConfig, config), state=BreakerState(int(state)),
-        failure_count=int(failures), success_count=int(successes),
-        last_failure_time=float(last_failure) + offset if last_failure else None,
-        state_since=float(since) + offset, failure_rate=float(rate),
-        slow_call_rate=float(slow_rate))

@@ -90,8 +90,9 @@ class SharedLog:
                 raise unavailable(error) from None
 
     def start(self, client: Redis) -> None:
-        """Tail the stream on `client` (its own connection: XREAD blocks)."""
-        self._task = asyncio.get_running_loop().create_task(self._tail(client))
+        """Tail the stream on `client` (its own connection: XREAD blocks), unless it is."""
+        if self._task is None:
+            self._task = asyncio.get_running_loop().create_task(self._tail(client))
 
     async def _tail(self, client: Redis) -> None:
         pause = RETRY[0]

@@ -1,4 +1,4 @@
-"""The Redis store's one Lua script and the call that runs it.
+"""The Redis store's one Lua script, the call that runs it, and its answers decoded.
 
 rescp/store/lua holds the engines in Lua (package data), joined into one script that dispatches
 on the operation's name: redis-py's `register_script` loads it once (SCRIPT LOAD), calls it by
@@ -15,14 +15,22 @@ from importlib import resources
 from typing import Any, NamedTuple
 
 from redis.asyncio import Redis
-from redis.exceptions import RedisError
+from redis.exceptions import RedisError, ResponseError
 from redis.typing import EncodableT
 
 from rescp.clock import Clock
-from rescp.enums import BreakerState, EventType
-from rescp.errors import StoreUnavailable
+from rescp.engine.breaker import BreakerConfig
+from rescp.enums import BreakerState, EventType, Verdict
+from rescp.errors import (
+    InvalidArgument,
+    NotFound,
+    RescpError,
+    StoreUnavailable,
+    TooManyBreakers,
+)
 from rescp.events import PAYLOAD_TYPES, Event
 from rescp.store import codec
+from rescp.store.base import AllowItem, AllowResult, BreakerView
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +65,10 @@ class Reply(NamedTuple):
     now: float
 
 
+class NotLoaded(StoreUnavailable):
+    """Redis answers but holds no rescp state (restarted without persistence, or flushed)."""
+
+
 def unavailable(error: BaseException) -> StoreUnavailable:
     log.debug("redis store: %r", error)
     reason = str(error) or type(error).__name__
@@ -81,12 +93,17 @@ class Scripts:
             return [self._prefix, "", "0", op]
         return [self._prefix, repr(now), repr(self._clock.wall_offset()), op]
 
-    async def call(self, op: str, args: Sequence[EncodableT], now: float,
-                   items: int = 1) -> Reply:
-        """Run `op`; StoreUnavailable when Redis fails or does not answer in time."""
+    async def call(self, op: str, args: Sequence[EncodableT], now: float, items: int = 1,
+                   within: float | None = None) -> Reply:
+        """Run `op`; StoreUnavailable when Redis fails or does not answer in time (the store's
+        timeout and PER_ITEM, or `within` seconds)."""
         try:
-            async with asyncio.timeout(self._timeout + PER_ITEM * items):
+            async with asyncio.timeout(within or self._timeout + PER_ITEM * items):
                 raw = await self._script(keys=[self._key], args=[*self._head(op, now), *args])
+        except ResponseError as error:
+            if str(error).startswith("RESCPLOAD"):
+                raise NotLoaded(str(error)) from None
+            raise unavailable(error) from None
         except (RedisError, OSError, TimeoutError) as error:
             raise unavailable(error) from None
         return parse(raw)
@@ -99,3 +116,43 @@ def parse(raw: list[Any]) -> Reply:
         for i in range(0, len(changed), 2)}
     return Reply(result, [event(e) for e in events], states, float(due) if due else None,
                  int(sequence), float(now))
+
+
+def config_values(config: BreakerConfig) -> str:
+    """The nine numbers the Lua breaker reads, in its CONFIG order."""
+    c = config
+    return " ".join(repr(v) for v in (
+        c.failure_threshold, c.failure_rate_threshold, c.slow_call_rate_threshold,
+        c.slow_call_duration, int(c.window_type), c.window_size, c.minimum_calls,
+        c.recovery_timeout, c.half_open_permits))
+
+
+def allow_result(answer: list[Any], item: AllowItem) -> AllowResult | RescpError:
+    breaker, limit, _, cost = item
+    code = answer[0]
+    if code == "ok":
+        _, allowed, verdict, state, retry_after, remaining, permit, alert = answer
+        return AllowResult(bool(allowed), Verdict(int(verdict)),
+                           BreakerState(int(state)) if state else None, float(retry_after),
+                           int(remaining), permit, int(alert))
+    if code == "nf_limit":
+        return NotFound("limit", limit)
+    if code == "nf_breaker":
+        return NotFound("breaker", breaker)
+    if code == "too_many":
+        return TooManyBreakers(f"breaker {breaker!r} not created: the store holds its "
+                               "maximum of breakers ([defaults] max_breakers)")
+    return InvalidArgument.one(
+        "cost", f"{cost} exceeds the capacity of limit {limit!r} ({answer[1]}); "
+                "it could never pass")
+
+
+def view(fields: list[str], offset: float) -> BreakerView:
+    """A breaker as the script shows it, its times moved onto the caller's clock."""
+    name, config, state, failures, successes, last_failure, since, rate, slow_rate = fields
+    return BreakerView(
+        name=name, config=codec.loads(BreakerConfig, config), state=BreakerState(int(state)),
+        failure_count=int(failures), success_count=int(successes),
+        last_failure_time=float(last_failure) + offset if last_failure else None,
+        state_since=float(since) + offset, failure_rate=float(rate),
+        slow_call_rate=float(slow_rate))

@@ -42,6 +42,7 @@ local function b_save(b)
     args[#args + 1] = b[f] == nil and '' or num(b[f])
   end
   redis.call('HSET', b.key, unpack(args))
+  b.dirty = false
 end
 
 local function slow_limit(b)
@@ -325,6 +326,7 @@ end
 local function b_view(b)
   -- name, config, state, failures, successes, last failure, since, failure and slow-call rates
   local calls, failures, slow = w_totals(b)
+  if b.dirty then b_save(b) end  -- a TIME window may have dropped buckets
   return {b.name, redis.call('HGET', b.key, 'cfg'), int(b.st), int(b.fc), int(b.sc),
           b.lft and num(b.lft) or '', num(b.since), num(percent(failures, calls, b.mc)),
           num(percent(slow, calls, b.mc))}

@@ -18,6 +18,11 @@ local K_SETTINGS, K_DUE, K_OPEN = P .. 'settings', P .. 'deadlines', P .. 'open'
 local K_BREAKERS, K_LIMITS, K_FEATURES = P .. 'breakers', P .. 'limits', P .. 'features'
 local K_LAST = P .. 'last'  -- the health and degradation last appended (compare-and-set)
 
+if ARGV[4] ~= 'load' and redis.call('EXISTS', K_SETTINGS) == 0 then
+  -- Redis lost its data (restarted without persistence, flushed): the store must load again
+  return redis.error_reply('RESCPLOAD the store is not loaded in this Redis')
+end
+
 local function num(x)
   return string.format('%.17g', x)
 end

@@ -48,6 +48,7 @@ class Served:
     log: Path
     load: Load = field(default_factory=Load)
     redis_cpu: float = 0.0
+    client_cpu: float = 0.0  # this process's, driving the load
 
     store_failures: int = 0
 
@@ -113,9 +114,10 @@ async def _run(servers: list[Served], redis_pid: int, rounds: int, seconds: floa
             await load(sends[served.workers], IN_FLIGHT, 0.5, served.pid, Load())
         for round_ in range(rounds):
             for served in servers if round_ % 2 == 0 else servers[::-1]:
-                redis0 = process_cpu(redis_pid)
+                redis0, client0 = process_cpu(redis_pid), time.process_time()
                 await load(sends[served.workers], IN_FLIGHT, seconds, served.pid, served.load)
                 served.redis_cpu += process_cpu(redis_pid) - redis0
+                served.client_cpu += time.process_time() - client0
     finally:
         for group in channels.values():
             for channel in group:
@@ -149,10 +151,12 @@ def print_table(measured: list[Served] | str) -> None:
         return
     print(f"\n--workers on Redis: AllowBatch of {ITEMS}, {IN_FLIGHT} in flight over "
           f"{CONNECTIONS} connections")
-    print(f"  {'':<14}{'decisions/s':>12}{'server CPU-s/s':>16}{'redis CPU-s/s':>15}"
+    print(f"  {'':<11}{'decisions/s':>12}   CPU-s/s: {'server':>6}{'redis':>6}{'client':>7}"
           f"{'p50 ms':>8}{'p99 ms':>8}  store failures")
     for s in measured:
-        print(f"  {f'{s.workers} worker' + ('s' if s.workers > 1 else ''):<14}"
-              f"{s.decisions_per_second:>12.0f}{s.load.cpu_seconds / s.load.seconds:>16.2f}"
-              f"{s.redis_cpu / s.load.seconds:>15.2f}{s.load.percentile(50):>8.1f}"
-              f"{s.load.percentile(99):>8.1f}  {s.store_failures}")
+        per_second = [cpu / s.load.seconds for cpu in (s.load.cpu_seconds, s.redis_cpu,
+                                                        s.client_cpu)]
+        print(f"  {f'{s.workers} worker' + ('s' if s.workers > 1 else ''):<11}"
+              f"{s.decisions_per_second:>12.0f}{'':>12}{per_second[0]:>6.2f}{per_second[1]:>6.2f}"
+              f"{per_second[2]:>7.2f}{s.load.percentile(50):>8.1f}{s.load.percentile(99):>8.1f}"
+              f"  {s.store_failures}")

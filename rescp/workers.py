@@ -104,7 +104,7 @@ def _fork_and_supervise(config: Config, worker: Worker, reserved: list[socket.so
         pool.stop()
         pool.wait()
         raise
-    log.info("rescp: %d workers (pids %s) on %s, HTTP on %s", len(pool.workers),
+    log.info("%d workers (pids %s) on %s, HTTP on %s", len(pool.workers),
              ", ".join(map(str, pool.workers)), config.server.listen, config.server.http_listen)
     return pool.wait()
 
@@ -153,7 +153,7 @@ class _Pool:
         """Until every worker has exited: 0 when they were asked to and exited cleanly."""
         while self.workers:
             if time.monotonic() >= self._kill_at:
-                log.error("rescp: workers %s did not stop in time; killing them",
+                log.error("workers %s did not stop in time; killing them",
                           ", ".join(map(str, self.workers)))
                 self._signal(signal.SIGKILL)
                 self._failed = True
@@ -161,7 +161,7 @@ class _Pool:
             got = (signal.sigwaitinfo(SIGNALS) if self._kill_at == float("inf")
                    else signal.sigtimedwait(SIGNALS, max(self._kill_at - time.monotonic(), 0)))
             if got is not None and got.si_signo != signal.SIGCHLD:
-                log.info("rescp: %s, stopping the workers", signal.Signals(got.si_signo).name)
+                log.info("%s, stopping the workers", signal.Signals(got.si_signo).name)
                 self.stop()
             self._reap()
         return int(self._failed)
@@ -177,9 +177,9 @@ class _Pool:
             code = os.waitstatus_to_exitcode(status)
             how = f"was killed by {signal.Signals(-code).name}" if code < 0 else f"exited {code}"
             if not self._stopping:
-                log.error("rescp: worker %d (pid %d) %s; stopping the others", index, pid, how)
+                log.error("worker %d (pid %d) %s; stopping the others", index, pid, how)
                 self._failed = True
                 self.stop()
             elif code not in (0, -signal.SIGTERM):
-                log.error("rescp: worker %d (pid %d) %s while stopping", index, pid, how)
+                log.error("worker %d (pid %d) %s while stopping", index, pid, how)
                 self._failed = True

@@ -55,6 +55,8 @@ from rescp.store.redis_script import (
     unavailable,
     view,
 )
+from rescp.store.redis_watchdog import Watchdog
+from rescp.store.redis_wire import Wire
 
 log = logging.getLogger(__name__)
 
@@ -92,8 +94,11 @@ class RedisStore:
         # a script call's own timeout bounds it; the socket's is a backstop for a lost reply
         self._client = connect(url, max(timeout * 50, 1.0))
         self._tail_client = connect(url, None)
-        self._scripts = Scripts(self._client, prefix, timeout, None if redis_time else clock)
-        self._shared = SharedLog(self._client, prefix + "log", log, timeout)
+        self._watchdog = Watchdog()
+        self._wire = Wire(url)
+        self._scripts = Scripts(self._wire, prefix, timeout, self._watchdog,
+                                None if redis_time else clock)
+        self._shared = SharedLog(self._client, prefix + "log", log, timeout, self._watchdog)
         self._settings: dict[str, EncodableT] = {
             "max_events": log.max_events, "max_age": log.max_age, "history": error_history,
             "critical_window": critical_window, "max_breakers": max_breakers,
@@ -141,7 +146,7 @@ class RedisStore:
     async def _command(self, coroutine: Any) -> Any:
         """A plain command (paging reads), bounded and translated like a script call."""
         try:
-            async with asyncio.timeout(self._timeout):
+            async with self._watchdog.bounded(self._timeout):
                 return await coroutine
         except (RedisError, OSError, TimeoutError) as error:
             failure = unavailable(error)
@@ -187,6 +192,7 @@ class RedisStore:
         if self._loader is not None:
             self._loader.cancel()
         await self._shared.close()
+        self._wire.close()
         await self._client.aclose()
         await self._tail_client.aclose()
 

@@ -22,6 +22,7 @@ from redis.exceptions import RedisError
 from rescp.errors import StoreUnavailable
 from rescp.events import Event, EventLog
 from rescp.store.redis_script import event, unavailable
+from rescp.store.redis_watchdog import Watchdog
 
 log = logging.getLogger(__name__)
 
@@ -38,11 +39,13 @@ def _events(entries: Any) -> list[Event]:
 class SharedLog:
     """The stream `key` on `client`, fed into `local` in order."""
 
-    def __init__(self, client: Redis, key: str, local: EventLog, timeout: float) -> None:
+    def __init__(self, client: Redis, key: str, local: EventLog, timeout: float,
+                 watchdog: Watchdog) -> None:
         self._client = client
         self._key = key
         self.local = local
         self._timeout = timeout
+        self._watchdog = watchdog
         self._lock = asyncio.Lock()
         self._task: asyncio.Task[None] | None = None
 
@@ -64,7 +67,7 @@ class SharedLog:
         """Start the local log as the stream stands: its retained tail, up to `sequence`."""
         count = self.local.max_events
         try:
-            async with asyncio.timeout(max(self._timeout, 1.0)):
+            async with self._watchdog.bounded(max(self._timeout, 1.0)):
                 entries: Any = await self._client.xrevrange(self._key, f"{sequence}-0", "-",
                                                             count)
         except (RedisError, OSError, TimeoutError) as error:
@@ -79,7 +82,7 @@ class SharedLog:
             return
         async with self._lock:
             try:
-                async with asyncio.timeout(self._timeout * 5):
+                async with self._watchdog.bounded(self._timeout):
                     while self.local.last_sequence < sequence:
                         entries = await self._client.xrange(
                             self._key, f"{self.local.last_sequence + 1}-0", "+", READ_COUNT)

@@ -1,20 +1,20 @@
 """The Redis store's one Lua script, the call that runs it, and its answers decoded.
 
 rescp/store/lua holds the engines in Lua (package data), joined into one script that dispatches
-on the operation's name: redis-py's `register_script` loads it once (SCRIPT LOAD), calls it by
-SHA (EVALSHA) and, when Redis answers NOSCRIPT (restarted, flushed), loads it again and retries
-once. Every driver error and every timeout becomes StoreUnavailable here, at the boundary.
+on the operation's name, called by SHA (EVALSHA); when Redis answers NOSCRIPT (restarted,
+flushed, or never loaded), it is loaded (SCRIPT LOAD) and called again, once, as redis-py's
+`register_script` does (rescp.store.redis_wire says why the hot path has its own connection).
+Every driver error and every timeout becomes StoreUnavailable here, at the boundary.
 """
 
 from __future__ import annotations
 
-import asyncio
+import hashlib
 import logging
 from collections.abc import Sequence
 from importlib import resources
 from typing import Any, NamedTuple
 
-from redis.asyncio import Redis
 from redis.exceptions import RedisError, ResponseError
 from redis.typing import EncodableT
 
@@ -31,6 +31,8 @@ from rescp.errors import (
 from rescp.events import PAYLOAD_TYPES, Event
 from rescp.store import codec
 from rescp.store.base import AllowItem, AllowResult, BreakerView
+from rescp.store.redis_watchdog import Watchdog
+from rescp.store.redis_wire import Wire
 
 log = logging.getLogger(__name__)
 
@@ -76,16 +78,20 @@ def unavailable(error: BaseException) -> StoreUnavailable:
 
 
 class Scripts:
-    """Calls of the script on one client, with the time it runs at and a bounded wait."""
+    """Calls of the script on one pipelined connection, with the time it runs at and a bounded
+    wait. The script is loaded (SCRIPT LOAD) when Redis answers NOSCRIPT, then called again."""
 
-    def __init__(self, client: Redis, prefix: str, timeout: float,
+    def __init__(self, wire: Wire, prefix: str, timeout: float, watchdog: Watchdog,
                  clock: Clock | None = None) -> None:
         """`clock`: run shared state on this (one process's) clock instead of Redis TIME, so a
         test can drive time by hand; None in production."""
+        self._wire = wire
         self._prefix = prefix
         self._timeout = timeout
+        self._watchdog = watchdog
         self._clock = clock
-        self._script = client.register_script(source())
+        self._source = source()
+        self._sha = hashlib.sha1(self._source.encode()).hexdigest()
         self._key = prefix + "seq"  # declared for routing: the script builds its other keys
 
     def _head(self, op: str, now: float) -> list[EncodableT]:
@@ -97,14 +103,24 @@ class Scripts:
                    within: float | None = None) -> Reply:
         """Run `op`; StoreUnavailable when Redis fails or does not answer in time (the store's
         timeout and PER_ITEM, or `within` seconds)."""
+        command = ("EVALSHA", self._sha, 1, self._key, *self._head(op, now), *args)
         try:
-            async with asyncio.timeout(within or self._timeout + PER_ITEM * items):
-                raw = await self._script(keys=[self._key], args=[*self._head(op, now), *args])
+            async with self._watchdog.bounded(within or self._timeout + PER_ITEM * items):
+                try:
+                    raw = await self._wire.call(*command)
+                except ResponseError as error:
+                    if not str(error).startswith("NOSCRIPT"):
+                        raise
+                    await self._wire.call("SCRIPT", "LOAD", self._source)
+                    raw = await self._wire.call(*command)
         except ResponseError as error:
             if str(error).startswith("RESCPLOAD"):
                 raise NotLoaded(str(error)) from None
             raise unavailable(error) from None
-        except (RedisError, OSError, TimeoutError) as error:
+        except TimeoutError as error:
+            self._wire.reset()  # a stopped Redis must not collect a backlog
+            raise unavailable(error) from None
+        except (RedisError, OSError) as error:
             raise unavailable(error) from None
         return parse(raw)
 

@@ -26,9 +26,9 @@ import contextlib
 import logging
 import sqlite3
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from collections.abc import Sequence
 from typing import IO, Any, TypeVar
 
 from rescp.clock import Clock

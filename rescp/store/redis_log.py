@@ -31,9 +31,10 @@ READ_COUNT = 512
 RETRY = (0.05, 1.0)  # the tailer's first and longest pause after a failure
 
 
-def _events(entries: Any) -> list[Event]:
-    """Stream entries (id, fields) as events."""
-    return [event((f["sequence"], f["type"], f["time"], f["payload"])) for _, f in entries]
+def _events(entries: Any, after: int = 0) -> list[Event]:
+    """Stream entries (id, fields) as events, but those up to sequence `after` (held already)."""
+    return [event((f["sequence"], f["type"], f["time"], f["payload"])) for _, f in entries
+            if int(f["sequence"]) > after]
 
 
 class SharedLog:
@@ -88,7 +89,7 @@ class SharedLog:
                             self._key, f"{self.local.last_sequence + 1}-0", "+", READ_COUNT)
                         if not entries:
                             break
-                        self._ingest(_events(entries))
+                        self._ingest(_events(entries, self.local.last_sequence))
             except (RedisError, OSError, TimeoutError) as error:
                 raise unavailable(error) from None
 
@@ -105,7 +106,7 @@ class SharedLog:
                     {self._key: f"{self.local.last_sequence}-0"}, count=READ_COUNT,
                     block=BLOCK_MS)
                 for _, entries in answer:
-                    self._ingest(_events(entries))
+                    self._ingest(_events(entries, self.local.last_sequence))
                 pause = RETRY[0]
             except (RedisError, OSError, StoreUnavailable) as error:
                 log.debug("event log tailer: %r; retrying in %.2f s", error, pause)

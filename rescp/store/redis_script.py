@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from importlib import resources
 from typing import Any, NamedTuple
 
@@ -28,7 +28,7 @@ from rescp.errors import (
     StoreUnavailable,
     TooManyBreakers,
 )
-from rescp.events import PAYLOAD_TYPES, Event
+from rescp.events import PAYLOAD_TYPES, Event, Payload
 from rescp.store import codec
 from rescp.store.base import AllowItem, AllowResult, BreakerView
 from rescp.store.redis_watchdog import Watchdog
@@ -48,12 +48,15 @@ def source() -> str:
     return "\n".join((lua / f"{name}.lua").read_text(encoding="utf-8") for name in LUA_FILES)
 
 
-def event(fields: Sequence[str]) -> Event:
-    """An event as the script (or the stream) carries it: sequence, type, time, payload JSON."""
-    sequence, kind, time, payload = fields
+def event(fields: Sequence[str], known: Mapping[str, Payload] | None = None) -> Event:
+    """An event as the script (or the stream) carries it: sequence, type, time, payload JSON
+    (decoded unless `known` holds the payload of that JSON already)."""
+    sequence, kind, time, text = fields
     event_type = EventType(int(kind))
-    return Event(int(sequence), float(time), codec.loads(PAYLOAD_TYPES[event_type], payload),
-                 event_type)
+    payload = known.get(text) if known else None
+    if payload is None:
+        payload = codec.loads(PAYLOAD_TYPES[event_type], text)
+    return Event(int(sequence), float(time), payload, event_type)
 
 
 class Reply(NamedTuple):
@@ -100,9 +103,11 @@ class Scripts:
         return [self._prefix, repr(now), repr(self._clock.wall_offset()), op]
 
     async def call(self, op: str, args: Sequence[EncodableT], now: float, items: int = 1,
-                   within: float | None = None) -> Reply:
+                   within: float | None = None,
+                   known: Mapping[str, Payload] | None = None) -> Reply:
         """Run `op`; StoreUnavailable when Redis fails or does not answer in time (the store's
-        timeout and PER_ITEM, or `within` seconds)."""
+        timeout and PER_ITEM, or `within` seconds). `known`: payloads the caller holds, by
+        their JSON, so its events need not be decoded."""
         command = ("EVALSHA", self._sha, 1, self._key, *self._head(op, now), *args)
         try:
             async with self._watchdog.bounded(within or self._timeout + PER_ITEM * items):
@@ -122,16 +127,16 @@ class Scripts:
             raise unavailable(error) from None
         except (RedisError, OSError) as error:
             raise unavailable(error) from None
-        return parse(raw)
+        return parse(raw, known)
 
 
-def parse(raw: list[Any]) -> Reply:
+def parse(raw: list[Any], known: Mapping[str, Payload] | None = None) -> Reply:
     result, events, changed, due, sequence, now = raw
     states: dict[str, BreakerState | None] = {
         changed[i]: BreakerState(int(changed[i + 1])) if changed[i + 1] != "0" else None
         for i in range(0, len(changed), 2)}
-    return Reply(result, [event(e) for e in events], states, float(due) if due else None,
-                 int(sequence), float(now))
+    return Reply(result, [event(e, known) for e in events], states,
+                 float(due) if due else None, int(sequence), float(now))
 
 
 def config_values(config: BreakerConfig) -> str:

@@ -104,8 +104,8 @@ class MetricsCost:
 
 def metrics_cost(ops: int) -> MetricsCost:
     """Microseconds of metrics work per Allow: best of 5 repeats of `ops` Allows' calls."""
-    plane = ControlPlane(lambda listener: MemoryStore(listener, BreakerConfig()), SystemClock(),
-                         EventLog())
+    clock = SystemClock()
+    plane = ControlPlane(MemoryStore(EventLog(), clock, BreakerConfig()), clock)
     metrics = Metrics(plane)
     observe = metrics.grpc_observer("rescp.v1.GuardService", "Allow", "unary")
     allowed = metrics.plane.allowed

@@ -5,11 +5,11 @@ by count and age; trimming is done in chunks so appends stay O(1) amortized. Sub
 cursors into the log rather than queues: an append copies nothing and touches no subscriber.
 Each subscriber reads the events after its cursor in batches; one that has caught up waits.
 
-Fan-out is one task that wakes the waiting subscribers in rounds: FANOUT_SLICE at a time with
-the loop free between slices, so an Allow never queues behind a thousand watchers, and after
-each round it rests in proportion to the round's cost (FANOUT_REST), so fan-out takes a
-bounded share of the loop and a subscriber woken late simply reads everything that arrived
-meanwhile in one batch (coalescing per subscriber). Each round also cuts off the subscribers
+Fan-out is one task that wakes the waiting subscribers in rounds, FANOUT_SLICE at a time, and
+past a round's first ROUND_FREE rests after each slice in proportion to its cost (FANOUT_REST):
+an Allow never waits behind more than one slice, fan-out takes a bounded share of the loop
+however many watchers there are, and a subscriber woken late simply reads everything that
+arrived meanwhile in one batch (coalescing per subscriber). Each round also cuts off the subscribers
 that fell more than `max_lag` events behind the head (SubscriberTooSlow: they resume from
 their last sequence); a subscriber may additionally be as far behind as the backlog it was
 handed (the replay it asked for, or what arrived while fan-out let it wait), so replaying a
@@ -116,19 +116,22 @@ class Subscription:
         self.queued = False  # in the log's waiting list (a cancelled wait leaves it there)
 
 
-FANOUT_SLICE = 16
-"""Waiting subscribers woken per loop iteration: the longest a request waits behind fan-out."""
-FANOUT_REST = 2.0
-"""After a round, fan-out rests this many times the round's wall time beyond ROUND_FREE (from
-the first wake until every woken subscriber has written its batch and is back): at most about
-a third of the loop's time goes to watchers, however many there are, and each watcher gets
-everything since its last write in one message. Wall time, not the loop thread's CPU: on a
-starved machine a CPU-sized rest let fan-out take most of the little time the loop got."""
-ROUND_FREE = 0.01
-"""A round this short needs no rest (it delayed no request by more than that): a few dozen
-watchers get every event at once."""
-ROUND_CAP = 0.1
-"""A round is over after this long even if some woken subscriber is not back (its client may
+FANOUT_SLICE = 32
+"""Waiting subscribers woken at once: the longest a request waits behind fan-out is about one
+slice's work (a fraction of a millisecond)."""
+FANOUT_REST = 1.0
+"""After a slice, fan-out rests this many times the slice's wall time (from its wake until
+every woken subscriber has written its batch and is back), once the round is past ROUND_FREE:
+fan-out takes at most about a third of the loop, in slices too short to delay a request
+noticeably, however many watchers there are; a subscriber woken late reads everything that
+arrived meanwhile in one message (coalescing per subscriber). Wall time, not the loop thread's
+CPU: on a starved machine a CPU-sized rest let fan-out take most of the little time the loop
+got."""
+ROUND_FREE = 0.002
+"""The first this-many seconds of a round are not paced: a few dozen watchers get every event
+at once, and no request waits behind more than this."""
+SLICE_CAP = 0.02
+"""A slice is over after this long even if some woken subscriber is not back (its client may
 have stopped reading): one stalled watcher must not slow delivery to the others."""
 EVENT_OPEN_CIRCUITS = 100
 EVENT_FEATURES = 25
@@ -318,33 +321,31 @@ class EventLog:
         self._wake(self._waiting)
 
     async def _fan_out(self) -> None:
-        """Rounds of waking subscribers, while events keep arriving."""
+        """Rounds of waking the waiting subscribers, a paced slice at a time, while events
+        keep arriving."""
         try:
             while self._pending and self._subscribers:
-                started = time.perf_counter()
                 self._pending = False
                 self._cut_off_laggards()
-                await self._round_of(self._take_waiting())
-                spent = time.perf_counter() - started
-                await asyncio.sleep(max(spent - ROUND_FREE, 0.0) * FANOUT_REST)
+                waiting, self._waiting = self._waiting, []
+                busy = 0.0
+                for i in range(0, len(waiting), FANOUT_SLICE):
+                    started = time.perf_counter()
+                    await self._slice_of(waiting[i:i + FANOUT_SLICE])
+                    spent = time.perf_counter() - started
+                    busy += spent
+                    await asyncio.sleep(spent * FANOUT_REST if busy > ROUND_FREE else 0)
         finally:
             if self._fanout is asyncio.current_task():
                 self._fanout = None
 
-    def _take_waiting(self) -> list[Subscription]:
-        waiting, self._waiting = self._waiting, []
-        return waiting
-
-    async def _round_of(self, waiting: list[Subscription]) -> None:
-        """Wake `waiting` a slice at a time, then wait (ROUND_CAP at most) until all are back."""
+    async def _slice_of(self, waiting: list[Subscription]) -> None:
+        """Wake `waiting`, then wait (SLICE_CAP at most) until all of them are back."""
         self._round += 1
-        self._outstanding = 0
         over = self._round_over = asyncio.get_running_loop().create_future()
-        for i in range(0, len(waiting), FANOUT_SLICE):
-            self._outstanding += self._wake(waiting[i:i + FANOUT_SLICE], self._round)
-            await asyncio.sleep(0)
+        self._outstanding = self._wake(waiting, self._round)
         if self._outstanding:
-            await asyncio.wait([over], timeout=ROUND_CAP)
+            await asyncio.wait([over], timeout=SLICE_CAP)
 
     def _back(self, sub: Subscription) -> None:
         """`sub` has written what its round woke it for (or is gone)."""

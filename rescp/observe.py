@@ -7,15 +7,26 @@ a plane built without metrics (unit tests, benchmarks of the core) pays one no-o
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from rescp.engine.breaker import Transition
 from rescp.engine.errorlog import ErrorRecord
 from rescp.enums import Outcome
-from rescp.store.base import AllowResult
+from rescp.errors import RescpError
+from rescp.store.base import AllowItem, AllowResult
 
 
 class PlaneObserver:
     def allowed(self, breaker: str, limit: str, result: AllowResult) -> None:
         """An Allow was decided (a refusal included)."""
+
+    def allowed_many(self, items: Sequence[AllowItem],
+                     answers: Sequence[AllowResult | RescpError]) -> None:
+        """A batch of Allows was decided, item by item (an error answer is not counted)."""
+        allowed = self.allowed
+        for (breaker, limit, _, _), answer in zip(items, answers, strict=True):
+            if type(answer) is AllowResult:
+                allowed(breaker, limit, answer)
 
     def recorded(self, breaker: str, outcome: Outcome) -> None:
         """A Record's outcome reached the breaker."""

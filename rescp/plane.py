@@ -26,7 +26,7 @@ from rescp.engine.errorlog import ErrorRecord, ErrorReport
 from rescp.engine.health import Degradation, Feature
 from rescp.engine.ratelimit import LimitConfig, LimitStatus
 from rescp.enums import BreakerState, Outcome, Severity, Verdict
-from rescp.errors import RescpError, StoreUnavailable
+from rescp.errors import NotFound, RescpError, StoreUnavailable
 from rescp.events import BreakerDeleted, Event, EventLog
 from rescp.observe import PlaneObserver
 from rescp.store.base import (
@@ -131,24 +131,17 @@ class ControlPlane:
         unary Allow decides it; an item that did not validate keeps its error, and an item's
         error never stops the others. While the store fails, the failure mode answers."""
         listed = list(items)
-        valid = [i for i in listed if not isinstance(i, RescpError)]
+        valid = [i for i in listed if type(i) is tuple]
         answers: list[AllowResult | RescpError]
         try:
             answers = self._take(await self.store.allow(valid, self.clock.now()))
         except StoreUnavailable:
             answers = [self._without_store()] * len(valid)
+        self.observer.allowed_many(valid, answers)
+        if len(valid) == len(listed):
+            return answers
         decided = iter(answers)
-        observe = self.observer.allowed
-        results: list[AllowResult | RescpError] = []
-        for item in listed:
-            if isinstance(item, RescpError):
-                results.append(item)
-                continue
-            result = next(decided)
-            if not isinstance(result, RescpError):
-                observe(item[0], item[1], result)
-            results.append(result)
-        return results
+        return [item if isinstance(item, RescpError) else next(decided) for item in listed]
 
     def _without_store(self) -> AllowResult:
         """The decision while the store fails: `allow_on_store_failure` says which."""
@@ -208,6 +201,16 @@ class ControlPlane:
 
     async def get_breaker(self, name: str) -> BreakerView:
         return self._shown(self._take(await self.store.get_breaker(name, self.clock.now())))
+
+    async def breaker_state(self, name: str) -> BreakerState | None:
+        """The breaker's state read from the store (None: there is none), and followed from
+        then on: how a replica learns of a breaker another one created."""
+        try:
+            state = (await self.get_breaker(name)).state
+        except NotFound:
+            return None
+        self._set_state(name, state)
+        return state
 
     async def list_breakers(self, after: str = "",
                             limit: int | None = None) -> tuple[list[BreakerView], int]:

@@ -113,7 +113,7 @@ async def start(config: Config, clock: Clock | None = None,
     except DatabaseRefused as error:
         await plane.stop()
         raise StartupError(str(error)) from None
-    health_servicer = health.HealthServicer(SERVICES[:-1])
+    health_servicer = health.HealthServicer(SERVICES[:-1], plane.breaker_state)
     plane.watch_breakers(health_servicer.breaker_changed)
     seeding = None
     try:

@@ -19,11 +19,11 @@ from typing import Any
 from rescp._proto import guard_pb2 as guard
 from rescp.errors import InvalidArgument, RescpError
 from rescp.plane import ControlPlane
-from rescp.store.base import AllowItem
 from rescp.server.guard_codec import allow_args, encode_allow, encode_record, record_args
 from rescp.server.rpc import Request, Response, Unary
 from rescp.server.status import code_of
 from rescp.server.textlimits import KEY_LIMIT
+from rescp.store.base import AllowItem
 
 MAX_ITEMS = 1000
 CACHE_LIMIT = 4096

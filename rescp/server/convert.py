@@ -8,7 +8,7 @@ written for the hot path: plain constructor calls, durations set only when non-z
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Sequence
 from enum import IntEnum
 from functools import lru_cache
 from itertools import compress, count, islice
@@ -23,10 +23,10 @@ from rescp._proto import events_pb2 as events_pb
 from rescp._proto import guard_pb2 as guard
 from rescp.engine.breaker import BreakerConfig, Transition
 from rescp.engine.errorlog import ErrorRecord, ErrorReport
-from rescp.engine.health import Degradation, Feature
+from rescp.engine.health import MAX_FEATURE_BREAKERS, Degradation, Feature
 from rescp.engine.ratelimit import LimitConfig
 from rescp.enums import Algorithm, EventType, WindowType
-from rescp.errors import MAX_VIOLATIONS, Violations
+from rescp.errors import MAX_VIOLATIONS, InvalidArgument, Violations
 from rescp.events import BreakerDeleted, Event, HealthChange, RateLimitExceeded
 from rescp.server.textlimits import REPORT_LIMITS, check_map, check_text
 from rescp.store.base import BreakerView
@@ -179,6 +179,9 @@ def encode_limit(config: LimitConfig) -> admin.Limit:
 
 
 def feature(msg: admin.Feature) -> Feature:
+    if len(msg.breakers) > MAX_FEATURE_BREAKERS:  # refused by its length, before it is read
+        raise InvalidArgument.one("breakers", f"at most {MAX_FEATURE_BREAKERS} breakers, "
+                                              f"not {len(msg.breakers)}")
     return Feature(name=msg.name, breakers=tuple(msg.breakers),
                    degraded_message=msg.degraded_message,
                    fallback_available=msg.fallback_available)
@@ -206,6 +209,8 @@ def error_report(msg: guard.ReportRequest, wall: float) -> ErrorReport:
         value = getattr(msg, field)
         if isinstance(value, str):
             check_text(value, field, limit, v)
+        elif len(value) > limit.max_entries:  # refused by its length, before it is read
+            v.check(False, field, f"at most {limit.max_entries} entries, not {len(value)}")
         else:
             check_map(dict(value), field, limit, v)
     v.check(bool(msg.error_type or msg.message), "error_type",
@@ -254,12 +259,20 @@ def encode_notification(record: ErrorRecord) -> admin.Notification:
 _EVENT_NUMBERS = frozenset(int(t) for t in EventType)
 
 
-def event_types(numbers: Iterable[int]) -> frozenset[EventType]:
-    """The wanted types, checked by C-level iterators only (60,000 bad entries must not hold
-    the event loop): the first bad entries are named, the rest counted."""
+MAX_WATCH_TYPES = 64
+"""Entries a Watch's `types` may hold (there are six event types): a longer list is refused by
+its length, before its entries are read."""
+
+
+def event_types(numbers: Sequence[int]) -> frozenset[EventType]:
+    """The wanted types, checked by C-level iterators only: the first bad entries are named,
+    the rest counted."""
+    v = Violations()
+    if len(numbers) > MAX_WATCH_TYPES:
+        v.check(False, "types", f"at most {MAX_WATCH_TYPES} entries, not {len(numbers)}")
+        v.raise_if_any()
     values = list(numbers)
     distinct = set(values)
-    v = Violations()
     if not distinct <= _EVENT_NUMBERS:
         known = _EVENT_NUMBERS.__contains__
         shown = list(islice(compress(count(), map(not_, map(known, values))), MAX_VIOLATIONS))

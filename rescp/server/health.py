@@ -10,7 +10,7 @@ A breaker is SERVING while CLOSED, HALF_OPEN or DISABLED, NOT_SERVING while OPEN
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from typing import TypeAlias
 
 import grpc
@@ -32,9 +32,16 @@ def breaker_service(name: str) -> str:
     return f"breaker/{name}"
 
 
+BreakerLookup = Callable[[str], Awaitable[BreakerState | None]]
+"""A breaker's state read from the store (None: no such breaker)."""
+
+
 class HealthServicer:
-    def __init__(self, services: Iterable[str]) -> None:
+    def __init__(self, services: Iterable[str], lookup: BreakerLookup | None = None) -> None:
+        """`lookup` answers for a breaker this process has not seen yet (one another replica
+        created): it is read from the store once, then followed like any other."""
         self._statuses: dict[str, Status] = dict.fromkeys(["", *services], SERVING)
+        self._lookup = lookup
         self._watchers: dict[str, set[asyncio.Queue[Status | None]]] = {}
         self._shutting_down = False
 
@@ -63,7 +70,7 @@ class HealthServicer:
 
     async def check(self, request: health_pb2.HealthCheckRequest,
                     ) -> health_pb2.HealthCheckResponse:
-        status = self._statuses.get(request.service)
+        status = await self._status(request.service)
         if status is None:
             raise NotFound("service", request.service)
         return health_pb2.HealthCheckResponse(status=status)
@@ -74,7 +81,7 @@ class HealthServicer:
         queue: asyncio.Queue[Status | None] = asyncio.Queue(WATCH_QUEUE)
         self._watchers.setdefault(name, set()).add(queue)
         try:
-            status: Status | None = self._statuses.get(name, SERVICE_UNKNOWN)
+            status: Status | None = await self._status(name) or SERVICE_UNKNOWN
             while status is not None:
                 yield health_pb2.HealthCheckResponse(status=status).SerializeToString()
                 status = await queue.get()
@@ -84,6 +91,13 @@ class HealthServicer:
             watchers.discard(queue)
             if not watchers:
                 del self._watchers[name]
+
+    async def _status(self, name: str) -> Status | None:
+        status = self._statuses.get(name)
+        if status is not None or self._lookup is None or not name.startswith("breaker/"):
+            return status
+        await self._lookup(name.removeprefix("breaker/"))  # a found breaker's state is set here
+        return self._statuses.get(name)
 
     def _set(self, name: str, status: Status | None) -> None:
         if self._shutting_down:

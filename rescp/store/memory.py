@@ -35,6 +35,15 @@ from rescp.store.base import (
 )
 from rescp.store.effects import Effects
 
+_HALF_OPEN = BreakerState.HALF_OPEN
+_ALLOWED, _BREAKER_OPEN, _RATE_LIMITED = Verdict.ALLOWED, Verdict.BREAKER_OPEN, Verdict.RATE_LIMITED
+
+
+def _result(fields: tuple[Any, ...]) -> AllowResult:
+    """An AllowResult from its fields in order, without NamedTuple's argument parsing."""
+    result: AllowResult = tuple.__new__(AllowResult, fields)
+    return result
+
 
 def _page(items: SortedDict[str, Any], after: str, limit: int | None) -> Iterator[str]:
     """The keys after `after` (all when empty), at most `limit`, in order."""
@@ -80,21 +89,26 @@ class MemoryStore:
     async def allow(self, items: Sequence[AllowItem],
                     now: float) -> Applied[list[AllowResult | RescpError]]:
         results: list[AllowResult | RescpError] = []
-        append = results.append
+        append, decide = results.append, self._allow
         for item in items:
             try:
-                append(self._allow(item, now))
+                append(decide(item, now))
             except RescpError as error:
                 append(error)
         return self._effects.applied(results)
 
     def _allow(self, item: AllowItem, now: float) -> AllowResult:
+        """One Allow; the hot path, so results are built as plain tuples (`_result`)."""
         breaker, limit, key, cost = item
-        limiter = self._limiter(limit) if limit else None
-        if limiter is not None and cost > limiter.config.max_requests:
-            raise InvalidArgument.one(
-                "cost", f"{cost} exceeds the capacity of limit {limit!r} "
-                        f"({limiter.config.max_requests}); it could never pass")
+        limiter = None
+        if limit:
+            limiter = self._limiters.get(limit)
+            if limiter is None:
+                raise NotFound("limit", limit)
+            if cost > limiter.config.max_requests:
+                raise InvalidArgument.one(
+                    "cost", f"{cost} exceeds the capacity of limit {limit!r} "
+                            f"({limiter.config.max_requests}); it could never pass")
         state: BreakerState | None = None
         permit = ""
         cb = None
@@ -102,22 +116,21 @@ class MemoryStore:
             cb = self._breakers.get(breaker) or self._auto_created(breaker, now)
             decision = cb.allow(now)
             state, permit = decision.state, decision.permit
-            if state is BreakerState.HALF_OPEN:
+            if state is _HALF_OPEN:
                 self._effects.deadline(breaker, cb.next_deadline())  # a trial's expiry
             if not decision.allowed:
-                return AllowResult(False, Verdict.BREAKER_OPEN, state, decision.retry_after,
-                                   -1, "", 0)
+                return _result((False, _BREAKER_OPEN, state, decision.retry_after, -1, "", 0))
         if limiter is None:
-            return AllowResult(True, Verdict.ALLOWED, state, 0.0, -1, permit, 0)
+            return _result((True, _ALLOWED, state, 0.0, -1, permit, 0))
         taken = limiter.acquire(key, cost, now)
         if not taken.allowed:
             if cb is not None:
                 cb.release(permit, now)
             if taken.alert:
                 self._effects.emit(RateLimitExceeded(limit, key, taken.retry_after, taken.alert))
-            return AllowResult(False, Verdict.RATE_LIMITED, state, taken.retry_after,
-                               taken.remaining, "", taken.alert)
-        return AllowResult(True, Verdict.ALLOWED, state, 0.0, taken.remaining, permit, 0)
+            return _result((False, _RATE_LIMITED, state, taken.retry_after, taken.remaining,
+                            "", taken.alert))
+        return _result((True, _ALLOWED, state, 0.0, taken.remaining, permit, 0))
 
     async def record(self, items: Sequence[RecordItem],
                      now: float) -> Applied[list[BreakerState | RescpError]]:

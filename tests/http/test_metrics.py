@@ -78,6 +78,21 @@ def test_counters_and_gauges_after_known_traffic(http: httpx.Client, stubs: Stub
                  le="+Inf", **GUARD) == 103
 
 
+def test_a_batch_counts_each_decision_as_its_unary_allow_would(http: httpx.Client,
+                                                               stubs: Stubs) -> None:
+    for _ in range(3):  # websocket's threshold: it opens
+        stubs.Record(g.RecordRequest(breaker="websocket", outcome=enums.OUTCOME_FAILURE))
+    items = [g.AllowRequest(limit="api", key="b")] * 102 + [g.AllowRequest(breaker="websocket")]
+    items += [g.AllowRequest(breaker="no such name!")]  # its error is not a decision
+    stubs.AllowBatch(g.AllowBatchRequest(items=items))
+    samples = scrape(http)
+    assert value(samples, "rescp_limit_decisions_total", limit="api", verdict="allowed") == 100
+    assert value(samples, "rescp_limit_decisions_total", limit="api",
+                 verdict="rate_limited") == 2
+    assert value(samples, "rescp_breaker_calls_total", breaker="websocket",
+                 outcome="refused") == 1
+
+
 def test_gauges_follow_subscribers_and_deleted_breakers(http: httpx.Client, stubs: Stubs,
                                                         eventually: Any) -> None:
     stubs.Record(g.RecordRequest(breaker="dydx_api", outcome=enums.OUTCOME_SUCCESS))

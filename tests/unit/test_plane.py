@@ -13,6 +13,7 @@ import pytest
 
 from rescp.clock import SystemClock
 from rescp.engine.breaker import BreakerConfig, Transition
+from rescp.engine.errorlog import ErrorReport
 from rescp.enums import BreakerState, Outcome
 from rescp.events import Event, EventLog
 from rescp.plane import ControlPlane, PlaneSettings
@@ -92,6 +93,45 @@ def test_planes_sharing_a_store_announce_a_due_transition_once() -> None:
         return found
 
     assert len(asyncio.run(scenario())) == 1
+
+
+class Counted:
+    """A store whose every operation is counted: what one plane call costs in round trips."""
+
+    def __init__(self, store: MemoryStore) -> None:
+        self.store = store
+        self.calls: list[str] = []
+
+    def __getattr__(self, name: str) -> Any:
+        found = getattr(self.store, name)
+        if not asyncio.iscoroutinefunction(found):
+            return found
+
+        async def counted(*args: Any, **kwargs: Any) -> Any:
+            self.calls.append(name)
+            return await found(*args, **kwargs)
+        return counted
+
+
+def test_a_half_opening_allow_and_a_report_are_one_store_operation_each() -> None:
+    async def scenario() -> tuple[list[str], list[str]]:
+        clock = SystemClock()
+        counted = Counted(MemoryStore(EventLog(), clock))
+        plane = ControlPlane(counted, clock, SLOW)  # type: ignore[arg-type]
+        await _trip(plane, "b", 0.01)
+        await asyncio.sleep(0.02)
+        if plane._timer is not None:
+            plane._timer.cancel()  # the Allow below, not the timer, half-opens it
+        counted.calls.clear()
+        assert (await plane.allow("b", "", "", 1)).breaker_state is BreakerState.HALF_OPEN
+        allow_calls, counted.calls = counted.calls, []
+        await plane.report(ErrorReport(error_type="TimeoutError", message="slow"))
+        report_calls = list(counted.calls)
+        await plane.stop()
+        return allow_calls, report_calls
+
+    allow_calls, report_calls = asyncio.run(scenario())
+    assert allow_calls == ["allow"] and report_calls == ["add_error"]
 
 
 def test_a_sequenced_read_matches_its_sequence() -> None:

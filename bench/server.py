@@ -32,6 +32,7 @@ BARE_SERVICE = "rescp.bench.Bare"
 CONFIG = """
 [server]
 grace = 0.0
+redis_timeout = 0.2  # this machine runs the load, the server and Redis on 2 cores
 [limits.bench]
 max_requests = 100000
 window = 1.0

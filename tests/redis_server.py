@@ -17,10 +17,12 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
+from rescp.config import Config
 from rescp.testing import free_port
 
 REDIS_SERVER = shutil.which("redis-server")
@@ -57,7 +59,7 @@ class RedisServer:
                 "--dir", self._dir.name, "--save", "", "--daemonize", "no",
                 "--loglevel", "warning", "--logfile", str(Path(self._dir.name) / "redis.log")]
         if self._persist:
-            args += ["--appendonly", "yes", "--appendfsync", "always"]
+            args += ["--appendonly", "yes", "--appendfsync", "everysec"]  # outlives a kill -9
         else:
             args += ["--appendonly", "no"]
         if self.password:
@@ -131,6 +133,12 @@ class RedisServer:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def patient(config: Config, timeout: float = 1.0) -> Config:
+    """`config` with a Redis timeout that a loaded test machine never reaches: for tests that
+    are not about the timeout (the default, 20 ms, is what production wants)."""
+    return replace(config, server=replace(config.server, redis_timeout=timeout))
 
 
 def needs_redis() -> None:

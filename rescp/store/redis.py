@@ -17,7 +17,7 @@ import asyncio
 import logging
 import secrets
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from redis.asyncio import Redis
@@ -33,7 +33,7 @@ from rescp.engine.health import Degradation, Feature
 from rescp.engine.ratelimit import LimitConfig, LimitStatus
 from rescp.enums import BreakerState, Health, Severity
 from rescp.errors import InvalidArgument, NotFound, RescpError, StoreUnavailable
-from rescp.events import EVENT_FEATURES, EVENT_OPEN_CIRCUITS, EventLog
+from rescp.events import EVENT_FEATURES, EVENT_OPEN_CIRCUITS, EventLog, Payload
 from rescp.store import codec
 from rescp.store.base import (
     AllowItem,
@@ -55,6 +55,8 @@ from rescp.store.redis_script import (
     unavailable,
     view,
 )
+from rescp.store.redis_watchdog import Watchdog
+from rescp.store.redis_wire import Wire
 
 log = logging.getLogger(__name__)
 
@@ -92,8 +94,11 @@ class RedisStore:
         # a script call's own timeout bounds it; the socket's is a backstop for a lost reply
         self._client = connect(url, max(timeout * 50, 1.0))
         self._tail_client = connect(url, None)
-        self._scripts = Scripts(self._client, prefix, timeout, None if redis_time else clock)
-        self._shared = SharedLog(self._client, prefix + "log", log, timeout)
+        self._watchdog = Watchdog()
+        self._wire = Wire(url)
+        self._scripts = Scripts(self._wire, prefix, timeout, self._watchdog,
+                                None if redis_time else clock)
+        self._shared = SharedLog(self._client, prefix + "log", log, timeout, self._watchdog)
         self._settings: dict[str, EncodableT] = {
             "max_events": log.max_events, "max_age": log.max_age, "history": error_history,
             "critical_window": critical_window, "max_breakers": max_breakers,
@@ -109,18 +114,18 @@ class RedisStore:
 
     # the boundary
 
-    async def _run(self, op: str, args: Sequence[EncodableT], now: float,
-                   items: int = 1) -> Reply:
+    async def _run(self, op: str, args: Sequence[EncodableT], now: float, items: int = 1,
+                   known: Mapping[str, Payload] | None = None) -> Reply:
         if not self._loaded:
             raise StoreUnavailable(f"the Redis store is not loaded yet: {self.failure}")
         try:
             try:
-                reply = await self._scripts.call(op, args, now, items)
+                reply = await self._scripts.call(op, args, now, items, known=known)
             except NotLoaded:
                 log.warning("redis store: Redis lost rescp's state (restarted without "
                             "persistence?); loading afresh, as a new log")
                 await self._load(now)
-                reply = await self._scripts.call(op, args, now, items)
+                reply = await self._scripts.call(op, args, now, items, known=known)
         except StoreUnavailable as error:
             self._failed(error)
             raise
@@ -141,7 +146,7 @@ class RedisStore:
     async def _command(self, coroutine: Any) -> Any:
         """A plain command (paging reads), bounded and translated like a script call."""
         try:
-            async with asyncio.timeout(self._timeout):
+            async with self._watchdog.bounded(self._timeout):
                 return await coroutine
         except (RedisError, OSError, TimeoutError) as error:
             failure = unavailable(error)
@@ -187,6 +192,7 @@ class RedisStore:
         if self._loader is not None:
             self._loader.cancel()
         await self._shared.close()
+        self._wire.close()
         await self._client.aclose()
         await self._tail_client.aclose()
 
@@ -227,11 +233,13 @@ class RedisStore:
     async def add_error(self, report: ErrorReport,
                         now: float) -> Applied[tuple[ErrorRecord, bool]]:
         record = build_record(report, uuid.uuid4().hex, self._clock.wall())
+        text = codec.dumps(record)
         reply = await self._run("add_error", [
-            codec.dumps(record), record.error_id, record.idempotency_key, record.count_key,
-            int(record.severity), repr(record.time)], now)
-        new, json = reply.result
-        return self._applied(reply, (codec.loads(ErrorRecord, json), bool(new)), now)
+            text, record.error_id, record.idempotency_key, record.count_key,
+            int(record.severity), repr(record.time)], now, known={text: record})
+        new, first = reply.result
+        return self._applied(reply, (record if new else codec.loads(ErrorRecord, first),
+                                     bool(new)), now)
 
     # breakers
 

@@ -22,6 +22,7 @@ from redis.exceptions import RedisError
 from rescp.errors import StoreUnavailable
 from rescp.events import Event, EventLog
 from rescp.store.redis_script import event, unavailable
+from rescp.store.redis_watchdog import Watchdog
 
 log = logging.getLogger(__name__)
 
@@ -30,19 +31,22 @@ READ_COUNT = 512
 RETRY = (0.05, 1.0)  # the tailer's first and longest pause after a failure
 
 
-def _events(entries: Any) -> list[Event]:
-    """Stream entries (id, fields) as events."""
-    return [event((f["sequence"], f["type"], f["time"], f["payload"])) for _, f in entries]
+def _events(entries: Any, after: int = 0) -> list[Event]:
+    """Stream entries (id, fields) as events, but those up to sequence `after` (held already)."""
+    return [event((f["sequence"], f["type"], f["time"], f["payload"])) for _, f in entries
+            if int(f["sequence"]) > after]
 
 
 class SharedLog:
     """The stream `key` on `client`, fed into `local` in order."""
 
-    def __init__(self, client: Redis, key: str, local: EventLog, timeout: float) -> None:
+    def __init__(self, client: Redis, key: str, local: EventLog, timeout: float,
+                 watchdog: Watchdog) -> None:
         self._client = client
         self._key = key
         self.local = local
         self._timeout = timeout
+        self._watchdog = watchdog
         self._lock = asyncio.Lock()
         self._task: asyncio.Task[None] | None = None
 
@@ -64,7 +68,7 @@ class SharedLog:
         """Start the local log as the stream stands: its retained tail, up to `sequence`."""
         count = self.local.max_events
         try:
-            async with asyncio.timeout(max(self._timeout, 1.0)):
+            async with self._watchdog.bounded(max(self._timeout, 1.0)):
                 entries: Any = await self._client.xrevrange(self._key, f"{sequence}-0", "-",
                                                             count)
         except (RedisError, OSError, TimeoutError) as error:
@@ -79,13 +83,13 @@ class SharedLog:
             return
         async with self._lock:
             try:
-                async with asyncio.timeout(self._timeout * 5):
+                async with self._watchdog.bounded(self._timeout):
                     while self.local.last_sequence < sequence:
                         entries = await self._client.xrange(
                             self._key, f"{self.local.last_sequence + 1}-0", "+", READ_COUNT)
                         if not entries:
                             break
-                        self._ingest(_events(entries))
+                        self._ingest(_events(entries, self.local.last_sequence))
             except (RedisError, OSError, TimeoutError) as error:
                 raise unavailable(error) from None
 
@@ -102,7 +106,7 @@ class SharedLog:
                     {self._key: f"{self.local.last_sequence}-0"}, count=READ_COUNT,
                     block=BLOCK_MS)
                 for _, entries in answer:
-                    self._ingest(_events(entries))
+                    self._ingest(_events(entries, self.local.last_sequence))
                 pause = RETRY[0]
             except (RedisError, OSError, StoreUnavailable) as error:
                 log.debug("event log tailer: %r; retrying in %.2f s", error, pause)

@@ -1,20 +1,20 @@
 """The Redis store's one Lua script, the call that runs it, and its answers decoded.
 
 rescp/store/lua holds the engines in Lua (package data), joined into one script that dispatches
-on the operation's name: redis-py's `register_script` loads it once (SCRIPT LOAD), calls it by
-SHA (EVALSHA) and, when Redis answers NOSCRIPT (restarted, flushed), loads it again and retries
-once. Every driver error and every timeout becomes StoreUnavailable here, at the boundary.
+on the operation's name, called by SHA (EVALSHA); when Redis answers NOSCRIPT (restarted,
+flushed, or never loaded), it is loaded (SCRIPT LOAD) and called again, once, as redis-py's
+`register_script` does (rescp.store.redis_wire says why the hot path has its own connection).
+Every driver error and every timeout becomes StoreUnavailable here, at the boundary.
 """
 
 from __future__ import annotations
 
-import asyncio
+import hashlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from importlib import resources
 from typing import Any, NamedTuple
 
-from redis.asyncio import Redis
 from redis.exceptions import RedisError, ResponseError
 from redis.typing import EncodableT
 
@@ -28,9 +28,11 @@ from rescp.errors import (
     StoreUnavailable,
     TooManyBreakers,
 )
-from rescp.events import PAYLOAD_TYPES, Event
+from rescp.events import PAYLOAD_TYPES, Event, Payload
 from rescp.store import codec
 from rescp.store.base import AllowItem, AllowResult, BreakerView
+from rescp.store.redis_watchdog import Watchdog
+from rescp.store.redis_wire import Wire
 
 log = logging.getLogger(__name__)
 
@@ -46,12 +48,15 @@ def source() -> str:
     return "\n".join((lua / f"{name}.lua").read_text(encoding="utf-8") for name in LUA_FILES)
 
 
-def event(fields: Sequence[str]) -> Event:
-    """An event as the script (or the stream) carries it: sequence, type, time, payload JSON."""
-    sequence, kind, time, payload = fields
+def event(fields: Sequence[str], known: Mapping[str, Payload] | None = None) -> Event:
+    """An event as the script (or the stream) carries it: sequence, type, time, payload JSON
+    (decoded unless `known` holds the payload of that JSON already)."""
+    sequence, kind, time, text = fields
     event_type = EventType(int(kind))
-    return Event(int(sequence), float(time), codec.loads(PAYLOAD_TYPES[event_type], payload),
-                 event_type)
+    payload = known.get(text) if known else None
+    if payload is None:
+        payload = codec.loads(PAYLOAD_TYPES[event_type], text)
+    return Event(int(sequence), float(time), payload, event_type)
 
 
 class Reply(NamedTuple):
@@ -76,16 +81,20 @@ def unavailable(error: BaseException) -> StoreUnavailable:
 
 
 class Scripts:
-    """Calls of the script on one client, with the time it runs at and a bounded wait."""
+    """Calls of the script on one pipelined connection, with the time it runs at and a bounded
+    wait. The script is loaded (SCRIPT LOAD) when Redis answers NOSCRIPT, then called again."""
 
-    def __init__(self, client: Redis, prefix: str, timeout: float,
+    def __init__(self, wire: Wire, prefix: str, timeout: float, watchdog: Watchdog,
                  clock: Clock | None = None) -> None:
         """`clock`: run shared state on this (one process's) clock instead of Redis TIME, so a
         test can drive time by hand; None in production."""
+        self._wire = wire
         self._prefix = prefix
         self._timeout = timeout
+        self._watchdog = watchdog
         self._clock = clock
-        self._script = client.register_script(source())
+        self._source = source()
+        self._sha = hashlib.sha1(self._source.encode()).hexdigest()
         self._key = prefix + "seq"  # declared for routing: the script builds its other keys
 
     def _head(self, op: str, now: float) -> list[EncodableT]:
@@ -94,28 +103,40 @@ class Scripts:
         return [self._prefix, repr(now), repr(self._clock.wall_offset()), op]
 
     async def call(self, op: str, args: Sequence[EncodableT], now: float, items: int = 1,
-                   within: float | None = None) -> Reply:
+                   within: float | None = None,
+                   known: Mapping[str, Payload] | None = None) -> Reply:
         """Run `op`; StoreUnavailable when Redis fails or does not answer in time (the store's
-        timeout and PER_ITEM, or `within` seconds)."""
+        timeout and PER_ITEM, or `within` seconds). `known`: payloads the caller holds, by
+        their JSON, so its events need not be decoded."""
+        command = ("EVALSHA", self._sha, 1, self._key, *self._head(op, now), *args)
         try:
-            async with asyncio.timeout(within or self._timeout + PER_ITEM * items):
-                raw = await self._script(keys=[self._key], args=[*self._head(op, now), *args])
+            async with self._watchdog.bounded(within or self._timeout + PER_ITEM * items):
+                try:
+                    raw = await self._wire.call(*command)
+                except ResponseError as error:
+                    if not str(error).startswith("NOSCRIPT"):
+                        raise
+                    await self._wire.call("SCRIPT", "LOAD", self._source)
+                    raw = await self._wire.call(*command)
         except ResponseError as error:
             if str(error).startswith("RESCPLOAD"):
                 raise NotLoaded(str(error)) from None
             raise unavailable(error) from None
-        except (RedisError, OSError, TimeoutError) as error:
+        except TimeoutError as error:
+            self._wire.reset()  # a stopped Redis must not collect a backlog
             raise unavailable(error) from None
-        return parse(raw)
+        except (RedisError, OSError) as error:
+            raise unavailable(error) from None
+        return parse(raw, known)
 
 
-def parse(raw: list[Any]) -> Reply:
+def parse(raw: list[Any], known: Mapping[str, Payload] | None = None) -> Reply:
     result, events, changed, due, sequence, now = raw
     states: dict[str, BreakerState | None] = {
         changed[i]: BreakerState(int(changed[i + 1])) if changed[i + 1] != "0" else None
         for i in range(0, len(changed), 2)}
-    return Reply(result, [event(e) for e in events], states, float(due) if due else None,
-                 int(sequence), float(now))
+    return Reply(result, [event(e, known) for e in events], states,
+                 float(due) if due else None, int(sequence), float(now))
 
 
 def config_values(config: BreakerConfig) -> str:

@@ -11,7 +11,7 @@ import pytest
 
 from rescp.config import Config
 from rescp.testing import ServerThread
-from tests.redis_server import RedisServer
+from tests.redis_server import RedisServer, patient
 from tests.server.conftest import Stubs
 
 BACKENDS = ["memory", "sqlite", "redis"]
@@ -30,7 +30,7 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 @pytest.fixture
 def server(config: Config, store: str) -> Iterator[ServerThread]:
-    with ServerThread(config, store=store) as running:
+    with ServerThread(patient(config), store=store) as running:
         yield running
 
 

@@ -18,7 +18,7 @@ from rescp._proto import events_pb2 as e
 from rescp._proto import guard_pb2 as g
 from rescp.config import Config
 from rescp.testing import ServerThread
-from tests.redis_server import RedisServer, needs_redis
+from tests.redis_server import RedisServer, needs_redis, patient
 from tests.server.conftest import Stubs
 from tests.support import eventually
 
@@ -151,7 +151,8 @@ def _saw(watcher: Watcher, transition: tuple[str, int]) -> None:
 def test_a_killed_and_restarted_redis_keeps_state_and_the_server_recovers(
         config: Config) -> None:
     needs_redis()
-    with RedisServer(persist=True) as redis, ServerThread(config, store=redis.url) as server, \
+    with RedisServer(persist=True) as redis, \
+            ServerThread(patient(config), store=redis.url) as server, \
             grpc.insecure_channel(server.target) as channel:
         stubs = Stubs(channel)
         stubs.TransitionBreaker(a.TransitionBreakerRequest(name="orders_db", state=FORCED_OPEN))
@@ -186,7 +187,7 @@ def _allowed_and_known(stubs: Stubs) -> None:
 def test_a_server_started_while_redis_is_down_starts_and_recovers(config: Config) -> None:
     needs_redis()
     redis = RedisServer()
-    with ServerThread(config, store=redis.url) as server, \
+    with ServerThread(patient(config, 0.2), store=redis.url) as server, \
             grpc.insecure_channel(server.target) as channel:
         stubs = Stubs(channel)
         assert stubs.Allow(g.AllowRequest(breaker="orders_db")).allowed  # failure mode
@@ -217,8 +218,8 @@ def test_deny_mode_refuses_while_redis_is_paused(config: Config, redis: RedisSer
 
 
 def test_two_servers_on_one_redis_behave_as_one(config: Config, redis: RedisServer) -> None:
-    with ServerThread(config, store=redis.url) as first, \
-            ServerThread(config, store=redis.url) as second, \
+    with ServerThread(patient(config), store=redis.url) as first, \
+            ServerThread(patient(config), store=redis.url) as second, \
             grpc.insecure_channel(first.target) as a_channel, \
             grpc.insecure_channel(second.target) as b_channel:
         on_a, on_b = Stubs(a_channel), Stubs(b_channel)

@@ -222,7 +222,7 @@ elseif OP == 'refresh' then
 elseif OP == 'add_error' then
   local new, json = e_add(A[2], A[3], A[4], A[5], tonumber(A[6]), tonumber(A[7]))
   if new then settle(false) end
-  result = {new and 1 or 0, json}
+  result = {new and 1 or 0, new and '' or json}  -- the caller holds a new record
 elseif OP == 'acknowledge' then
   local json = e_acknowledge(A[2])
   if json then settle(false) end

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import re
 import signal
+import subprocess
 import sys
 import urllib.error
 import urllib.request
@@ -34,25 +35,28 @@ class Workers:
     def __init__(self, store: str, rescp: tuple[str, ...]) -> None:
         http = f"127.0.0.1:{free_port()}"
         self.url = f"http://{http}"
-        self.rescp = rescp
         self.parent = Server(store, "--workers", "2", "--http-listen", http, rescp=rescp)
 
     def pids(self) -> dict[int, str]:
-        """Each worker's pid and its /metrics, scraped over fresh connections until both
-        have answered (a worker whose store is not yet reachable answers 503)."""
-        seen: dict[int, str] = {}
+        return answering(self.url)
 
-        def both() -> None:
-            try:
-                with urllib.request.urlopen(f"{self.url}/metrics", timeout=5) as response:
-                    text = response.read().decode()
-            except urllib.error.HTTPError as error:
-                raise AssertionError(f"/metrics: {error}") from None
-            seen[int(_sample(text, r'rescp_process_info\{pid="(\d+)"\}', "pid"))] = text
-            assert len(seen) == 2
 
-        eventually(both, within=20)
-        return seen
+def answering(url: str) -> dict[int, str]:
+    """Each of two workers' pid and its /metrics, scraped over fresh connections until both
+    have answered (a starting worker refuses, or answers 503 until its store is reachable)."""
+    seen: dict[int, str] = {}
+
+    def both() -> None:
+        try:
+            with urllib.request.urlopen(f"{url}/metrics", timeout=5) as response:
+                text = response.read().decode()
+        except urllib.error.URLError as error:  # not listening yet, or 503
+            raise AssertionError(f"/metrics: {error}") from None
+        seen[int(_sample(text, r'rescp_process_info\{pid="(\d+)"\}', "pid"))] = text
+        assert len(seen) == 2
+
+    eventually(both, within=20)
+    return seen
 
 
 def _sample(text: str, pattern: str, what: str) -> str:
@@ -154,6 +158,35 @@ def test_workers_without_a_shared_store_exit_2_naming_the_reason(store: str) -> 
     result = refused(store, "--workers", "2")
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert "workers: 2 workers need a shared store (redis:// or rediss://)" in result.stderr
+
+
+def test_workers_out_of_range_exit_2() -> None:
+    for count in ("0", "257"):
+        result = refused("memory", "--workers", count)
+        assert result.returncode == 2 and "must be 1 to 256" in result.stderr
+
+
+def test_port_0_is_one_port_every_worker_shares() -> None:
+    proc = subprocess.Popen(
+        [*MEMORY_WORKERS, "serve", "--workers", "2", "--store", "memory", "--log-level", "info",
+         "--listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        assert proc.stderr is not None
+        started = re.compile(r"2 workers \(pids \d+, \d+\) on (127\.0\.0\.1:\d+), "
+                             r"HTTP on (127\.0\.0\.1:\d+)")
+        while not (found := started.search(proc.stderr.readline())):
+            assert proc.poll() is None, "the server exited"
+        target, http = found.groups()
+        assert not target.endswith(":0") and not http.endswith(":0")
+        answering(f"http://{http}")
+        with fresh_channel(target) as channel:
+            Stubs(channel).Allow(g.AllowRequest(breaker="b"), timeout=10)
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(10)
+        assert proc.stderr is not None
+        proc.stderr.close()
 
 
 def test_the_config_file_sets_workers_too(tmp_path: Path) -> None:

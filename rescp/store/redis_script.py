@@ -102,7 +102,7 @@ class Scripts:
             return [self._prefix, "", "0", op]
         return [self._prefix, repr(now), repr(self._clock.wall_offset()), op]
 
-    async def call(self, op: str, args: Sequence[EncodableT], now: float, items: int = 1,
+    async def call(self, op: str, args: Sequence[EncodableT], now: float, items: int = 1, *,
                    within: float | None = None,
                    known: Mapping[str, Payload] | None = None) -> Reply:
         """Run `op`; StoreUnavailable when Redis fails or does not answer in time (the store's

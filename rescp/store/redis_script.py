@@ -161,8 +161,8 @@ def allow_result(answer: list[Any], item: AllowItem) -> AllowResult | RescpError
     if code == "nf_breaker":
         return NotFound("breaker", breaker)
     if code == "too_many":
-        return TooManyBreakers(f"breaker {breaker!r} not created: the store holds its "
-                               "maximum of breakers ([defaults] max_breakers)")
+        return TooManyBreakers(f"breaker {breaker!r} not created: {answer[1]} breakers "
+                               "exist ([defaults] max_breakers)")
     return InvalidArgument.one(
         "cost", f"{cost} exceeds the capacity of limit {limit!r} ({answer[1]}); "
                 "it could never pass")

@@ -51,6 +51,19 @@ def bench_server(store: str = "memory") -> Iterator[tuple[str, str, int]]:
         proc.wait(10)
 
 
+def redis_compared(rounds: int, seconds: float) -> dict[str, tuple[rpc.Load, rpc.Load]] | str:
+    """Allow and Report on the Redis store against memory (a redis-server of its own, on the
+    same machine), or why not."""
+    from tests.redis_server import REDIS_SERVER, RedisServer
+
+    if REDIS_SERVER is None:
+        return "redis-server is not installed"
+    with (RedisServer() as redis, bench_server() as (memory, _, memory_pid),
+          bench_server(redis.url) as (on_redis, _, redis_pid)):
+        return asyncio.run(stores.compare((memory, memory_pid), (on_redis, redis_pid), 64,
+                                          rounds, seconds))
+
+
 def machine() -> str:
     cpu = "unknown cpu"
     try:
@@ -94,6 +107,7 @@ def main() -> None:
           bench_server(f"sqlite:{data}/rescp.db") as (sqlite, _, sqlite_pid)):
         by_store = asyncio.run(stores.compare((memory, memory_pid), (sqlite, sqlite_pid), 64,
                                               rounds, seconds))
+    on_redis = redis_compared(rounds, seconds)
     on_workers = workers.measure(rounds // 2, seconds)
     pairs = engines.measure(ops)
     cost = http.metrics_cost(ops)
@@ -107,6 +121,13 @@ def main() -> None:
         on_memory, on_sqlite = by_store[name]
         print(f"  {name + ' sqlite vs memory, 64 in flight':<38} "
               f"{on_sqlite.throughput / on_memory.throughput:5.2f}x  [>= {target}]")
+    if isinstance(on_redis, str):
+        print(f"  {'redis vs memory':<38} skipped: {on_redis}")
+    else:
+        for name, target in (("Allow", ">= 0.8"), ("Report", "informational")):
+            on_memory, on_other = on_redis[name]
+            print(f"  {name + ' redis vs memory, 64 in flight':<38} "
+                  f"{on_other.throughput / on_memory.throughput:5.2f}x  [{target}]")
     for pair in pairs:
         print(f"  {pair.name:<38} {pair.ratio:5.2f}x  [>= 3]  vs {pair.theirs}")
     print(f"  {'Watch events/s, 1 subscriber, vs push':<38} "
@@ -155,11 +176,13 @@ def main() -> None:
     batch.print_table(shapes)
     workers.print_table(on_workers)
     local.print_table(costs, trips)
-    for name, (on_memory, on_sqlite) in by_store.items():
-        for store, load in (("memory", on_memory), ("sqlite", on_sqlite)):
-            print(f"  {f'{name}, {store}, 64 in flight':<22}{load.throughput:>10.0f}"
-                  f"{load.percentile(50):>9.2f}{load.percentile(99):>9.2f}"
-                  f"{load.cpu_us_per_call:>20.0f}")
+    compared = [("sqlite", by_store)] + ([] if isinstance(on_redis, str) else [("redis", on_redis)])
+    for other, results in compared:
+        for name, (on_memory, on_other) in results.items():
+            for store, load in (("memory", on_memory), (other, on_other)):
+                print(f"  {f'{name}, {store}, 64 in flight':<22}{load.throughput:>10.0f}"
+                      f"{load.percentile(50):>9.2f}{load.percentile(99):>9.2f}"
+                      f"{load.cpu_us_per_call:>20.0f}")
     print("\nevents")
     print(f"  Watch replay, 1 subscriber   {watched.per_second:>9.0f} events/s in "
           f"{watched.messages} messages ({watched.events / watched.messages:.0f} events each)")

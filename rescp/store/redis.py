@@ -65,6 +65,8 @@ LOAD_RETRY = 0.5
 """Seconds between attempts to load while Redis is unreachable at start."""
 LOAD_TIMEOUT = 2.0
 """Seconds the load may take: it connects, loads the script and reads every breaker."""
+OFFSET_STEP = 0.005
+"""Seconds the caller's clock may drift against the script's before deadlines follow it."""
 DUE_BUDGET = 1000
 """Due breakers advanced per advance_due call."""
 
@@ -109,6 +111,7 @@ class RedisStore:
             "event_open_circuits": EVENT_OPEN_CIRCUITS, "event_features": EVENT_FEATURES,
             "new_log_id": uuid.uuid4().hex}
         self._prefix = prefix
+        self._clock_offset = 0.0
         self._loader: asyncio.Task[None] | None = None
         self._loaded = False
 
@@ -139,9 +142,17 @@ class RedisStore:
         self.ok, self.failure = False, str(error)
 
     def _applied(self, reply: Reply, result: Any, now: float) -> Applied[Any]:
-        offset = now - reply.now
+        offset = self._offset(reply, now)
         deadline = None if reply.deadline is None else reply.deadline + offset
         return Applied(result, reply.events, reply.sequence, deadline, reply.states)
+
+    def _offset(self, reply: Reply, now: float) -> float:
+        """The caller's clock minus the script's, held steady while it moves less than
+        OFFSET_STEP (a round trip's jitter), so a deadline reads the same from call to call."""
+        offset = now - reply.now
+        if abs(offset - self._clock_offset) > OFFSET_STEP:
+            self._clock_offset = offset
+        return self._clock_offset
 
     async def _command(self, coroutine: Any) -> Any:
         """A plain command (paging reads), bounded and translated like a script call."""
@@ -247,19 +258,19 @@ class RedisStore:
                           now: float) -> Applied[BreakerView]:
         reply = await self._run("put_breaker", [name, config_values(config),
                                                 codec.dumps(config)], now)
-        return self._applied(reply, view(reply.result, now - reply.now), now)
+        return self._applied(reply, view(reply.result, self._offset(reply, now)), now)
 
     async def get_breaker(self, name: str, now: float) -> Applied[BreakerView]:
         reply = await self._run("get_breaker", [name], now)
         if reply.result == "nf":
             raise NotFound("breaker", name)
-        return self._applied(reply, view(reply.result, now - reply.now), now)
+        return self._applied(reply, view(reply.result, self._offset(reply, now)), now)
 
     async def list_breakers(self, now: float, after: str = "",
                             limit: int | None = None) -> Applied[list[BreakerView]]:
         reply = await self._run("list_breakers", [after, "" if limit is None else limit], now)
         await self._shared.catch_up(reply.sequence)
-        offset = now - reply.now
+        offset = self._offset(reply, now)
         return self._applied(reply, [view(v, offset) for v in reply.result], now)
 
     async def delete_breaker(self, name: str, now: float) -> Applied[BreakerState]:
@@ -276,7 +287,7 @@ class RedisStore:
         if reply.result == "bad_state":
             raise InvalidArgument.one(
                 "state", "a breaker can be set only to CLOSED, FORCED_OPEN or DISABLED")
-        return self._applied(reply, view(reply.result, now - reply.now), now)
+        return self._applied(reply, view(reply.result, self._offset(reply, now)), now)
 
     async def advance_due(self, now: float) -> Applied[None]:
         """Nothing while Redis fails (`ok` says so): the next tick after it returns does it."""
@@ -316,9 +327,13 @@ class RedisStore:
         reply = await self._run(op, args, now)
         if reply.result == "nf":
             raise NotFound("limit", name)
-        limited, remaining, retry_after, reset_at = reply.result
-        return LimitStatus(bool(limited), int(remaining), float(retry_after),
-                           float(reset_at) + (now - reply.now))
+        limited, remaining, retry, reset_at = reply.result
+        # as a time from now, so `now` itself (a full key) reads exactly `now`, and a refusal's
+        # reset_at never precedes now + retry_after, as the engine promises
+        reset, retry_after = now + (float(reset_at) - reply.now), float(retry)
+        if limited:
+            reset = max(reset, now + retry_after)
+        return LimitStatus(bool(limited), int(remaining), retry_after, reset)
 
     async def sweep_idle(self, now: float, budget: int) -> None:
         """Nothing to do: Redis expires a key (PEXPIRE) once it is idle."""
@@ -380,7 +395,7 @@ class RedisStore:
                            sequence=self.log.last_sequence)
         await self._shared.catch_up(reply.sequence)
         health, total, critical, open_circuits, views = reply.result
-        offset = now - reply.now
+        offset = self._offset(reply, now)
         return self._applied(reply, SystemHealth(
             Health(int(health)), int(total), int(critical), int(open_circuits),
             [view(v, offset) for v in views]), now)

@@ -102,7 +102,7 @@ class Scripts:
             return [self._prefix, "", "0", op]
         return [self._prefix, repr(now), repr(self._clock.wall_offset()), op]
 
-    async def call(self, op: str, args: Sequence[EncodableT], now: float, items: int = 1,
+    async def call(self, op: str, args: Sequence[EncodableT], now: float, items: int = 1, *,
                    within: float | None = None,
                    known: Mapping[str, Payload] | None = None) -> Reply:
         """Run `op`; StoreUnavailable when Redis fails or does not answer in time (the store's
@@ -161,8 +161,8 @@ def allow_result(answer: list[Any], item: AllowItem) -> AllowResult | RescpError
     if code == "nf_breaker":
         return NotFound("breaker", breaker)
     if code == "too_many":
-        return TooManyBreakers(f"breaker {breaker!r} not created: the store holds its "
-                               "maximum of breakers ([defaults] max_breakers)")
+        return TooManyBreakers(f"breaker {breaker!r} not created: {answer[1]} breakers "
+                               "exist ([defaults] max_breakers)")
     return InvalidArgument.one(
         "cost", f"{cost} exceeds the capacity of limit {limit!r} ({answer[1]}); "
                 "it could never pass")

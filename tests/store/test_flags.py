@@ -56,6 +56,10 @@ def test_a_data_dir_that_cannot_be_made_is_a_clear_error_with_status_1(tmp_path:
     (["--store", "postgres://x"], "'postgres://x' is not a store"),
     (["--store", "sqlite:"], "is not a store"),
     (["--store-failure-mode", "maybe"], "--store-failure-mode"),
+    (["--store", "redis://"], "names no host"),
+    (["--store", "redis://h:port/0"], "port must be a number"),
+    (["--store", "redis://h:6379/zero"], "database must be a number"),
+    (["--store", "rediss://h:6379/0?timeout=1"], "no query"),
 ])
 def test_bad_store_flags_exit_2_naming_the_problem(args: list[str], named: str) -> None:
     result = serve("--listen", "127.0.0.1:0", *args)

@@ -23,23 +23,29 @@ from rescp.errors import NotFound
 from rescp.events import BreakerDeleted, EventLog, HealthChange, RateLimitExceeded
 from rescp.server.app import make_store
 from rescp.store.base import AllowResult, Store
+from tests.redis_server import RedisServer, needs_redis
 from tests.store.conftest import BACKENDS
 
 OPEN_AT_ONCE = BreakerConfig(failure_threshold=1, recovery_timeout=0.2)
 
 
 def run(backend: str, tmp_path: Path, scenario: Callable[[Store], Awaitable[None]]) -> None:
-    """Run `scenario` on a loaded store of `backend`, closed afterwards."""
-    async def main() -> None:
-        location = f"sqlite:{tmp_path / 'rescp.db'}" if backend == "sqlite" else backend
-        config = Config(server=ServerSettings(store=location))
+    """Run `scenario` on a loaded store of `backend` (Redis: a redis-server of its own, with
+    a timeout a loaded machine does not reach), closed afterwards."""
+    async def main(location: str) -> None:
+        config = Config(server=ServerSettings(store=location, redis_timeout=1.0))
         store = make_store(config, EventLog(), SystemClock())
         await store.load(SystemClock().now())
         try:
             await scenario(store)
         finally:
             await store.close()
-    asyncio.run(main())
+    if backend == "redis":
+        needs_redis()
+        with RedisServer() as redis:
+            asyncio.run(main(redis.url))
+        return
+    asyncio.run(main(f"sqlite:{tmp_path / 'rescp.db'}" if backend == "sqlite" else backend))
 
 
 @pytest.fixture(params=BACKENDS)

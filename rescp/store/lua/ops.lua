@@ -9,7 +9,7 @@ local OP = A[1]
 local function default_breaker(name)
   if setting('auto_create') ~= '1' then return nil, 'nf_breaker' end
   if redis.call('ZCARD', K_BREAKERS) >= tonumber(setting('max_breakers')) then
-    return nil, 'too_many'
+    return nil, 'too_many', setting('max_breakers')
   end
   return b_create(name, setting('default_values'), setting('default_json')), nil
 end
@@ -37,9 +37,9 @@ local function allow_item(breaker, limit, key, cost, token)
   if breaker ~= '' then
     b = b_load(breaker)
     if not b then
-      local code
-      b, code = default_breaker(breaker)
-      if not b then return {code} end
+      local code, most
+      b, code, most = default_breaker(breaker)
+      if not b then return {code, most} end
     end
     local allowed, st, retry
     allowed, st, retry, permit = b_allow(b, token)

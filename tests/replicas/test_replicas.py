@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import queue
 import random
+import re
 import threading
 import time
 from collections.abc import Iterator
@@ -55,7 +56,10 @@ class Replicas:
 @pytest.fixture
 def replicas(redis_url: str, tmp_path: Path) -> Iterator[Replicas]:
     config = tmp_path / "rescp.toml"
-    config.write_text(EXAMPLE.read_text().replace("[server]\n", "[server]\nredis_timeout = 2.0\n"))
+    patient, found = re.subn(r"^redis_timeout = .*$", "redis_timeout = 2.0", EXAMPLE.read_text(),
+                             flags=re.MULTILINE)
+    assert found == 1, "the example config sets redis_timeout no longer"
+    config.write_text(patient)
     with ExitStack() as stack:
         yield Replicas(redis_url, config, stack)
 

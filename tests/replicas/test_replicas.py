@@ -4,10 +4,11 @@ per change, and nothing lost when a replica is SIGKILLed and started again.
 
 Every replica runs the shipped example config (the "api" limit of 100 per minute, the seed's
 breakers and features) on a free port; the tests talk to them over loopback with raw stubs.
-The Redis timeout is raised from its 20 ms default to 2 s: 100 Allows arriving at once at one
-replica on this 2-core machine wait longer than 20 ms in the replica's own event loop, and an
-Allow that times out is answered by --store-failure-mode (allow) instead of by the limit. These
-tests are about atomicity across replicas, not about that timeout.
+The Redis timeout is raised from its 20 ms default to 2 s: with 20 ms, 100 Allows arriving at
+once at each replica on this 2-core machine (the replicas and Redis sharing the cores) still
+time out, and an Allow that times out is answered by --store-failure-mode (allow), not by the
+limit (247 and 298 of 300 admitted in two runs on 2026-12-02). These tests are about atomicity
+across replicas, not about that timeout.
 """
 
 from __future__ import annotations

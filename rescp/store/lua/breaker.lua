@@ -182,7 +182,9 @@ local function next_deadline(b)
 end
 
 local function b_finish(b)
-  -- save what changed and keep the deadline index in step
+  -- save what changed and keep the deadline index in step (only a change of state, or a
+  -- half-open trial handed out or given back, moves a deadline)
+  if not b.dirty and b.st ~= HALF_OPEN then return end
   if b.dirty then b_save(b) end
   local due = next_deadline(b)
   if due then

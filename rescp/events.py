@@ -116,13 +116,13 @@ class Subscription:
         self.queued = False  # in the log's waiting list (a cancelled wait leaves it there)
 
 
-FANOUT_SLICE = 32
+FANOUT_SLICE = 16
 """Waiting subscribers woken at once: the longest a request waits behind fan-out is about one
 slice's work (a fraction of a millisecond)."""
-FANOUT_REST = 1.0
+FANOUT_REST = 1.5
 """After a slice, fan-out rests this many times the slice's wall time (from its wake until
 every woken subscriber has written its batch and is back), once the round is past ROUND_FREE:
-fan-out takes at most about a third of the loop, in slices too short to delay a request
+fan-out takes at most about two fifths of the loop, in slices too short to delay a request
 noticeably, however many watchers there are; a subscriber woken late reads everything that
 arrived meanwhile in one message (coalescing per subscriber). Wall time, not the loop thread's
 CPU: on a starved machine a CPU-sized rest let fan-out take most of the little time the loop

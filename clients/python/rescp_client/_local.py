@@ -21,13 +21,18 @@ waiting to go back. Pure state shared by both flavours; the I/O is in `_async/_l
   most `lease` tokens of a key at once, so admission over any window exceeds max_requests by at
   most lease x clients holding a lease. A refused block falls back to the exact server path.
 - Locking: one lock, held for a few dict operations, so the blocking client's threads and its
-  follower thread see one consistent table; in the asyncio client it is never contended.
+  follower thread see one consistent table; in the asyncio client it is never contended. A
+  guarded call's outcome takes no lock at all: it is appended to a deque (atomic), and the
+  runs are gathered under the lock by whoever reads the queue (the flusher, mostly).
 """
 
 from __future__ import annotations
 
+import itertools
+import operator
 import threading
 import time
+from collections import deque
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
@@ -39,13 +44,20 @@ from rescp_client.models import Admission, AffectedFeature, BreakerState, Degrad
 FLUSH_AT = 500
 """Outcomes that make the flusher send at once instead of waiting for flush_interval."""
 MAX_QUEUED = 10_000
-"""Outcomes held while the server cannot take them; beyond that the oldest are dropped."""
+"""Records (runs of outcomes) held while the server cannot take them; beyond that the oldest
+are dropped, and each outcome they stood for is counted."""
 
 _ADMITS = {enums.BREAKER_STATE_CLOSED: BreakerState.CLOSED,
            enums.BREAKER_STATE_DISABLED: BreakerState.DISABLED}
 
 MAX_RUN = 1000
 """The most identical outcomes one RecordRequest may stand for (its `count`)."""
+
+
+Arrival = tuple[str, "enums.Outcome", float, str, "guard.ReportRequest | None"]
+"""An outcome as the guarded call left it: (breaker, outcome, took, permit, report)."""
+_RUN = operator.itemgetter(0, 1, 3, 4)
+"""What outcomes in a row must share to go as one Record (all but the duration)."""
 
 
 class Rules(NamedTuple):
@@ -87,7 +99,8 @@ class LocalState:
     _breakers: dict[str, Followed] = field(default_factory=dict)
     _changes: dict[str, int] = field(default_factory=dict)
     _degradation_changes: int = 0
-    _outcomes: list[Queued] = field(default_factory=list)
+    _arrived: deque[Arrival] = field(default_factory=deque)  # appended without the lock
+    _outcomes: list[Queued] = field(default_factory=list)  # Records to send, runs gathered
     _aggregating: set[str] = field(default_factory=set)  # followed, with no slow-call rule
     _lease_sizes: dict[str, int] = field(default_factory=dict)
     _leases: dict[tuple[str, str], list[float]] = field(default_factory=dict)  # [tokens, taken]
@@ -227,33 +240,55 @@ class LocalState:
 
     def add(self, breaker: str, outcome: enums.Outcome, took: float, permit: str,
             report: guard.ReportRequest | None) -> bool:
-        """Queue an outcome (a success like the last one queued, of a breaker without a
-        slow-call rule, adds to its count); True when it made the queue due for a flush."""
+        """Queue an outcome; True when FLUSH_AT Records wait, to flush now. Takes no lock but
+        every FLUSH_AT-th time: `deque.append` is atomic, and runs are gathered in bulk."""
+        arrived = self._arrived
+        arrived.append((breaker, outcome, took, permit, report))
+        if len(arrived) % FLUSH_AT:
+            return False
         with self._lock:
-            queue = self._outcomes
-            if queue and report is None:
-                last = queue[-1]
-                if (last.permit == permit and last.breaker == breaker
-                        and last.outcome == outcome and last.report is None
-                        and last.count < MAX_RUN and breaker in self._aggregating):
-                    last.count += 1
-                    return False
-            queue.append(Queued(breaker, outcome, took, permit, report))
-            if len(queue) > MAX_QUEUED:
-                del queue[0]
-                self.dropped += 1
-            return len(queue) % FLUSH_AT == 0
+            self._gather()
+            return len(self._outcomes) >= FLUSH_AT
 
     def holds(self, breaker: str) -> bool:
         """Whether an outcome of `breaker` waits to be sent."""
         with self._lock:
+            self._gather()
             return any(o.breaker == breaker for o in self._outcomes)
 
     def take(self, most: int) -> list[Queued]:
         """The oldest `most` queued outcomes, out of the queue."""
         with self._lock:
+            self._gather()
             taken, self._outcomes[:most] = self._outcomes[:most], []
             return taken
+
+    def _gather(self) -> None:
+        """Move what arrived into the queue of Records, in order (lock held): a run of
+        successes of a breaker without a slow-call rule goes as one Record with a count
+        (up to MAX_RUN), joined to the Record before it when that one is like them."""
+        arrived, queue, aggregating = self._arrived, self._outcomes, self._aggregating
+        pop = arrived.popleft
+        taken = [pop() for _ in range(len(arrived))]
+        for (breaker, outcome, permit, report), run in itertools.groupby(taken, _RUN):
+            if report is not None or breaker not in aggregating:
+                queue.extend(Queued(*item) for item in run)
+                continue
+            items = list(run)
+            count, took = len(items), items[0][2]  # the run's Record carries its first duration
+            last = queue[-1] if queue else None
+            if (last is not None and last.permit == permit and last.breaker == breaker
+                    and last.outcome == outcome and last.report is None):
+                joined = min(count, MAX_RUN - last.count)
+                last.count += joined
+                count -= joined
+            while count:
+                queue.append(Queued(breaker, outcome, took, permit, None, min(count, MAX_RUN)))
+                count -= queue[-1].count
+        if len(queue) > MAX_QUEUED:
+            cut = len(queue) - MAX_QUEUED
+            self.dropped += sum(q.count for q in queue[:cut])
+            del queue[:cut]
 
 
 class RecordEncoder:

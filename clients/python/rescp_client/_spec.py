@@ -10,6 +10,7 @@ whose Record is lost, is never dropped: it goes to the outbox.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Any
 
@@ -77,3 +78,9 @@ def falls_back(error: Exception, ran: bool) -> bool:
     failure, a refusal, or rescp unreachable; never a misconfiguration raised before the
     function ran (a bad name, an unknown breaker under "deny"), which it would hide."""
     return ran or isinstance(error, CallRefused | ControlPlaneUnavailable)
+
+
+spec_of = functools.lru_cache(maxsize=4096)(GuardSpec)
+"""The GuardSpec of these `guard(...)` arguments, shared by every call that repeats them (a
+guarded call builds none: the cache's lookup is in C, cheaper than the dataclass's __init__)."""
+

@@ -82,10 +82,9 @@ class LocalDecider:
         self._follower.start(self._follow)
         self._flusher.start(self._flush_loop)
 
-    def queued(self, due: bool) -> None:
-        """An outcome was queued; `due`: enough wait to flush now."""
-        if due:
-            self._wakeup.set()
+    def due(self) -> None:
+        """Enough outcomes wait: flush now rather than at the end of flush_interval."""
+        self._wakeup.set()
 
     async def before_server(self, breaker: str) -> None:
         """Send `breaker`'s queued outcomes before an Allow of it goes to the server."""

@@ -30,6 +30,8 @@ T = TypeVar("T")
 class Guard:
     """Allow before the block, Record after it."""
 
+    __slots__ = ("_admission", "_hot", "_spec", "_started")
+
     def __init__(self, hot: HotPath, spec: GuardSpec) -> None:
         self._hot = hot
         self._spec = spec

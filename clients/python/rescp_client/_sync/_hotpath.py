@@ -128,7 +128,8 @@ class HotPath:
         local = self.local
         if local is not None and spec.breaker and admission.checked:
             outcome, report = SUCCEEDED if error is None else spec.outcome(error, self._service)
-            local.queued(local.state.add(spec.breaker, outcome, took, admission.permit, report))
+            if local.state.add(spec.breaker, outcome, took, admission.permit, report):
+                local.due()
             return
         call, report = spec.follow_up(admission, took, error, self._service)
         if call is None or self._conn.closed:

@@ -26,7 +26,7 @@ from rescp_client._outbox import DEFAULT_LIMIT, Outbox
 from rescp_client._proto import admin_pb2 as admin
 from rescp_client._proto import guard_pb2 as guard
 from rescp_client._rpc import PAGE_SIZE, Req, Resp, Rpc
-from rescp_client._spec import GuardSpec
+from rescp_client._spec import spec_of
 from rescp_client.errors import ControlPlaneUnavailable
 from rescp_client.models import (
     AffectedFeature,
@@ -170,8 +170,8 @@ class Client:
 
         Exceptions in `ignore` count as neither success nor failure (OUTCOME_IGNORED).
         """
-        return Guard(self._hot, GuardSpec(breaker, limit, key, cost, operation, user_id,
-                                               ignore))
+        return Guard(self._hot, spec_of(breaker, limit, key, cost, operation, user_id,
+                                             ignore))
 
     def breaker(self, name: str) -> BreakerHandle:
         return BreakerHandle(self, name)

@@ -11,6 +11,7 @@ plane at scrape time by `StateCollector`: they can never drift from what the pla
 
 from __future__ import annotations
 
+import operator
 import os
 from collections import Counter as Tally
 from collections.abc import Iterator, Sequence
@@ -39,6 +40,7 @@ GO_CODE_NAMES = {code: "".join(part.capitalize() for part in code.name.split("_"
                                                  grpc.StatusCode.CANCELLED: "Canceled"}
 """grpc_code label values as grpc-go spells them (codes.Code.String())."""
 HEALTH_VALUES = {Health.HEALTHY: 0, Health.WARNING: 1, Health.CRITICAL: 2}
+_FIRST, _SECOND = operator.itemgetter(0), operator.itemgetter(1)
 
 
 def lower(state: BreakerState) -> str:
@@ -95,22 +97,22 @@ class PlaneMetrics(PlaneObserver):
     def allowed_many(self, items: Sequence[AllowItem],
                      answers: Sequence[AllowResult | RescpError]) -> None:
         """Counted per label set, then added once each: a batch of 1,000 Allows costs a few
-        increments, not a thousand locked ones."""
-        refused: Tally[str] = Tally()
-        decided: Tally[tuple[str, str]] = Tally()
-        for (breaker, limit, _, _), answer in zip(items, answers, strict=True):
-            if type(answer) is not AllowResult:
-                continue
-            verdict = answer.verdict
+        increments, not a thousand locked ones. The counting runs in C (`Tally` over zipped
+        item getters); a batch with an item error counts its decided items in Python."""
+        verdicts: Sequence[Any] = answers  # an error among them makes _SECOND raise TypeError
+        try:
+            counted = Tally(zip(map(_FIRST, items), map(_SECOND, items), map(_SECOND, verdicts),
+                                strict=True))
+        except TypeError:  # an answer is an error, not an AllowResult
+            counted = Tally((item[0], item[1], answer[1])
+                            for item, answer in zip(items, answers, strict=True)
+                            if type(answer) is AllowResult)
+        for (breaker, limit, verdict), n in counted.items():
             if verdict is Verdict.BREAKER_OPEN:
-                refused[breaker] += 1
+                self.calls.add((breaker, "refused"), n)
             elif limit:
-                decided[limit, "rate_limited" if verdict is Verdict.RATE_LIMITED
-                        else "allowed"] += 1
-        for breaker, n in refused.items():
-            self.calls.add((breaker, "refused"), n)
-        for labels, n in decided.items():
-            self.decisions.add(labels, n)
+                self.decisions.add((limit, "rate_limited" if verdict is Verdict.RATE_LIMITED
+                                    else "allowed"), n)
 
     def recorded(self, breaker: str, outcome: Outcome) -> None:
         self.calls.inc(breaker, outcome.name.lower())

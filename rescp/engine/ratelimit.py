@@ -328,18 +328,21 @@ class _Log(_KeyState):
         if self.sums is not None:
             self.sums.append(self.sums[-1] + cost)
 
-    def drop_expired(self, now: float, window: float) -> None:
-        """Advance head past entries out of the window; compact once half the list is dead."""
-        times, head = self.times, self.head
+    def drop_expired(self, now: float, window: float) -> int:
+        """Advance head past entries out of the window (compacting once half the list is
+        dead), and say the total cost of what is left (`live(head)`, in the same pass)."""
+        times, head, sums = self.times, self.head, self.sums
         n = len(times)
         while head < n and times[head] + window <= now:
             head += 1
         if head * 2 >= n:
             del times[:head]
-            if self.sums is not None:
-                del self.sums[:head]
+            if sums is not None:
+                del sums[:head]
+            n -= head
             head = 0
         self.head = head
+        return n - head if sums is None else sums[-1] - sums[head]
 
 
 class SlidingWindowLimiter(_Limiter[_Log]):
@@ -362,8 +365,7 @@ class SlidingWindowLimiter(_Limiter[_Log]):
         return log
 
     def _take(self, log: _Log, cost: int, now: float) -> LimitDecision:
-        log.drop_expired(now, self._window)
-        live = log.live(log.head)
+        live = log.drop_expired(now, self._window)
         if live + cost <= self._cap:
             log.append(now, cost)
             return _new(LimitDecision, (True, self._cap - live - cost, 0.0, 0))

@@ -84,6 +84,7 @@ def test_a_batch_counts_each_decision_as_its_unary_allow_would(http: httpx.Clien
         stubs.Record(g.RecordRequest(breaker="websocket", outcome=enums.OUTCOME_FAILURE))
     items = [g.AllowRequest(limit="api", key="b")] * 102 + [g.AllowRequest(breaker="websocket")]
     items += [g.AllowRequest(breaker="no such name!")]  # its error is not a decision
+    items += [g.AllowRequest(limit="missing", key="b")]  # nor is the store's NotFound
     stubs.AllowBatch(g.AllowBatchRequest(items=items))
     samples = scrape(http)
     assert value(samples, "rescp_limit_decisions_total", limit="api", verdict="allowed") == 100

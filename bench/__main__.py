@@ -82,7 +82,7 @@ def main() -> None:
     args = parser.parse_args()
     seconds, rounds, ops = (0.25, 4, 50_000) if args.quick else (1.0, 12, 200_000)
     replayed, flips = (5_000, 50) if args.quick else (20_000, 150)
-    watched_for = 3.0 if args.quick else 8.0
+    watched_for, watched_pairs = (3.0, 1) if args.quick else (4.0, 3)
 
     print(f"rescp bench, {time.strftime('%Y-%m-%d %H:%M')}: {machine()}", flush=True)
     unary: dict[int, tuple[rpc.Load, rpc.Load]] = {}
@@ -93,8 +93,7 @@ def main() -> None:
         watched, pushed = asyncio.run(events.one_subscriber(target, replayed, 3))
         fanned = asyncio.run(events.fan_out(target, 100, replayed // 10))
         delays = asyncio.run(events.latency(target, 100, flips))
-        alone = watchers.measure(target, 0, watched_for)
-        crowd = watchers.measure(target, 1_000, watched_for)
+        alone, crowd = watchers.compare(target, 1_000, watched_for, watched_pairs)
         stall, stall_name = hostile.worst_round_trip(target)
         over_grpc, over_http = asyncio.run(http.connect_vs_grpc(
             target, http_url, pid, 16, max(rounds // 2, 2), seconds))

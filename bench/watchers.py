@@ -4,8 +4,9 @@ An admin flips a breaker 20 times a second (each flip is 1 to 3 events: the tran
 the degradation and health changes it makes) while a prober sends Allows one after another.
 The watchers live in a process of their own (`python -m bench.watchers TARGET COUNT SECONDS`),
 so their decoding does not share the prober's interpreter; each delivery's latency is its
-arrival minus the event's own time (one machine, one clock). The same probe runs once without
-watchers, so the ratio is what the watchers cost the hot path.
+arrival minus the event's own time (one machine, one clock). The same probe runs without
+watchers, alternating with the watched one (`compare`), so the ratio is what the watchers cost
+the hot path.
 """
 
 from __future__ import annotations
@@ -84,6 +85,21 @@ def measure(target: str, watchers: int, seconds: float) -> Probe:
     finally:
         child.wait(60)
     return Probe(allow, result["deliveries"], watchers, result["complete"])
+
+
+def compare(target: str, watchers: int, seconds: float, pairs: int) -> tuple[Probe, Probe]:
+    """The probe alone and with `watchers`, alternating `pairs` times, each side's samples
+    pooled: the machine's drift over the run (this VM's Allow p99 alone moves between 2 and
+    10 ms from minute to minute) lands on both sides instead of on whichever ran second."""
+    alone, crowd = Probe([], [], 0, 0), Probe([], [], 0, 0)
+    for _ in range(pairs):
+        for pooled, count in ((alone, 0), (crowd, watchers)):
+            probe = measure(target, count, seconds)
+            pooled.allow += probe.allow
+            pooled.deliveries += probe.deliveries
+            pooled.watchers += probe.watchers
+            pooled.complete += probe.complete
+    return alone, crowd
 
 
 async def _watch_all(target: str, count: int, seconds: float) -> None:

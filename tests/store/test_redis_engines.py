@@ -1,6 +1,6 @@
-"""The Lua engines against the Python ones: for any sequence of Allow, Record, time passing,
-advance_due, operator moves and reconfiguration, on one hand-driven clock, the Redis store and
-the memory store give the same answers, states, views and events.
+"""The Lua engines against the Python ones: for any sequence of Allow, Record (one at a time or
+in batches), time passing, advance_due, operator moves and reconfiguration, on one hand-driven
+clock, the Redis store and the memory store give the same answers, states, views and events.
 
 Both stores run on a ManualClock (the Redis one with `redis_time=False`, so its scripts take the
 caller's time instead of Redis TIME), against a real redis-server flushed before each example.
@@ -63,6 +63,8 @@ wait = st.tuples(st.just("wait"), st.one_of(
     st.floats(0.0, 0.5, allow_nan=False), st.sampled_from([0.75, 1.0, 1.5, 2.0, 3.0])))
 step = st.one_of(
     allow, allow, allow, record, record, record, wait, wait,
+    st.tuples(st.just("allow_batch"), st.lists(allow, min_size=2, max_size=8)),
+    st.tuples(st.just("record_batch"), st.lists(record, min_size=2, max_size=8)),
     st.tuples(st.just("advance")),
     st.tuples(st.just("transition"), st.sampled_from(["a", "b"]),
               st.sampled_from([BreakerState.CLOSED, BreakerState.FORCED_OPEN,
@@ -151,6 +153,15 @@ async def one(side: Side, step: tuple[Any, ...], now: float) -> Any:
             if not isinstance(answer, RescpError) and answer.permit:
                 side.permits.setdefault(breaker, []).append(answer.permit)
             return applied(result)
+        if kind == "allow_batch":  # one store call: Redis reads each breaker once in it
+            result = await store.allow([item[1:] for item in step[1]], now)
+            for item, answer in zip(step[1], result.result, strict=True):
+                if not isinstance(answer, RescpError) and answer.permit:
+                    side.permits.setdefault(item[1], []).append(answer.permit)
+            return applied(result)
+        if kind == "record_batch":
+            return applied(await store.record(
+                [(b, o, d, side.permit(b, which), n) for _, b, o, d, which, n in step[1]], now))
         if kind == "record":
             _, breaker, outcome, duration, which, count = step
             permit = side.permit(breaker, which)

@@ -25,21 +25,45 @@ local function reply(result)
   return {result, EVENTS, changed, due[2] or '', seq, num(NOW)}
 end
 
+-- a batch's breakers and limits, read from Redis once per call: the script runs alone, and
+-- every change to a breaker goes through its loaded table (b_finish saves it), so the table
+-- stays what Redis holds for the rest of the call
+local LOADED, LIMITS = {}, {}
+
+local function loaded(name)
+  local b = LOADED[name]
+  if not b then
+    b = b_load(name)
+    LOADED[name] = b
+  end
+  return b
+end
+
+local function limit_of(name)
+  local l = LIMITS[name]
+  if l == nil then
+    l = l_get(name) or false
+    LIMITS[name] = l
+  end
+  return l or nil
+end
+
 local function allow_item(breaker, limit, key, cost, token)
   -- code, allowed, verdict, state, retry_after, remaining, permit, alert
   local l
   if limit ~= '' then
-    l = l_get(limit)
+    l = limit_of(limit)
     if not l then return {'nf_limit'} end
     if cost > l.cap then return {'cost', int(l.cap)} end
   end
   local state, permit, b = '', '', nil
   if breaker ~= '' then
-    b = b_load(breaker)
+    b = loaded(breaker)
     if not b then
       local code, most
       b, code, most = default_breaker(breaker)
       if not b then return {code, most} end
+      LOADED[breaker] = b
     end
     local allowed, st, retry
     allowed, st, retry, permit = b_allow(b, token)
@@ -67,7 +91,7 @@ local function allow_item(breaker, limit, key, cost, token)
 end
 
 local function record_item(name, outcome, duration, permit, times)
-  local b = b_load(name)
+  local b = loaded(name)
   if not b then return {'nf_breaker'} end
   local state
   for _ = 1, times do state = b_record(b, outcome, duration, permit) end

@@ -89,8 +89,8 @@ def measure(target: str, watchers: int, seconds: float) -> Probe:
 
 def compare(target: str, watchers: int, seconds: float, pairs: int) -> tuple[Probe, Probe]:
     """The probe alone and with `watchers`, alternating `pairs` times, each side's samples
-    pooled: the machine's drift over the run (this VM's Allow p99 alone moves between 2 and
-    10 ms from minute to minute) lands on both sides instead of on whichever ran second."""
+    pooled: the machine's drift over the run (this VM's Allow p99 alone moves between 2.5 and
+    16 ms from minute to minute) lands on both sides instead of on whichever ran second."""
     alone, crowd = Probe([], [], 0, 0), Probe([], [], 0, 0)
     for _ in range(pairs):
         for pooled, count in ((alone, 0), (crowd, watchers)):

@@ -83,4 +83,3 @@ def falls_back(error: Exception, ran: bool) -> bool:
 spec_of = functools.lru_cache(maxsize=4096)(GuardSpec)
 """The GuardSpec of these `guard(...)` arguments, shared by every call that repeats them (a
 guarded call builds none: the cache's lookup is in C, cheaper than the dataclass's __init__)."""
-

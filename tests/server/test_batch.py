@@ -33,6 +33,17 @@ def test_allow_batch_answers_each_item_in_order(stubs: Stubs) -> None:
     assert answers[2].response.retry_after.seconds > 0
 
 
+def test_a_batch_sent_again_is_decided_afresh(stubs: Stubs) -> None:
+    """Its items' decodings are kept (tests/server/test_batch_decode.py), never its answers."""
+    stubs.PutLimit(a.PutLimitRequest(limit=a.Limit(
+        name="three", max_requests=3, window=duration_pb2.Duration(seconds=60))))
+    request = g.AllowBatchRequest(items=[g.AllowRequest(limit="three", key="k")] * 2
+                                  + [g.AllowRequest(limit="three", key="other")])
+    answers = [[(x.response.allowed, x.response.remaining) for x in stubs.AllowBatch(request).items]
+               for _ in range(2)]
+    assert answers == [[(True, 2), (True, 1), (True, 2)], [(True, 0), (False, 0), (True, 1)]]
+
+
 def test_bad_items_get_their_own_errors_and_spoil_nothing(stubs: Stubs) -> None:
     items = [g.AllowRequest(breaker="ok"), g.AllowRequest(breaker="bad name!"),
              g.AllowRequest(limit="nope"), g.AllowRequest(breaker="ok", key="k" * 300)]

@@ -12,7 +12,12 @@ import pytest
 
 from rescp.config import Config
 from rescp.testing import ServerThread
-from rescp_client import BreakerOpenError, BreakerState, ControlPlaneUnavailable
+from rescp_client import (
+    BreakerOpenError,
+    BreakerState,
+    ControlPlaneUnavailable,
+    RateLimitedError,
+)
 from tests.client.conftest import Api
 from tests.support import eventually
 
@@ -224,6 +229,21 @@ def test_a_limit_without_a_lease_stays_exact_on_the_server(
     assert [api.run(api.client.limiter("exact").record_request("k")) for _ in range(4)] == [
         True, True, True, False]
     assert len(allows) - before == 4
+
+
+def test_a_followed_breaker_with_a_limit_without_a_lease_asks_the_server(
+        make_api: Make, server: ServerThread, allows: list[str]) -> None:
+    """The breaker alone would admit locally; its limit, exact on the server, still refuses."""
+    api = make_api(server.target, decide="local")
+    api.run(api.client.put_breaker("both", failure_threshold=3))
+    api.run(api.client.put_limit("both-exact", max_requests=2, window=600))
+    followed(api, "both")
+    before = len(allows)
+    assert [api.admit(breaker="both", limit="both-exact", key="k").checked
+             for _ in range(2)] == [True, True]
+    with pytest.raises(RateLimitedError):
+        api.admit(breaker="both", limit="both-exact", key="k")
+    assert len(allows) - before == 3
 
 
 def test_over_admission_is_bounded_by_lease_times_clients(make_api: Make,

@@ -96,7 +96,7 @@ class LocalState:
     live: bool = False
     degradation: Degradation | None = None
     dropped: int = 0
-    _breakers: dict[str, Followed] = field(default_factory=dict)
+    breakers: dict[str, Followed] = field(default_factory=dict)  # never rebound: guards read it
     _changes: dict[str, int] = field(default_factory=dict)
     _degradation_changes: int = 0
     _arrived: deque[Arrival] = field(default_factory=deque)  # appended without the lock
@@ -111,7 +111,7 @@ class LocalState:
     def decide(self, breaker: str) -> Admission | None:
         """A local admission, a BreakerOpenError raised, or None: ask the server. Reads the
         table without the lock: one lookup of an entry that is replaced, never changed."""
-        followed = self._breakers.get(breaker)
+        followed = self.breakers.get(breaker)
         if followed is None:
             return None
         if followed.admission is not None:
@@ -141,14 +141,14 @@ class LocalState:
             elif state == enums.BREAKER_STATE_OPEN:
                 retry = response.retry_after
                 followed.open_until = now + retry.seconds + retry.nanos / 1e9
-            self._breakers[breaker] = followed
+            self.breakers[breaker] = followed
             if rules is not None and rules.aggregate:
                 self._aggregating.add(breaker)
             else:
                 self._aggregating.discard(breaker)
 
     def rules(self, breaker: str) -> Rules | None:
-        followed = self._breakers.get(breaker)
+        followed = self.breakers.get(breaker)
         return None if followed is None else followed.rules
 
     # what the push stream says
@@ -156,7 +156,7 @@ class LocalState:
     def up(self) -> None:
         """The stream is subscribed: learning may start (from nothing: pushes may be lost)."""
         with self._lock:
-            self._breakers.clear()
+            self.breakers.clear()
             self._aggregating.clear()
             self.degradation = None
             self.live = True
@@ -165,7 +165,7 @@ class LocalState:
         """The stream broke: every decision goes to the server until it is up again."""
         with self._lock:
             self.live = False
-            self._breakers.clear()
+            self.breakers.clear()
             self._aggregating.clear()
             self.degradation = None
 
@@ -173,15 +173,15 @@ class LocalState:
         """A pushed transition (or deletion, with to_state UNSPECIFIED)."""
         with self._lock:
             self._changes[breaker] = self._changes.get(breaker, 0) + 1
-            followed = self._breakers.get(breaker)
+            followed = self.breakers.get(breaker)
             if followed is None:
                 return
             if to_state == enums.BREAKER_STATE_UNSPECIFIED:
-                del self._breakers[breaker]
+                del self.breakers[breaker]
                 self._aggregating.discard(breaker)
                 return
             rules = followed.rules
-            self._breakers[breaker] = Followed(
+            self.breakers[breaker] = Followed(
                 to_state, rules=rules,
                 open_until=now + rules.recovery_timeout if to_state == enums.BREAKER_STATE_OPEN
                 and rules is not None else None)

@@ -31,7 +31,7 @@ from collections.abc import Callable
 import grpc
 
 from rescp_client import _codec
-from rescp_client._proto import enums_pb2 as enums
+from rescp_client._local import Followed
 from rescp_client._proto import guard_pb2 as guard
 from rescp_client._rpc import ALLOW
 from rescp_client._spec import GuardSpec
@@ -45,7 +45,6 @@ from ._local import LocalDecider
 log = logging.getLogger("rescp_client")
 
 UNCHECKED = Admission(checked=False)
-SUCCEEDED = (enums.OUTCOME_SUCCESS, None)
 LOGGED_NAMES = 1000
 """Guard targets whose misconfiguration is remembered as logged (beyond that, each is logged)."""
 
@@ -58,12 +57,14 @@ class HotPath:
                  keep: Callable[[guard.ReportRequest, int], None],
                  local: LocalDecider | None = None) -> None:
         self.local = local
+        # what Guard reads on entry: the breakers local state may admit (empty in server mode)
+        self.followed: dict[str, Followed] = {} if local is None else local.state.breakers
         self._conn = connection
         self._keep = keep  # into the outbox
         self._allow_timeout = allow_timeout
         self._record_timeout = record_timeout
         self._deny = deny
-        self._service = service
+        self.service = service
         self._pending = Pending(max_pending)
         self._logged: set[str] = set()
         self.misconfigured = 0
@@ -122,15 +123,10 @@ class HotPath:
 
     def finish(self, spec: GuardSpec, admission: Admission, took: float,
                error: BaseException | None) -> None:
-        """Send what follows the call in the background; never blocks, never raises. The
-        error's report goes to the outbox when there is no call to carry it, or it is lost."""
-        local = self.local
-        if local is not None and spec.breaker and admission.checked:
-            outcome, report = SUCCEEDED if error is None else spec.outcome(error, self._service)
-            if local.state.add(spec.breaker, outcome, took, admission.permit, report):
-                local.due()
-            return
-        call, report = spec.follow_up(admission, took, error, self._service)
+        """Send what follows a call the local queue does not take (AsyncGuard queues the rest);
+        never blocks, never raises. The error's report goes to the outbox when there is no call
+        to carry it, or it is lost."""
+        call, report = spec.follow_up(admission, took, error, self.service)
         if call is None or self._conn.closed:
             if report is not None:
                 self._keep(report, time.time_ns())

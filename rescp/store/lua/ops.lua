@@ -65,9 +65,8 @@ local function allow_item(breaker, limit, key, cost, token)
       if not b then return {code, most} end
       LOADED[breaker] = b
     end
-    local allowed, st, retry
-    allowed, st, retry, permit = b_allow(b, token)
-    state = int(st)
+    local allowed, retry
+    allowed, state, retry, permit = b_allow(b, token)  -- state a number: an integer reply
     if not allowed then
       b_finish(b)
       return {'ok', 0, 2, state, num(retry), -1, '', 0}

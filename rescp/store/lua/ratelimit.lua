@@ -1,8 +1,9 @@
 -- rescp.engine.ratelimit, mirrored: a limit's config is codec JSON in the hash P limits, with
 -- an epoch (P limits:epoch) that a changed config bumps, so its keys start fresh as the Python
 -- limiter's do. A key is the hash P{l:NAME:EPOCH:KEY} (alert throttle, and the bucket's tokens
--- and last, or the sliding window's live cost) beside the list ...:e of "time cost" entries
--- oldest first; both expire (PEXPIRE) once the key is fresh, which is when Python may evict it.
+-- and last, or the sliding window's live cost and the time of its newest entry) beside the
+-- list ...:e of "time cost" entries oldest first; both expire (PEXPIRE) once the key is fresh,
+-- which is when Python may evict it.
 
 local TOKEN_BUCKET = 2
 
@@ -17,19 +18,30 @@ end
 
 local function k_load(l, key)
   local hkey = l.base .. key .. '}'
-  local raw = redis.call('HMGET', hkey, 'tokens', 'last', 'live', 'al', 'rf')
+  local raw = redis.call('HMGET', hkey, 'tokens', 'last', 'live', 'al', 'rf', 'nw')
   local k = {hkey = hkey, ekey = hkey .. ':e', key = key}
   k.exists = raw[2] ~= false or raw[3] ~= false
   k.tokens, k.last = tonumber(raw[1] or '0'), tonumber(raw[2] or '0')
   k.live = tonumber(raw[3] or '0')
   k.al = raw[4] and raw[4] ~= '' and tonumber(raw[4]) or nil
   k.rf = tonumber(raw[5] or '0')
+  k.nw = raw[6] and tonumber(raw[6]) or nil  -- none in a key saved before it was kept
   return k
 end
 
 local function entry(e)
   local t, c = string.match(e, '(%S+) (%S+)')
   return tonumber(t), tonumber(c)
+end
+
+local function newest_of(k)
+  -- the time of the window's newest entry (0 when there is none), read from the list only for
+  -- a key that does not hold it yet
+  if k.nw == nil then
+    local last = redis.call('LINDEX', k.ekey, -1)
+    k.nw = last and entry(last) or 0.0
+  end
+  return k.nw
 end
 
 local NOW_TEXT
@@ -45,21 +57,17 @@ local function entry_text(t, cost)
   return text .. (cost == 1 and ' 1' or ' ' .. int(cost))
 end
 
-local function k_save(l, k, newest)
-  -- the state, and its expiry: when it will equal a fresh key's (window and throttle idle);
-  -- `newest`: the time of the window's newest entry when the caller knows it. Numbers go to
-  -- redis.call as they are (it writes %.17g itself, far cheaper than num())
+local function k_save(l, k)
+  -- the state, and its expiry: when it will equal a fresh key's (window and throttle idle).
+  -- Numbers go to redis.call as they are (it writes %.17g itself, far cheaper than num())
   local idle
   if l.alg == TOKEN_BUCKET then
     redis.call('HSET', k.hkey, 'tokens', k.tokens, 'last', k.last, 'al', k.al or '',
                'rf', k.rf)
     idle = k.last + l.window
   else
-    redis.call('HSET', k.hkey, 'live', k.live, 'al', k.al or '', 'rf', k.rf)
-    if not newest then
-      local last = redis.call('LINDEX', k.ekey, -1)
-      newest = last and entry(last) or 0.0
-    end
+    local newest = newest_of(k)
+    redis.call('HSET', k.hkey, 'live', k.live, 'al', k.al or '', 'rf', k.rf, 'nw', newest)
     idle = newest + l.window
   end
   if k.al then idle = math.max(idle, k.al + l.window) end
@@ -126,10 +134,10 @@ local function l_acquire(l, key, cost)
     else
       redis.call('DEL', k.ekey)
       redis.call('RPUSH', k.ekey, entry_text(NOW, cost))
-      k.live = cost
+      k.live, k.nw = cost, NOW
     end
     k.al, k.rf = nil, 0
-    k_save(l, k, NOW)
+    k_save(l, k)
     return true, l.cap - cost, 0.0, 0
   end
   if l.alg == TOKEN_BUCKET then
@@ -147,12 +155,10 @@ local function l_acquire(l, key, cost)
   drop_expired(l, k)
   local live = k.live
   if live + cost <= l.cap then
-    local newest = redis.call('LINDEX', k.ekey, -1)
-    local t = NOW
-    if newest then t = math.max(t, (entry(newest))) end  -- the clock may have stepped back
+    local t = math.max(NOW, newest_of(k))  -- the clock may have stepped back
     redis.call('RPUSH', k.ekey, entry_text(t, cost))
-    k.live = live + cost
-    k_save(l, k, t)
+    k.live, k.nw = live + cost, t
+    k_save(l, k)
     return true, l.cap - live - cost, 0.0, 0
   end
   local excess = live + cost - l.cap
@@ -213,7 +219,7 @@ local function l_give_back(l, key, tokens)
       break
     end
     redis.call('RPOP', k.ekey)
-    k.live = k.live - c
+    k.live, k.nw = k.live - c, nil  -- the newest is another now
     tokens = tokens - c
   end
   k_save(l, k)

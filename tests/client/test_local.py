@@ -156,6 +156,10 @@ def test_half_open_trials_stay_global_across_clients(make_api: Make,
         a.guarded(fail, breaker="trial")
     def half_open() -> None:
         assert a.run(a.client.get_breaker("trial")).state is BreakerState.HALF_OPEN
+        try:  # and `a`'s own deadline, counted from the push (a little after the server's)
+            assert a.client._hot.local.state.decide("trial") is None
+        except BreakerOpenError as refused:
+            raise AssertionError("`a` still refuses locally") from refused
     eventually(half_open)
 
     def while_the_trial_runs() -> str:  # `a` holds the one permit: `b` is refused by the server

@@ -11,6 +11,7 @@ from dataclasses import replace
 
 import grpc
 import pytest
+from google.protobuf import duration_pb2
 from redis import Redis
 
 from rescp._proto import admin_pb2 as a
@@ -99,6 +100,45 @@ def test_an_allow_and_a_record_are_one_evalsha_each(stubs: Stubs, redis: RedisSe
     batch = g.AllowBatchRequest(items=[g.AllowRequest(breaker=f"b{i}", limit="api", key="k")
                                        for i in range(50)])
     assert commands_during(redis, lambda: stubs.AllowBatch(batch)) == ["EVALSHA"]
+
+
+def _expiries(redis: RedisServer, limit: str) -> dict[str, int]:
+    """PTTL in ms of each Redis key of `limit`'s keys (-1: none set)."""
+    with Redis.from_url(redis.url, decode_responses=True) as client:
+        return {key: client.pttl(key) for key in client.scan_iter(f"rescp:{{l:{limit}:*")}
+
+
+def test_limit_keys_always_expire_and_go_once_idle(stubs: Stubs, redis: RedisServer) -> None:
+    """A key expires a second (the grace) after its window and alert throttle go idle; a busy
+    one renews that once a second (the slack) rather than on each request. Whatever the path,
+    every Redis key of a limit key holds an expiry of about grace to grace + slack + window."""
+    window = duration_pb2.Duration(nanos=300_000_000)
+    for name, algorithm in (("ttl-window", 1), ("ttl-bucket", 2)):
+        stubs.PutLimit(a.PutLimitRequest(limit=a.Limit(
+            name=name, algorithm=algorithm, max_requests=1000, window=window)))
+
+    def bounded(limit: str, keys: int) -> None:
+        expiries = _expiries(redis, limit)
+        assert len(expiries) == keys and all(500 < ms <= 2400 for ms in expiries.values()), \
+            expiries
+
+    assert stubs.Allow(g.AllowRequest(limit="ttl-window", key="k")).allowed
+    time.sleep(0.4)  # its entry out of the window: the next request empties the list first
+    assert stubs.Allow(g.AllowRequest(limit="ttl-window", key="k")).allowed
+    bounded("ttl-window", 2)  # the counters' hash and the entries' list
+    busy_until = time.monotonic() + 2.5
+    while time.monotonic() < busy_until:
+        for limit in ("ttl-window", "ttl-bucket"):
+            assert stubs.Allow(g.AllowRequest(limit=limit, key="k")).allowed
+        bounded("ttl-window", 2)
+        bounded("ttl-bucket", 1)
+        time.sleep(0.02)
+    eventually(lambda: _expiries(redis, "ttl-window") == _expiries(redis, "ttl-bucket") == {}
+               or _fail("idle limit keys were not dropped"), within=5)
+
+
+def _fail(why: str) -> bool:
+    raise AssertionError(why)
 
 
 def test_a_paused_redis_is_bounded_and_visible_and_everything_recovers(

@@ -4,12 +4,20 @@
 -- Numbers cross as %.17g text: Redis would truncate a Lua number to an integer.
 
 local P = ARGV[1]
+local function redis_time()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) + tonumber(t[2]) / 1e6
+end
 local NOW
 if ARGV[2] ~= '' then
   NOW = tonumber(ARGV[2])
 else
-  local t = redis.call('TIME')
-  NOW = tonumber(t[1]) + tonumber(t[2]) / 1e6
+  NOW = redis_time()
+end
+local REDIS_NOW  -- Redis's own clock, which expiries follow: NOW unless a test drives time
+local function redis_now()
+  if not REDIS_NOW then REDIS_NOW = ARGV[2] == '' and NOW or redis_time() end
+  return REDIS_NOW
 end
 local WALL = NOW + tonumber(ARGV[3])
 

@@ -3,7 +3,8 @@
 -- limiter's do. A key is the hash P{l:NAME:EPOCH:KEY} (alert throttle, and the bucket's tokens
 -- and last, or the sliding window's live cost and the time of its newest entry) beside the
 -- list ...:e of "time cost" entries oldest first; both expire (PEXPIRE) once the key is fresh,
--- which is when Python may evict it.
+-- which is when Python may evict it, give or take a second: the hash's ex says when they will
+-- (Redis's clock), so a busy key renews its expiry once a second, not on every request.
 
 local TOKEN_BUCKET = 2
 
@@ -18,7 +19,7 @@ end
 
 local function k_load(l, key)
   local hkey = l.base .. key .. '}'
-  local raw = redis.call('HMGET', hkey, 'tokens', 'last', 'live', 'al', 'rf', 'nw')
+  local raw = redis.call('HMGET', hkey, 'tokens', 'last', 'live', 'al', 'rf', 'nw', 'ex')
   local k = {hkey = hkey, ekey = hkey .. ':e', key = key}
   k.exists = raw[2] ~= false or raw[3] ~= false
   k.tokens, k.last = tonumber(raw[1] or '0'), tonumber(raw[2] or '0')
@@ -26,6 +27,7 @@ local function k_load(l, key)
   k.al = raw[4] and raw[4] ~= '' and tonumber(raw[4]) or nil
   k.rf = tonumber(raw[5] or '0')
   k.nw = raw[6] and tonumber(raw[6]) or nil  -- none in a key saved before it was kept
+  k.ex = raw[7] and tonumber(raw[7]) or nil
   return k
 end
 
@@ -62,19 +64,29 @@ local function k_save(l, k)
   -- Numbers go to redis.call as they are (it writes %.17g itself, far cheaper than num())
   local idle
   if l.alg == TOKEN_BUCKET then
-    redis.call('HSET', k.hkey, 'tokens', k.tokens, 'last', k.last, 'al', k.al or '',
-               'rf', k.rf)
     idle = k.last + l.window
   else
-    local newest = newest_of(k)
-    redis.call('HSET', k.hkey, 'live', k.live, 'al', k.al or '', 'rf', k.rf, 'nw', newest)
-    idle = newest + l.window
+    idle = newest_of(k) + l.window
   end
   if k.al then idle = math.max(idle, k.al + l.window) end
   -- a second's grace: Redis expires by its own clock, which a test may not be driving
   local ms = math.max(math.ceil((idle - NOW) * 1000), 0) + 1000
-  redis.call('PEXPIRE', k.hkey, ms)
-  redis.call('PEXPIRE', k.ekey, ms)
+  local renew = not k.ex or k.ex < redis_now() + ms / 1000
+  if renew then  -- with a second's slack, so the next second's saves need not
+    ms = ms + 1000
+    k.ex = redis_now() + ms / 1000
+  end
+  if l.alg == TOKEN_BUCKET then
+    redis.call('HSET', k.hkey, 'tokens', k.tokens, 'last', k.last, 'al', k.al or '',
+               'rf', k.rf, 'ex', k.ex)
+  else
+    redis.call('HSET', k.hkey, 'live', k.live, 'al', k.al or '', 'rf', k.rf, 'nw', k.nw,
+               'ex', k.ex)
+  end
+  if renew then  -- after the writes, which may have made either key anew
+    redis.call('PEXPIRE', k.hkey, ms)
+    redis.call('PEXPIRE', k.ekey, ms)
+  end
 end
 
 local function alert(l, k)
@@ -136,7 +148,7 @@ local function l_acquire(l, key, cost)
       redis.call('RPUSH', k.ekey, entry_text(NOW, cost))
       k.live, k.nw = cost, NOW
     end
-    k.al, k.rf = nil, 0
+    k.al, k.rf, k.ex = nil, 0, nil  -- new keys: no expiry yet
     k_save(l, k)
     return true, l.cap - cost, 0.0, 0
   end
@@ -157,6 +169,7 @@ local function l_acquire(l, key, cost)
   if live + cost <= l.cap then
     local t = math.max(NOW, newest_of(k))  -- the clock may have stepped back
     redis.call('RPUSH', k.ekey, entry_text(t, cost))
+    if live == 0 then k.ex = nil end  -- the list had emptied (so Redis dropped it): a new one
     k.live, k.nw = live + cost, t
     k_save(l, k)
     return true, l.cap - live - cost, 0.0, 0

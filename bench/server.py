@@ -14,7 +14,6 @@ GIL) with the load generator.
 
 from __future__ import annotations
 
-import asyncio
 import struct
 import sys
 import time
@@ -25,7 +24,7 @@ from rescp.config import parse
 from rescp.engine.breaker import Transition
 from rescp.enums import BreakerState
 from rescp.events import Event, EventLog
-from rescp.server.app import serve
+from rescp.server.app import run
 from rescp.server.events import framed
 
 BARE_SERVICE = "rescp.bench.Bare"
@@ -83,7 +82,7 @@ def main() -> None:
     store = sys.argv[3] if len(sys.argv) > 3 else "memory"
     config = parse(CONFIG.replace("[server]", f'[server]\nlisten = "127.0.0.1:{port}"\n'
                                   f'http_listen = "127.0.0.1:{http_port}"\nstore = "{store}"'))
-    asyncio.run(serve(config, extra=lambda plane: [bare_handler(plane.events)]))
+    run(config, extra=lambda plane: [bare_handler(plane.events)])
 
 
 if __name__ == "__main__":

@@ -9,7 +9,6 @@ never needs it. The server (and grpc with it) is imported only in the process th
 from __future__ import annotations
 
 import argparse
-import asyncio
 import dataclasses
 import logging
 import sys
@@ -96,10 +95,10 @@ def _serve(args: argparse.Namespace) -> int:
 
 def serve_one(config: Config) -> int:
     """One server process, run until SIGTERM or SIGINT: its exit status."""
-    from rescp.server.app import serve
+    from rescp.server.app import run
 
     try:
-        asyncio.run(serve(config))
+        run(config)
     except StartupError as error:
         return _cannot_start(error)
     return 0

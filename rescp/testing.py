@@ -11,7 +11,7 @@ from dataclasses import replace
 from typing import Any, TypeVar
 
 from rescp.config import Config
-from rescp.server.app import ExtraServices, RunningServer, start
+from rescp.server.app import ExtraServices, RunningServer, new_loop, start
 
 T = TypeVar("T")
 
@@ -71,7 +71,7 @@ class ServerThread:
         server = replace(base.server, listen=f"127.0.0.1:{port}",
                          http_listen="127.0.0.1:0" if http else "off")
         self.config = replace(base, server=replace(server, store=store) if store else server)
-        self._loop = asyncio.new_event_loop()
+        self._loop = new_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="rescp-server",
                                         daemon=True)
         self._running: RunningServer | None = None

@@ -1,5 +1,6 @@
-"""The worst requests a client can build under 64 KiB: each is answered at once with a small,
-complete status, and never holds the event loop long enough to delay anyone else."""
+"""The worst requests a client can build under 64 KiB (4 MiB for the batch RPCs): each is
+answered at once with a small, complete status, and never holds the event loop long enough to
+delay anyone else."""
 
 from __future__ import annotations
 
@@ -36,6 +37,13 @@ def _health(stubs: Stubs, service: str) -> None:
         health_pb2.HealthCheckRequest(service=service), timeout=10)
 
 
+def _batch(stubs: Stubs, method: str, raw: bytes) -> None:
+    stubs.channel.unary_unary(f"/rescp.v1.GuardService/{method}")(raw, timeout=10)
+
+
+EMPTY_ITEMS = b"\x0a\x00" * 2_000_000
+"""Two million empty items, 4 MB: a batch is refused past its field bound, unread beyond."""
+
 HOSTILE: list[tuple[str, Callable[[Stubs], object]]] = [
     ("watch-60k-bad-types", lambda s: _watch(s, e.WatchRequest(types=[99] * 60_000))),
     ("watch-100-bad-types", lambda s: _watch(s, e.WatchRequest(types=[99] * 100))),
@@ -51,6 +59,11 @@ HOSTILE: list[tuple[str, Callable[[Stubs], object]]] = [
     ("health-3000-service", lambda s: _health(s, "x" * 3_000)),
     ("breaker-long-name", lambda s: s.GetBreaker(a.GetBreakerRequest(name="-" * 60_000),
                                                  timeout=10)),
+    ("allow-batch-2m-empty-items", lambda s: _batch(s, "AllowBatch", EMPTY_ITEMS)),
+    ("record-batch-2m-empty-items", lambda s: _batch(s, "RecordBatch", EMPTY_ITEMS)),
+    ("allow-batch-200k-byte-varint",
+     lambda s: _batch(s, "AllowBatch", b"\x0a" + b"\xff" * 200_000)),
+    ("record-batch-unplain-4mb", lambda s: _batch(s, "RecordBatch", b"\x0b\x0c" + EMPTY_ITEMS)),
 ]
 
 

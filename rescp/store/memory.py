@@ -122,15 +122,16 @@ class MemoryStore:
                 return _result((False, _BREAKER_OPEN, state, decision.retry_after, -1, "", 0))
         if limiter is None:
             return _result((True, _ALLOWED, state, 0.0, -1, permit, 0))
-        taken = limiter.acquire(key, cost, now)
-        if not taken.allowed:
-            if cb is not None:
-                cb.release(permit, now)
-            if taken.alert:
-                self._effects.emit(RateLimitExceeded(limit, key, taken.retry_after, taken.alert))
-            return _result((False, _RATE_LIMITED, state, taken.retry_after, taken.remaining,
-                            "", taken.alert))
-        return _result((True, _ALLOWED, state, 0.0, taken.remaining, permit, 0))
+        left = limiter.admit(key, cost, now)
+        if left >= 0:
+            return _result((True, _ALLOWED, state, 0.0, left, permit, 0))
+        taken = limiter.refused(key, cost, now)
+        if cb is not None:
+            cb.release(permit, now)
+        if taken.alert:
+            self._effects.emit(RateLimitExceeded(limit, key, taken.retry_after, taken.alert))
+        return _result((False, _RATE_LIMITED, state, taken.retry_after, taken.remaining,
+                        "", taken.alert))
 
     async def record(self, items: Sequence[RecordItem],
                      now: float) -> Applied[list[BreakerState | RescpError]]:

@@ -13,15 +13,14 @@ batch is a unary RPC like the others, with its cap.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Hashable, Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Hashable, Iterable
 from typing import Any
 
 from rescp._proto import guard_pb2 as guard
 from rescp.errors import InvalidArgument, RescpError
 from rescp.plane import ControlPlane
 from rescp.server.guard_codec import allow_args, encode_allow, encode_record, record_args
-from rescp.server.rpc import Request, Response, Unary
+from rescp.server.rpc import RawUnary, Unary
 from rescp.server.status import code_of
 from rescp.server.textlimits import KEY_LIMIT
 from rescp.store.base import AllowItem
@@ -193,6 +192,14 @@ class AllowItems:
         known, first = self._by_wire.get, self._first
         return [known(wire) or first(wire) for wire in wires]
 
+    def decode_one(self, raw: bytes) -> AllowItem:
+        """A unary AllowRequest's arguments, kept by its bytes like a batch item's (they are
+        the same bytes); its InvalidArgument raised."""
+        item = self._by_wire.get(raw) or self._first(raw)
+        if isinstance(item, RescpError):
+            raise item
+        return item
+
     def _first(self, wire: bytes) -> AllowItem | RescpError:
         decoded = self._validated(guard.AllowRequest.FromString(wire))
         if not isinstance(decoded, RescpError):
@@ -216,32 +223,21 @@ class AllowItems:
         return args
 
 
-@dataclass(frozen=True, slots=True)
-class BatchUnary(Unary[Request, Response]):
-    """A batch RPC: over gRPC from raw bytes to assembled bytes, without the unary 64 KiB cap;
-    over HTTP through `method`, like any unary RPC."""
-
-    raw: Callable[[bytes], Awaitable[bytes]]
-
-    def serve_bytes(self) -> Callable[[bytes], Awaitable[bytes]]:
-        return self.raw
-
-
 class BatchServicer:
     """The two batch RPCs of GuardService."""
 
-    def __init__(self, plane: ControlPlane) -> None:
+    def __init__(self, plane: ControlPlane, items: AllowItems) -> None:
         self._plane = plane
-        self._items = AllowItems()
+        self._items = items
         self._allow_bytes = Encodings(_allow_item)
         self._record_bytes = Encodings(_record_item)
 
     def methods(self) -> dict[str, Unary[Any, Any]]:
         return {
-            "AllowBatch": BatchUnary(guard.AllowBatchRequest, guard.AllowBatchResponse,
-                                     self._allow_message, self._allow_batch),
-            "RecordBatch": BatchUnary(guard.RecordBatchRequest, guard.RecordBatchResponse,
-                                      self._record_message, self._record_batch)}
+            "AllowBatch": RawUnary(guard.AllowBatchRequest, guard.AllowBatchResponse,
+                                   self._allow_message, self._allow_batch),
+            "RecordBatch": RawUnary(guard.RecordBatchRequest, guard.RecordBatchResponse,
+                                    self._record_message, self._record_batch)}
 
     async def _allow_message(self, request: guard.AllowBatchRequest) -> guard.AllowBatchResponse:
         raw = await self._allow_batch(request.SerializeToString())

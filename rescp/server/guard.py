@@ -9,10 +9,10 @@ from rescp.engine.errorlog import build_record
 from rescp.errors import Violations
 from rescp.plane import ControlPlane
 from rescp.server import convert
-from rescp.server.batch import BatchServicer
+from rescp.server.batch import AllowItems, BatchServicer, Encodings
 from rescp.server.convert import wire
 from rescp.server.guard_codec import allow_args, encode_allow, encode_record, record_args
-from rescp.server.rpc import service, unary
+from rescp.server.rpc import RawUnary, check_size, service, unary
 
 SERVICE = "rescp.v1.GuardService"
 
@@ -20,20 +20,29 @@ SERVICE = "rescp.v1.GuardService"
 class GuardServicer:
     def __init__(self, plane: ControlPlane) -> None:
         self._plane = plane
+        self._items = AllowItems()  # a unary Allow's bytes are a batch item's bytes
+        self._allow_bytes = Encodings(lambda answer: encode_allow(answer).SerializeToString())
 
     def handler(self) -> grpc.GenericRpcHandler:
         return service(SERVICE, {
-            "Allow": unary(guard.AllowRequest, guard.AllowResponse, self.allow),
+            "Allow": RawUnary(guard.AllowRequest, guard.AllowResponse, self.allow,
+                              self._allow_raw),
             "Record": unary(guard.RecordRequest, guard.RecordResponse, self.record),
             "Report": unary(guard.ReportRequest, guard.ReportResponse, self.report),
             "Classify": unary(guard.ClassifyRequest, guard.ClassifyResponse, self.classify),
             "ReturnTokens": unary(guard.ReturnTokensRequest, guard.ReturnTokensResponse,
                                   self.return_tokens),
-            **BatchServicer(self._plane).methods(),
+            **BatchServicer(self._plane, self._items).methods(),
         })
 
     async def allow(self, request: guard.AllowRequest) -> guard.AllowResponse:
         return encode_allow(await self._plane.allow(*allow_args(request)))
+
+    async def _allow_raw(self, raw: bytes) -> bytes:
+        """`allow` over gRPC: the arguments and the answer's encoding kept by their bytes, as
+        a batch keeps its items' (~4 us less than decoding and encoding each time)."""
+        check_size(len(raw))
+        return self._allow_bytes(await self._plane.allow(*self._items.decode_one(raw)))
 
     async def record(self, request: guard.RecordRequest) -> guard.RecordResponse:
         breaker, outcome, duration, permit, error, count = record_args(

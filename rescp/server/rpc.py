@@ -106,6 +106,17 @@ class Unary(Generic[Request, Response]):
 
 
 @dataclass(frozen=True, slots=True)
+class RawUnary(Unary[Request, Response]):
+    """A unary method that serves gRPC from request bytes to response bytes its own way (`raw`:
+    decodings and encodings kept by their bytes); over HTTP through `method`, like any other."""
+
+    raw: Callable[[bytes], Awaitable[bytes]]
+
+    def serve_bytes(self) -> Callable[[bytes], Awaitable[bytes]]:
+        return self.raw
+
+
+@dataclass(frozen=True, slots=True)
 class Stream(Generic[Request]):
     """A server-streaming method whose responses are already serialized bytes."""
 

@@ -13,7 +13,8 @@ batch is a unary RPC like the others, with its cap.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Iterable
+import asyncio
+from collections.abc import Callable, Hashable, Iterable, Iterator
 from typing import Any
 
 from rescp._proto import guard_pb2 as guard
@@ -29,6 +30,9 @@ MAX_ITEMS = 1000
 MAX_FIELDS = 2 * MAX_ITEMS
 """Top-level fields a batch is read for at most: its items, and fields a newer client adds."""
 UPB_BATCH_BYTES = 256 * 1024
+RECORD_CHUNK_BYTES = 256 * 1024
+"""A RecordBatch is applied this many request bytes at a time: 4 MiB of the largest reports
+(each scrubbed and classified, ~0.2 ms) held the loop ~70 ms in one go, ~5 ms a chunk now."""
 CACHE_LIMIT = 4096
 """Distinct answers whose encoding is kept; the cache starts afresh beyond that."""
 
@@ -252,14 +256,34 @@ class BatchServicer:
         return self._allow_bytes.join(await self._plane.allow_many(self._items.decode(raw)))
 
     async def _record_batch(self, raw: bytes) -> bytes:
+        """The Records in order, a chunk of about RECORD_CHUNK_BYTES at a time, the loop free
+        between chunks: each is applied as its unary Record would be then."""
         wires = item_wires(raw)
+        chunks: list[Any]
         if wires is None:
-            items = upb_items(raw, guard.RecordBatchRequest.FromString)
+            chunks = [upb_items(raw, guard.RecordBatchRequest.FromString)]  # 256 KiB at most
         else:
             _count_ok(len(wires))
-            items = [guard.RecordRequest.FromString(wire) for wire in wires]
-        now = self._plane.clock.now()
-        answers = await self._plane.record_many(_checked(record_args, i, now) for i in items)
-        encoded = self._record_bytes  # an answer that carries a record is not kept
-        return b"".join([encoded(a) if not isinstance(a, RescpError) and a[1] is None
-                         else _record_item(a) for a in answers])
+            chunks = list(_chunked(wires, RECORD_CHUNK_BYTES))
+        encoded, parts = self._record_bytes, []  # an answer that carries a record is not kept
+        for n, chunk in enumerate(chunks):
+            if n:
+                await asyncio.sleep(0)
+            items = chunk if wires is None else [guard.RecordRequest.FromString(w) for w in chunk]
+            now = self._plane.clock.now()
+            answers = await self._plane.record_many(_checked(record_args, i, now) for i in items)
+            parts += [encoded(a) if not isinstance(a, RescpError) and a[1] is None
+                      else _record_item(a) for a in answers]
+        return b"".join(parts)
+
+
+def _chunked(wires: list[bytes], size: int) -> Iterator[list[bytes]]:
+    """`wires` in runs of about `size` bytes (each run at least one item), in order."""
+    start, total = 0, 0
+    for i, wire in enumerate(wires):
+        total += len(wire)
+        if total >= size:
+            yield wires[start:i + 1]
+            start, total = i + 1, 0
+    if start < len(wires):
+        yield wires[start:]

@@ -126,12 +126,9 @@ class SlidingWindowLimiter(KeyTable[_Log]):
         return log
 
     def admit(self, key: str, cost: int, now: float) -> int:
-        if cost != 1:
-            self._check_cost(cost)
-        log = self._keys.get(key)
+        log = self._touched(key, cost, now)
         if log is None:
-            return self._added(key, cost, now)
-        self._keys.move_to_end(key)
+            return self._cap - cost
         live = log.drop_expired(now, self._window)
         if live + cost > self._cap:
             return -1
@@ -209,12 +206,9 @@ class TokenBucketLimiter(KeyTable[_Bucket]):
         return _Bucket(snap.tokens, snap.last)
 
     def admit(self, key: str, cost: int, now: float) -> int:
-        if cost != 1:
-            self._check_cost(cost)
-        bucket = self._keys.get(key)
+        bucket = self._touched(key, cost, now)
         if bucket is None:
-            return self._added(key, cost, now)
-        self._keys.move_to_end(key)
+            return self._cap - cost
         level = self._level(bucket, now)
         if level < cost:
             return -1

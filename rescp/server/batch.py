@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Hashable, Iterable, Iterator
-from typing import Any
+from typing import Any, cast
 
 from rescp._proto import guard_pb2 as guard
 from rescp.errors import InvalidArgument, RescpError
@@ -47,8 +47,11 @@ class Encodings:
 
     def join(self, answers: Iterable[Hashable]) -> bytes:
         """The answers' encodings concatenated: the repeated field of a batch response."""
-        cached, encode = self._cache.get, self
-        return b"".join([cached(answer) or encode(answer) for answer in answers])
+        listed = list(answers)
+        encoded = list(map(self._cache.get, listed))  # in C; a miss leaves a None
+        if None in encoded:
+            encoded = [e or self(answer) for e, answer in zip(encoded, listed, strict=True)]
+        return b"".join(cast("list[bytes]", encoded))  # no None is left
 
     def __call__(self, answer: Hashable) -> bytes:
         encoded = self._cache.get(answer)
@@ -105,13 +108,11 @@ def item_wires(raw: bytes) -> list[bytes] | None:
     Raises InvalidArgument at the field after MAX_FIELDS, reading no further: a 4 MiB batch of
     two-byte items is two million of them, a second of this loop and a sixth of upb's."""
     wires: list[bytes] = []
-    append, end, i, budget = wires.append, len(raw), 0, MAX_FIELDS
+    append, end, i = wires.append, len(raw), 0
     try:
-        while i < end:
-            budget -= 1
-            if budget < 0:
-                raise InvalidArgument.one(
-                    "items", f"more than {MAX_FIELDS} fields; a batch holds 1 to {MAX_ITEMS} items")
+        for _ in range(MAX_FIELDS):
+            if i >= end:
+                return wires
             if raw[i] == 0x0A:  # field 1, wire type 2: an item
                 length, i = raw[i + 1], i + 2
                 if length > 0x7F:
@@ -125,6 +126,9 @@ def item_wires(raw: bytes) -> list[bytes] | None:
                 i = _skipped(raw, i)
     except (IndexError, _Unplain):
         return None
+    if i < end:
+        raise InvalidArgument.one(
+            "items", f"more than {MAX_FIELDS} fields; a batch holds 1 to {MAX_ITEMS} items")
     return wires
 
 
@@ -190,11 +194,13 @@ class AllowItems:
     def decode(self, raw: bytes) -> list[AllowItem | RescpError]:
         wires = item_wires(raw)
         if wires is None:
-            items = upb_items(raw, guard.AllowBatchRequest.FromString)
-            return [self._validated(item) for item in items]
+            return [self._validated(item)
+                    for item in upb_items(raw, guard.AllowBatchRequest.FromString)]
         _count_ok(len(wires))
-        known, first = self._by_wire.get, self._first
-        return [known(wire) or first(wire) for wire in wires]
+        known: list[AllowItem | None] = list(map(self._by_wire.get, wires))  # in C; new: None
+        if None in known:
+            return [item or self._first(wire) for item, wire in zip(known, wires, strict=True)]
+        return cast("list[AllowItem | RescpError]", known)  # no None is left
 
     def decode_one(self, raw: bytes) -> AllowItem:
         """A unary AllowRequest's arguments, kept by its bytes like a batch item's (they are
